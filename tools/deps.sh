@@ -1,0 +1,46 @@
+#!/bin/sh
+# Install every Debian package the project needs, idempotently.
+#
+# Enables deb-src (QEMU's source comes from Debian) and installs the
+# toolchain, the guest kernel's headers, and the libraries the userspace
+# links against.  Re-running it with everything present costs one dpkg query.
+set -eu
+
+PKGS="build-essential cmake ninja-build pkg-config git dpkg-dev
+ python3 python3-venv meson flex bison
+ libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
+ linux-headers-amd64 kmod cpio busybox-static
+ liburing-dev libpci-dev pciutils libcmocka-dev libgtest-dev libgmock-dev
+ clang-format"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
+		missing="$missing $p"
+done
+
+need_src=0
+if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ &&
+   ! grep -qs '^deb-src' /etc/apt/sources.list; then
+	need_src=1
+fi
+
+[ -z "$missing" ] && [ "$need_src" = 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing; run 'sudo make deps'" >&2
+	exit 1
+fi
+
+if [ "$need_src" = 1 ]; then
+	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+		sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.sources
+	else
+		sed -n 's/^deb /deb-src /p' /etc/apt/sources.list >/etc/apt/sources.list.d/hc1-src.list
+	fi
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+[ -n "$missing" ] && apt-get install -y -q --no-install-recommends $missing
+exit 0
