@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
     }
     if (cmd == "run")
         return hc1e::cli::cmd_run(argc - 2, argv + 2);
+    if (cmd == "bench")
+        return hc1e::cli::cmd_bench(argc - 2, argv + 2);
     std::fprintf(stderr, "hc1-engine: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
