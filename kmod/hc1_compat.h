@@ -43,10 +43,11 @@ static inline void hc1_uring_cmd_done(struct io_uring_cmd *ioucmd, int res,
 #define hc1_class_create(name) class_create(THIS_MODULE, name)
 #endif
 
+/* class->devnode() takes a const device from 6.2 on. */
 #ifdef HC1_DEVNODE_CONST_DEV
-typedef const struct device hc1_devnode_dev_t;
+#define HC1_DEVNODE_CONST const
 #else
-typedef struct device hc1_devnode_dev_t;
+#define HC1_DEVNODE_CONST
 #endif
 
 static inline void hc1_vm_flags_set(struct vm_area_struct *vma,

@@ -101,7 +101,7 @@ struct hc1_queue {
 	dma_addr_t sq_dma;
 	dma_addr_t cq_dma;
 
-	spinlock_t lock;
+	spinlock_t lock;	/* see @lock above */
 	bool live;
 	u16 sq_tail;
 	u16 cq_head;
@@ -110,7 +110,7 @@ struct hc1_queue {
 	struct hc1_cmd **cmds;
 	wait_queue_head_t slot_wait;
 
-	spinlock_t sessions_lock;
+	spinlock_t sessions_lock;	/* see @sessions_lock above */
 	struct list_head sessions;
 	u64 interrupts;
 };
@@ -191,7 +191,7 @@ struct hc1_dev {
 	struct cdev cdev;
 	struct device dev;
 
-	spinlock_t state_lock;
+	spinlock_t state_lock;	/* see @state_lock above */
 	enum hc1_state state;
 	wait_queue_head_t state_wait;
 	unsigned int reset_count;
@@ -202,7 +202,7 @@ struct hc1_dev {
 	u32 features;
 	unsigned int ready_timeout_ms;
 
-	struct mutex admin_lock;
+	struct mutex admin_lock;	/* see @admin_lock above */
 	void *admin_buf;
 	dma_addr_t admin_buf_dma;
 	struct hc1_model_card card;
@@ -214,7 +214,7 @@ struct hc1_dev {
 	struct hc1_queue *queues;
 
 	struct ida ctx_ida;
-	struct mutex sessions_lock;
+	struct mutex sessions_lock;	/* see @sessions_lock above */
 	struct list_head sessions;
 	unsigned int nr_sessions;
 	bool dma_gone;
@@ -292,7 +292,7 @@ struct hc1_ring {
  */
 struct hc1_file {
 	struct hc1_dev *hdev;
-	struct mutex lock;
+	struct mutex lock;	/* see @lock above */
 	u32 ctx;
 	bool ctx_live;
 	unsigned int ctx_epoch;
@@ -307,7 +307,7 @@ struct hc1_file {
 	u64 generations;
 	u64 tokens;
 
-	spinlock_t state_lock;
+	spinlock_t state_lock;	/* see @state_lock above */
 	bool active;
 	bool dead;
 	enum hc1_gen_state gen_state;

@@ -8,8 +8,8 @@
  */
 #include "hc1_logic.h"
 
-#define HC1_MAX_VOCAB (1u << 24)
-#define HC1_MAX_CONTEXT (1u << 20)
+#define HC1_MAX_VOCAB 0x1000000u
+#define HC1_MAX_CONTEXT 0x100000u
 #define HC1_MAX_CONTEXTS 65536u
 #define HC1_MAX_VOCAB_BYTES (64u << 20)
 
@@ -276,7 +276,8 @@ int hc1_check_usize(u32 usize, u32 ksize)
 int hc1_check_generate(const struct hc1_generate *gen,
 		       const struct hc1_limits *lim)
 {
-	u32 max_stop = min(lim->max_stop, (u32)HC1_MAX_STOP);
+	u32 max_stop = lim->max_stop < HC1_MAX_STOP ? lim->max_stop :
+					       HC1_MAX_STOP;
 	u32 i;
 
 	if (gen->flags & ~(HC1_GENERATE_CONTINUE | HC1_GENERATE_IGNORE_EOS))

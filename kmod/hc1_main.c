@@ -252,9 +252,14 @@ void hc1_schedule_reset(struct hc1_dev *hdev, const char *why)
 
 static void hc1_reset_uevent(struct hc1_dev *hdev, int ret)
 {
-	char *envp[] = { "HC1_EVENT=RESET",
-			 ret ? "HC1_RESET=failed" : "HC1_RESET=ok", NULL };
+	char event[] = "HC1_EVENT=RESET";
+	char result[32];
+	char *envp[3];
 
+	envp[0] = event;
+	envp[1] = result;
+	envp[2] = NULL;
+	snprintf(result, sizeof(result), "HC1_RESET=%s", ret ? "failed" : "ok");
 	kobject_uevent_env(&hdev->dev.kobj, KOBJ_CHANGE, envp);
 }
 
@@ -533,7 +538,7 @@ static int hc1_bring_up(struct hc1_dev *hdev)
 	return hc1_setup_io_queues(hdev, nvec);
 }
 
-static char *hc1_devnode(hc1_devnode_dev_t *dev, umode_t *mode)
+static char *hc1_devnode(HC1_DEVNODE_CONST struct device *dev, umode_t *mode)
 {
 	return kasprintf(GFP_KERNEL, "hc/%u", MINOR(dev->devt));
 }

@@ -882,7 +882,8 @@ static int hc1_ioctl_wait(struct hc1_file *s, void __user *uarg)
 	timeout = w.timeout_ms ? msecs_to_jiffies(w.timeout_ms) :
 				 MAX_SCHEDULE_TIMEOUT;
 	left = wait_event_interruptible_timeout(s->wait,
-			hc1_wait_satisfied(s, w.min_produced), timeout);
+						hc1_wait_satisfied(s, w.min_produced),
+						timeout);
 	if (left < 0)
 		return left;
 	ret = hc1_wait_errno(s);
@@ -1095,9 +1096,11 @@ static int hc1_ring_copy(struct hc1_file *s, u32 *dst, u32 pos, u32 n)
 		return -ENODEV;
 	}
 	slots = s->ring->vaddr + sizeof(struct hc1_ring_header);
-	for (i = 0; i < n; i++)
-		dst[i] = le32_to_cpu(READ_ONCE(slots[hc1_ring_slot(pos + i,
-						   s->ring->shift)]));
+	for (i = 0; i < n; i++) {
+		u32 slot = hc1_ring_slot(pos + i, s->ring->shift);
+
+		dst[i] = le32_to_cpu(READ_ONCE(slots[slot]));
+	}
 	mutex_unlock(&hdev->sessions_lock);
 	return 0;
 }

@@ -23,25 +23,41 @@ static struct hc1_dev *to_hc1(struct device *dev)
 
 /* ------------------------------------------------------------- model */
 
-#define HC1_CARD_U32_ATTR(field)					\
-static ssize_t field##_show(struct device *dev,				\
-			    struct device_attribute *attr, char *buf)	\
-{									\
-	return sysfs_emit(buf, "%u\n", to_hc1(dev)->card.field);	\
-}									\
-static DEVICE_ATTR_RO(field)
+/* A u32 of the model card, found by offset. */
+struct hc1_card_attr {
+	struct device_attribute attr;
+	size_t offset;
+};
 
-HC1_CARD_U32_ATTR(dim);
-HC1_CARD_U32_ATTR(hidden_dim);
-HC1_CARD_U32_ATTR(n_layers);
-HC1_CARD_U32_ATTR(n_heads);
-HC1_CARD_U32_ATTR(n_kv_heads);
-HC1_CARD_U32_ATTR(vocab_size);
-HC1_CARD_U32_ATTR(context_len);
-HC1_CARD_U32_ATTR(bos_id);
-HC1_CARD_U32_ATTR(eos_id);
-HC1_CARD_U32_ATTR(group_size);
-HC1_CARD_U32_ATTR(n_contexts);
+static ssize_t hc1_card_u32_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	struct hc1_card_attr *ca = container_of(attr, struct hc1_card_attr,
+						attr);
+	const u8 *card = (const u8 *)&to_hc1(dev)->card;
+	u32 val;
+
+	memcpy(&val, card + ca->offset, sizeof(val));
+	return sysfs_emit(buf, "%u\n", val);
+}
+
+#define HC1_CARD_ATTR(_name, _off) \
+	{ __ATTR(_name, 0444, hc1_card_u32_show, NULL), _off }
+
+static struct hc1_card_attr hc1_card_u32_attrs[] = {
+	HC1_CARD_ATTR(dim, offsetof(struct hc1_model_card, dim)),
+	HC1_CARD_ATTR(hidden_dim, offsetof(struct hc1_model_card, hidden_dim)),
+	HC1_CARD_ATTR(n_layers, offsetof(struct hc1_model_card, n_layers)),
+	HC1_CARD_ATTR(n_heads, offsetof(struct hc1_model_card, n_heads)),
+	HC1_CARD_ATTR(n_kv_heads, offsetof(struct hc1_model_card, n_kv_heads)),
+	HC1_CARD_ATTR(vocab_size, offsetof(struct hc1_model_card, vocab_size)),
+	HC1_CARD_ATTR(context_len,
+		      offsetof(struct hc1_model_card, context_len)),
+	HC1_CARD_ATTR(bos_id, offsetof(struct hc1_model_card, bos_id)),
+	HC1_CARD_ATTR(eos_id, offsetof(struct hc1_model_card, eos_id)),
+	HC1_CARD_ATTR(group_size, offsetof(struct hc1_model_card, group_size)),
+	HC1_CARD_ATTR(n_contexts, offsetof(struct hc1_model_card, n_contexts)),
+};
 
 static ssize_t name_show(struct device *dev, struct device_attribute *attr,
 			 char *buf)
@@ -98,21 +114,21 @@ static DEVICE_ATTR_RO(hw_version);
 static struct attribute *hc1_model_attrs[] = {
 	&dev_attr_name.attr,
 	&dev_attr_arch.attr,
-	&dev_attr_dim.attr,
-	&dev_attr_hidden_dim.attr,
-	&dev_attr_n_layers.attr,
-	&dev_attr_n_heads.attr,
-	&dev_attr_n_kv_heads.attr,
-	&dev_attr_vocab_size.attr,
-	&dev_attr_context_len.attr,
-	&dev_attr_bos_id.attr,
-	&dev_attr_eos_id.attr,
+	&hc1_card_u32_attrs[0].attr.attr,
+	&hc1_card_u32_attrs[1].attr.attr,
+	&hc1_card_u32_attrs[2].attr.attr,
+	&hc1_card_u32_attrs[3].attr.attr,
+	&hc1_card_u32_attrs[4].attr.attr,
+	&hc1_card_u32_attrs[5].attr.attr,
+	&hc1_card_u32_attrs[6].attr.attr,
+	&hc1_card_u32_attrs[7].attr.attr,
+	&hc1_card_u32_attrs[8].attr.attr,
+	&hc1_card_u32_attrs[9].attr.attr,
+	&hc1_card_u32_attrs[10].attr.attr,
 	&dev_attr_weight_format.attr,
-	&dev_attr_group_size.attr,
 	&dev_attr_n_params.attr,
 	&dev_attr_weight_bytes.attr,
 	&dev_attr_sha256.attr,
-	&dev_attr_n_contexts.attr,
 	&dev_attr_hw_version.attr,
 	NULL
 };
@@ -124,30 +140,37 @@ static const struct attribute_group hc1_model_group = {
 
 /* ------------------------------------------------------------- stats */
 
-#define HC1_STAT_ATTR(field)						\
-static ssize_t field##_show(struct device *dev,				\
-			    struct device_attribute *attr, char *buf)	\
-{									\
-	return sysfs_emit(buf, "%lld\n",				\
-			  atomic64_read(&to_hc1(dev)->stats.field));	\
-}									\
-static DEVICE_ATTR_RO(field)
+/* A driver counter, found by offset. */
+struct hc1_stat_attr {
+	struct device_attribute attr;
+	size_t offset;
+};
 
-HC1_STAT_ATTR(tokens);
-HC1_STAT_ATTR(prompt_tokens);
-HC1_STAT_ATTR(generations);
-HC1_STAT_ATTR(cancelled);
-HC1_STAT_ATTR(errors);
-HC1_STAT_ATTR(resets);
-HC1_STAT_ATTR(timeouts);
-
-static ssize_t sessions_created_show(struct device *dev,
-				     struct device_attribute *attr, char *buf)
+static ssize_t hc1_stat_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
 {
-	return sysfs_emit(buf, "%lld\n",
-			  atomic64_read(&to_hc1(dev)->stats.sessions));
+	struct hc1_stat_attr *sa = container_of(attr, struct hc1_stat_attr,
+						attr);
+	atomic64_t *counter = (void *)&to_hc1(dev)->stats + sa->offset;
+
+	return sysfs_emit(buf, "%lld\n", atomic64_read(counter));
 }
-static DEVICE_ATTR_RO(sessions_created);
+
+#define HC1_STAT_ATTR(_name, _off) \
+	{ __ATTR(_name, 0444, hc1_stat_show, NULL), _off }
+
+static struct hc1_stat_attr hc1_stat_attrs[] = {
+	HC1_STAT_ATTR(tokens, offsetof(struct hc1_counters, tokens)),
+	HC1_STAT_ATTR(prompt_tokens,
+		      offsetof(struct hc1_counters, prompt_tokens)),
+	HC1_STAT_ATTR(generations, offsetof(struct hc1_counters, generations)),
+	HC1_STAT_ATTR(cancelled, offsetof(struct hc1_counters, cancelled)),
+	HC1_STAT_ATTR(errors, offsetof(struct hc1_counters, errors)),
+	HC1_STAT_ATTR(resets, offsetof(struct hc1_counters, resets)),
+	HC1_STAT_ATTR(timeouts, offsetof(struct hc1_counters, timeouts)),
+	HC1_STAT_ATTR(sessions_created,
+		      offsetof(struct hc1_counters, sessions)),
+};
 
 static ssize_t interrupts_show(struct device *dev,
 			       struct device_attribute *attr, char *buf)
@@ -163,14 +186,14 @@ static ssize_t interrupts_show(struct device *dev,
 static DEVICE_ATTR_RO(interrupts);
 
 static struct attribute *hc1_stats_attrs[] = {
-	&dev_attr_tokens.attr,
-	&dev_attr_prompt_tokens.attr,
-	&dev_attr_generations.attr,
-	&dev_attr_cancelled.attr,
-	&dev_attr_errors.attr,
-	&dev_attr_resets.attr,
-	&dev_attr_timeouts.attr,
-	&dev_attr_sessions_created.attr,
+	&hc1_stat_attrs[0].attr.attr,
+	&hc1_stat_attrs[1].attr.attr,
+	&hc1_stat_attrs[2].attr.attr,
+	&hc1_stat_attrs[3].attr.attr,
+	&hc1_stat_attrs[4].attr.attr,
+	&hc1_stat_attrs[5].attr.attr,
+	&hc1_stat_attrs[6].attr.attr,
+	&hc1_stat_attrs[7].attr.attr,
 	&dev_attr_interrupts.attr,
 	NULL
 };
