@@ -56,8 +56,9 @@ int main(int argc, char** argv) try {
     }
     loop.run();
     auto c = loop.counters();
-    std::cout << "\n" << stories.size() << " sessions on " << cards.size() << " card(s): "
-              << c.tokens << " tokens, " << c.enters << " io_uring_enter calls ("
+    std::cout << "\n"
+              << stories.size() << " sessions on " << cards.size() << " card(s): " << c.tokens
+              << " tokens, " << c.enters << " io_uring_enter calls ("
               << double(c.enters) / double(c.tokens ? c.tokens : 1) << " per token)\n";
 } catch (const hc::Error& e) {
     std::cerr << "async: " << e.what() << "\n";

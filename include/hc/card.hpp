@@ -63,8 +63,8 @@ struct ModelCard {
     uint32_t group_size = 0;    ///< int8 quantisation group, 0 for fp32
     uint32_t n_contexts = 0, max_queues = 0, max_queue_entries = 0;
     uint32_t vocab_bytes = 0;
-    uint64_t n_params = 0;     ///< parameters in the model
-    uint64_t weight_bytes = 0; ///< bytes of burned weights
+    uint64_t n_params = 0;            ///< parameters in the model
+    uint64_t weight_bytes = 0;        ///< bytes of burned weights
     std::array<uint8_t, 32> sha256{}; ///< SHA-256 of the burned weights
     uint32_t msix_vectors = 0, max_stop = 0;
 

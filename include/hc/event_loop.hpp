@@ -45,11 +45,11 @@ class EventLoop {
 
     /** Counters for measuring the loop's cost. */
     struct Counters {
-        uint64_t enters = 0;      ///< io_uring_enter() syscalls the loop made
+        uint64_t enters = 0;         ///< io_uring_enter() syscalls the loop made
         uint64_t other_syscalls = 0; ///< ioctls (cancel) the loop made
-        uint64_t completions = 0; ///< CQEs reaped
-        uint64_t waits = 0;       ///< WAIT commands armed
-        uint64_t tokens = 0;      ///< tokens delivered to on_tokens
+        uint64_t completions = 0;    ///< CQEs reaped
+        uint64_t waits = 0;          ///< WAIT commands armed
+        uint64_t tokens = 0;         ///< tokens delivered to on_tokens
     };
 
     /** Create the loop with an io_uring of @p entries SQEs (ENOMEM, ENOSYS on failure). */

@@ -108,7 +108,7 @@ void hc_session_close(hc_session* session);
 
 /** struct hc_generate_params - sampling and limits; zero = defaults (greedy, ring-sized). */
 struct hc_generate_params {
-    uint32_t size; /**< sizeof(struct hc_generate_params) */
+    uint32_t size;  /**< sizeof(struct hc_generate_params) */
     uint32_t flags; /**< HC_GEN_* */
     uint32_t max_tokens;
     float temperature;
@@ -132,7 +132,7 @@ enum hc_finish {
 
 /** struct hc_result - how a generation ended. */
 struct hc_result {
-    uint32_t size; /**< sizeof(struct hc_result) */
+    uint32_t size;   /**< sizeof(struct hc_result) */
     uint32_t finish; /**< enum hc_finish */
     uint32_t prompt_tokens;
     uint32_t tokens;

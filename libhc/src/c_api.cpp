@@ -183,8 +183,8 @@ int hc_generate(hc_session* session, const char* prompt, const struct hc_generat
         o.timeout = std::chrono::milliseconds(p.timeout_ms);
         hc::Session& s = session->session;
         std::vector<uint32_t> tokens = s.encode_prompt(prompt, o);
-        hc::Detokenizer detok(s.tokenizer(), tokens.empty() ? s.tokenizer().bos_id()
-                                                            : tokens.back());
+        hc::Detokenizer detok(s.tokenizer(),
+                              tokens.empty() ? s.tokenizer().bos_id() : tokens.back());
         hc::Result r = s.generate(tokens, o, [&](uint32_t t) {
             std::string piece = detok.push(t);
             return !cb || cb(user, t, piece.data(), piece.size()) == 0;

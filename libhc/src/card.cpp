@@ -175,18 +175,18 @@ Card Card::open(std::string_view path_or_index) {
     hc1_model_card raw;
     std::memcpy(&raw, page.data(), sizeof(raw));
     if ((raw.version >> 16) != HC1_HW_VERSION_MAJOR)
-        detail::throw_error(EPROTO, path + ": card contract version " +
-                                        std::to_string(raw.version >> 16) + "." +
-                                        std::to_string(raw.version & 0xffff) +
-                                        " is not major version " +
-                                        std::to_string(HC1_HW_VERSION_MAJOR));
+        detail::throw_error(EPROTO,
+                            path + ": card contract version " + std::to_string(raw.version >> 16) +
+                                "." + std::to_string(raw.version & 0xffff) +
+                                " is not major version " + std::to_string(HC1_HW_VERSION_MAJOR));
     impl->model = parse_model_card(raw);
 
     // The vocabulary may be larger than the driver copies at once: read on
     // from where the last slice ended until the blob is complete.
     uint32_t total = impl->info.vocab_bytes;
     if (total < sizeof(hc1_vocab_header) || total > (64u << 20))
-        detail::throw_error(EPROTO, path + ": implausible vocabulary size " + std::to_string(total));
+        detail::throw_error(EPROTO,
+                            path + ": implausible vocabulary size " + std::to_string(total));
     std::vector<std::byte> blob(total);
     uint32_t have = 0;
     while (have < total) {

@@ -221,8 +221,8 @@ EventLoop::Id EventLoop::submit(Session& session, std::span<const uint32_t> prom
     if (s.running || s.in_loop)
         detail::throw_error(EBUSY, "submit: the session is generating");
     if (!(s.card->info.features & kDriverUringCmd))
-        detail::throw_error(EOPNOTSUPP, "submit: driver of " + s.card->path +
-                                            " has no io_uring passthrough");
+        detail::throw_error(EOPNOTSUPP,
+                            "submit: driver of " + s.card->path + " has no io_uring passthrough");
     auto job = std::make_unique<Job>();
     job->id = impl_->next_id++;
     job->session = &s;

@@ -86,10 +86,10 @@ struct Session::Impl {
     const uint32_t* slots = nullptr;
 
     // The generation being read by next() (blocking form).
-    bool running = false;   // started and not yet read to the end
-    bool in_loop = false;   // owned by an EventLoop
+    bool running = false;     // started and not yet read to the end
+    bool in_loop = false;     // owned by an EventLoop
     bool header_live = false; // the header belongs to this generation
-    bool done = false;      // the card said the generation is over
+    bool done = false;        // the card said the generation is over
     uint32_t consumed = 0, available = 0;
     std::optional<detail::Clock::time_point> deadline;
     Result result;
@@ -97,7 +97,9 @@ struct Session::Impl {
     ~Impl();
     uint32_t capacity() const { return 1u << ring_shift; }
     uint32_t mask() const { return capacity() - 1; }
-    uint32_t token_at(uint32_t i) const { return __atomic_load_n(&slots[i & mask()], __ATOMIC_RELAXED); }
+    uint32_t token_at(uint32_t i) const {
+        return __atomic_load_n(&slots[i & mask()], __ATOMIC_RELAXED);
+    }
     uint32_t load_produced() const { return __atomic_load_n(&header->produced, __ATOMIC_ACQUIRE); }
     uint32_t load_finish() const { return __atomic_load_n(&header->finish, __ATOMIC_RELAXED); }
     uint32_t load_n_prompt() const { return __atomic_load_n(&header->n_prompt, __ATOMIC_RELAXED); }

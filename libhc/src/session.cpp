@@ -53,8 +53,8 @@ hc1_generate make_generate(std::span<const uint32_t> prompt, const GenerateOptio
                                 " tokens exceeds the context of " +
                                 std::to_string(info.context_len));
     if (opts.stop_tokens.size() > std::min<size_t>(info.max_stop, 4))
-        throw_error(EINVAL, "generate: more than " + std::to_string(info.max_stop) +
-                                " stop tokens");
+        throw_error(EINVAL,
+                    "generate: more than " + std::to_string(info.max_stop) + " stop tokens");
     if (opts.max_tokens > ring_capacity)
         throw_error(EINVAL, "generate: max_tokens " + std::to_string(opts.max_tokens) +
                                 " exceeds the ring's " + std::to_string(ring_capacity));
@@ -115,8 +115,8 @@ Session Card::session() const {
         detail::throw_error(errno, "map the token ring of " + path);
     s->map = m;
     s->header = static_cast<const hc1_ring_header*>(m);
-    s->slots = reinterpret_cast<const uint32_t*>(static_cast<const char*>(m) +
-                                                 sizeof(hc1_ring_header));
+    s->slots =
+        reinterpret_cast<const uint32_t*>(static_cast<const char*>(m) + sizeof(hc1_ring_header));
     return Session(std::move(s));
 }
 

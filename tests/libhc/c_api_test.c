@@ -62,7 +62,7 @@ static void close_accepts_null(void** state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(missing_card_is_enoent),   cmocka_unit_test(non_hc1_node_is_enotty),
+        cmocka_unit_test(missing_card_is_enoent),    cmocka_unit_test(non_hc1_node_is_enotty),
         cmocka_unit_test(null_arguments_are_einval), cmocka_unit_test(success_clears_last_error),
         cmocka_unit_test(close_accepts_null),
     };

@@ -81,7 +81,8 @@ TEST_P(TokenizerTest, StreamingNeverSplitsUtf8) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Vocabularies, TokenizerTest, testing::Values("tok512.bin", "tokenizer.bin"));
+INSTANTIATE_TEST_SUITE_P(Vocabularies, TokenizerTest,
+                         testing::Values("tok512.bin", "tokenizer.bin"));
 
 // Expected ids computed with llama2.c's encode() (bos=1, dummy prefix,
 // merges by score, byte fallback = byte + 3).
@@ -106,9 +107,9 @@ TEST(Llama2Vocab, KnownEncodings) {
     EXPECT_EQ(tok.encode("Once upon a time"), (std::vector<uint32_t>{1, 9038, 2501, 263, 931}));
     EXPECT_EQ(tok.encode("I believe the meaning of life is"),
               (std::vector<uint32_t>{1, 306, 4658, 278, 6593, 310, 2834, 338}));
-    EXPECT_EQ(tok.encode("Hello, wörld! 😀"),
-              (std::vector<uint32_t>{1, 15043, 29892, 281, 1340, 430, 29991, 29871, 243, 162, 155,
-                                     131}));
+    EXPECT_EQ(
+        tok.encode("Hello, wörld! 😀"),
+        (std::vector<uint32_t>{1, 15043, 29892, 281, 1340, 430, 29991, 29871, 243, 162, 155, 131}));
 }
 
 // A tiny hand-made vocabulary for the detokenizer's edge cases.
@@ -136,12 +137,13 @@ TEST(Detokenizer, InvalidBytesBecomeReplacementCharacters) {
     auto blob = tiny_blob({"<unk>", "<s>", "</s>", "<0xFF>", "<0xE2>", "<0x88>", "a"});
     hc::Tokenizer tok = hc::Tokenizer::from_blob(blob, 1, 2);
     hc::Detokenizer d(tok);
-    EXPECT_EQ(d.push(3), "\xef\xbf\xbd");    // 0xFF never starts UTF-8
-    EXPECT_EQ(d.push(4), "");                // E2: first of three, held back
-    EXPECT_EQ(d.push(5), "");                // 88: second
-    EXPECT_EQ(d.push(6), "\xef\xbf\xbd\xef\xbf\xbd" "a"); // 'a' cuts it short
+    EXPECT_EQ(d.push(3), "\xef\xbf\xbd"); // 0xFF never starts UTF-8
+    EXPECT_EQ(d.push(4), "");             // E2: first of three, held back
+    EXPECT_EQ(d.push(5), "");             // 88: second
+    EXPECT_EQ(d.push(6), "\xef\xbf\xbd\xef\xbf\xbd"
+                         "a"); // 'a' cuts it short
     EXPECT_EQ(d.push(4), "");
-    EXPECT_EQ(d.finish(), "\xef\xbf\xbd");   // dangling lead byte at the end
+    EXPECT_EQ(d.finish(), "\xef\xbf\xbd"); // dangling lead byte at the end
 }
 
 TEST(Detokenizer, SkipsBosAndEos) {
@@ -165,7 +167,7 @@ TEST(Tokenizer, RejectsMalformedBlobs) {
         }
     };
     EXPECT_NO_THROW(hc::Tokenizer::from_blob(good, 1, 2));
-    expect_eproto({});                                               // no header
+    expect_eproto({});                                                   // no header
     expect_eproto(std::vector<std::byte>(good.begin(), good.end() - 1)); // cut inside a token
     auto bad_magic = good;
     bad_magic[0] = std::byte{0};

@@ -104,8 +104,8 @@ Turn generate_turn(hc::Session& session, std::string_view prompt, const hc::Gene
     Turn turn;
     std::vector<uint32_t> tokens = session.encode_prompt(prompt, opts);
     turn.prompt_tokens = static_cast<uint32_t>(tokens.size());
-    hc::Detokenizer detok(session.tokenizer(), tokens.empty() ? session.tokenizer().bos_id()
-                                                              : tokens.back());
+    hc::Detokenizer detok(session.tokenizer(),
+                          tokens.empty() ? session.tokenizer().bos_id() : tokens.back());
     StopFilter filter(stop_strings);
     auto emit = [&](const std::string& s) {
         turn.text += s;
@@ -188,8 +188,8 @@ int cmd_chat(const Args& args) {
     uint32_t used = 0; // positions of the context taken so far
     const uint32_t context = card.info().context_len;
     if (tty)
-        std::fprintf(stderr, "chatting with %s on %s; end with Ctrl-D\n",
-                     card.model().name.c_str(), card.path().c_str());
+        std::fprintf(stderr, "chatting with %s on %s; end with Ctrl-D\n", card.model().name.c_str(),
+                     card.path().c_str());
     std::string line;
     for (;;) {
         if (tty)
@@ -201,7 +201,8 @@ int cmd_chat(const Args& args) {
         hc::GenerateOptions turn_opts = opts;
         turn_opts.keep_context = used > 0;
         std::vector<uint32_t> prompt = session.encode_prompt(line, turn_opts);
-        uint32_t need = static_cast<uint32_t>(prompt.size()) + (opts.max_tokens ? opts.max_tokens : 1);
+        uint32_t need =
+            static_cast<uint32_t>(prompt.size()) + (opts.max_tokens ? opts.max_tokens : 1);
         if (used > 0 && used + need > context) {
             // The conversation no longer fits: start a fresh context.
             std::fprintf(stderr, "(context full: starting over)\n");

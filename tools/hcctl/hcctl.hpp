@@ -15,14 +15,14 @@ namespace hcctl {
 // Exit codes (docs/hcctl.md): scripts branch on them.
 enum Exit : int {
     kOk = 0,
-    kFailure = 1,        // any other error
-    kUsage = 2,          // bad command line
-    kNoCard = 3,         // driver loaded, no such card
-    kNoDriver = 4,       // hc1.ko not loaded
-    kPermission = 5,     // no access to the device node (or reset without CAP_SYS_ADMIN)
-    kVersion = 6,        // driver/card speak an incompatible interface
-    kCardError = 7,      // the card failed or went away during the command
-    kTimeout = 8,        // --timeout expired
+    kFailure = 1,    // any other error
+    kUsage = 2,      // bad command line
+    kNoCard = 3,     // driver loaded, no such card
+    kNoDriver = 4,   // hc1.ko not loaded
+    kPermission = 5, // no access to the device node (or reset without CAP_SYS_ADMIN)
+    kVersion = 6,    // driver/card speak an incompatible interface
+    kCardError = 7,  // the card failed or went away during the command
+    kTimeout = 8,    // --timeout expired
 };
 
 // Command line after the subcommand name: options (--name value, --flag)

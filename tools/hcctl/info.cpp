@@ -16,7 +16,8 @@ std::string version_str(uint32_t v) {
     return std::to_string(v >> 16) + "." + std::to_string(v & 0xffff);
 }
 
-std::string feature_names(uint64_t bits, const std::vector<std::pair<uint64_t, const char*>>& names) {
+std::string feature_names(uint64_t bits,
+                          const std::vector<std::pair<uint64_t, const char*>>& names) {
     std::string s;
     for (auto [bit, name] : names)
         if (bits & bit)
@@ -24,8 +25,10 @@ std::string feature_names(uint64_t bits, const std::vector<std::pair<uint64_t, c
     return s.empty() ? "-" : s;
 }
 
-const std::vector<std::pair<uint64_t, const char*>> kHwFeatures = {
-    {1u << 0, "coalesce"}, {1u << 1, "polled-queues"}, {1u << 2, "int8"}, {1u << 3, "fault-inject"}};
+const std::vector<std::pair<uint64_t, const char*>> kHwFeatures = {{1u << 0, "coalesce"},
+                                                                   {1u << 1, "polled-queues"},
+                                                                   {1u << 2, "int8"},
+                                                                   {1u << 3, "fault-inject"}};
 const std::vector<std::pair<uint64_t, const char*>> kDrvFeatures = {
     {hc::kDriverUringCmd, "uring_cmd"}, {hc::kDriverMmapRing, "mmap"}, {hc::kDriverPoll, "poll"}};
 
@@ -110,14 +113,14 @@ int cmd_info(const Args& args) {
                 1ull << d.ring_shift, d.max_stop);
     std::printf("  driver        UAPI %u, features %s\n", d.uapi_version,
                 feature_names(d.features, kDrvFeatures).c_str());
-    std::printf("  counters      %u active, %u running, %llu generations (%llu cancelled),\n"
-                "                %llu prompt + %llu generated tokens, %llu commands (%llu errors),\n"
-                "                %llu interrupts, busy %.3f s of %.3f s up\n",
-                s.active_contexts, s.running, (unsigned long long)s.generations,
-                (unsigned long long)s.cancelled, (unsigned long long)s.prompt_tokens,
-                (unsigned long long)s.tokens, (unsigned long long)s.commands,
-                (unsigned long long)s.errors, (unsigned long long)s.interrupts, s.busy_ns / 1e9,
-                s.uptime_ns / 1e9);
+    std::printf(
+        "  counters      %u active, %u running, %llu generations (%llu cancelled),\n"
+        "                %llu prompt + %llu generated tokens, %llu commands (%llu errors),\n"
+        "                %llu interrupts, busy %.3f s of %.3f s up\n",
+        s.active_contexts, s.running, (unsigned long long)s.generations,
+        (unsigned long long)s.cancelled, (unsigned long long)s.prompt_tokens,
+        (unsigned long long)s.tokens, (unsigned long long)s.commands, (unsigned long long)s.errors,
+        (unsigned long long)s.interrupts, s.busy_ns / 1e9, s.uptime_ns / 1e9);
     return kOk;
 }
 

@@ -23,9 +23,9 @@ struct PciCard {
     std::string address;
     uint16_t vendor = 0, device = 0, subsys_vendor = 0, subsys_device = 0;
     int numa_node = -1;
-    std::string driver;    // "" = none bound
-    std::string link;      // e.g. "2.5 GT/s PCIe x1", or ""
-    std::string dev_node;  // /dev/hc/N or ""
+    std::string driver;   // "" = none bound
+    std::string link;     // e.g. "2.5 GT/s PCIe x1", or ""
+    std::string dev_node; // /dev/hc/N or ""
 };
 
 std::string read_line(const std::string& path) {
@@ -95,8 +95,7 @@ std::vector<PciCard> scan() {
             continue;
         PciCard c;
         char addr[32];
-        std::snprintf(addr, sizeof(addr), "%04x:%02x:%02x.%d", d->domain, d->bus, d->dev,
-                      d->func);
+        std::snprintf(addr, sizeof(addr), "%04x:%02x:%02x.%d", d->domain, d->bus, d->dev, d->func);
         c.address = addr;
         c.vendor = d->vendor_id;
         c.device = d->device_id;
@@ -148,7 +147,7 @@ int cmd_list(const Args& args) {
         for (const PciCard& c : cards) {
             std::string node = c.dev_node;
             if (node.empty())
-                node = c.driver.empty() ? "(no driver bound)"
+                node = c.driver.empty()    ? "(no driver bound)"
                        : c.driver == "hc1" ? "(no device node)"
                                            : "(bound to another driver)";
             std::printf("%-13s %-9s %-9s %-18s %-4s %-8s %s\n", c.address.c_str(),

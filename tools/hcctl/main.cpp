@@ -89,8 +89,7 @@ int cmd_version(const Args& args) {
     if (args.json) {
         Json j;
         j.begin_object().field("hcctl", hc::version()).field("libhc", hc::version());
-        j.field("driver", drv).field("uapi_version", uapi).field("uapi_min",
-                                                                  hc::kMinUapiVersion);
+        j.field("driver", drv).field("uapi_version", uapi).field("uapi_min", hc::kMinUapiVersion);
         std::cout << j.end_object().str() << "\n";
     } else {
         std::cout << "hcctl " << hc::version() << " (libhc " << hc::version()
@@ -178,8 +177,7 @@ int report(const hc::Error& e, const std::string& device) {
             if (struct group* g = ::getgrgid(st.st_gid))
                 group = g->gr_name;
         if (e.code() == EACCES)
-            std::cerr << "hint: " << path << " is owned by group '"
-                      << (group.empty() ? "?" : group)
+            std::cerr << "hint: " << path << " is owned by group '" << (group.empty() ? "?" : group)
                       << "': add yourself (sudo usermod -aG " << (group.empty() ? "GROUP" : group)
                       << " $USER) or install the udev rule kmod/99-hc1.rules\n";
         else
@@ -224,8 +222,8 @@ int main(int argc, char** argv) {
         return kOk;
     }
     static const std::map<std::string, int (*)(const Args&)> commands = {
-        {"list", cmd_list}, {"info", cmd_info},   {"run", cmd_run},     {"chat", cmd_chat},
-        {"bench", cmd_bench}, {"top", cmd_top}, {"reset", cmd_reset}, {"version", cmd_version},
+        {"list", cmd_list},   {"info", cmd_info}, {"run", cmd_run},     {"chat", cmd_chat},
+        {"bench", cmd_bench}, {"top", cmd_top},   {"reset", cmd_reset}, {"version", cmd_version},
     };
     auto it = commands.find(command);
     if (it == commands.end()) {

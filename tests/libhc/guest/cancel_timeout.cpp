@@ -16,8 +16,8 @@ int main() {
         std::vector<uint32_t> prompt = card.tokenizer().encode("Once upon a time");
         hc::GenerateOptions endless;
         endless.ignore_eos = true;
-        endless.max_tokens = std::min<uint32_t>(s.ring_capacity(),
-                                                card.info().context_len - prompt.size());
+        endless.max_tokens =
+            std::min<uint32_t>(s.ring_capacity(), card.info().context_len - prompt.size());
 
         // Callback returning false: cancelled after exactly what it saw.
         uint32_t seen = 0;
@@ -54,7 +54,8 @@ int main() {
             timed_out = true;
         }
         std::cout << "timeout: " << (timed_out ? "ETIMEDOUT" : "finished first") << "\n";
-        GUEST_CHECK(timed_out || s.result().tokens == quick.max_tokens, "neither timed out nor done");
+        GUEST_CHECK(timed_out || s.result().tokens == quick.max_tokens,
+                    "neither timed out nor done");
         hc::GenerateOptions few;
         few.max_tokens = 4;
         few.ignore_eos = true;
@@ -88,10 +89,9 @@ int main() {
 
         // Event loop timeout.
         bool loop_timeout = false;
-        loop.submit(s, prompt, quick,
-                    {nullptr, [&](const hc::Result&, const hc::Error* e) {
-                         loop_timeout = e && e->code() == ETIMEDOUT;
-                     }});
+        loop.submit(s, prompt, quick, {nullptr, [&](const hc::Result&, const hc::Error* e) {
+                                           loop_timeout = e && e->code() == ETIMEDOUT;
+                                       }});
         loop.run();
         std::cout << "loop timeout: " << (loop_timeout ? "ETIMEDOUT" : "finished first") << "\n";
     });

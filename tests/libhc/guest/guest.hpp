@@ -41,8 +41,7 @@ inline hc::Card open_card_or_skip() {
 
 // Whether the card carries the model the known answer is for.
 inline bool is_stories260k(const hc::Card& card) {
-    return card.model().vocab_size == 512 && card.model().dim == 64 &&
-           card.model().n_layers == 5;
+    return card.model().vocab_size == 512 && card.model().dim == 64 && card.model().n_layers == 5;
 }
 
 // Run @body, turning an escaped hc::Error into a failure with its message.

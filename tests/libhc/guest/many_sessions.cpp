@@ -51,17 +51,16 @@ int main() {
         uint64_t tokens = 0;
         for (uint32_t i = 0; i < n; i++) {
             GUEST_CHECK(!solo[i].empty(), "session " + std::to_string(i) + " made no tokens");
-            GUEST_CHECK(together[i] == solo[i], "session " + std::to_string(i) +
-                                                    " differs from its solo run: " +
-                                                    card.tokenizer().decode(together[i]) +
-                                                    " vs " + card.tokenizer().decode(solo[i]));
+            GUEST_CHECK(together[i] == solo[i],
+                        "session " + std::to_string(i) +
+                            " differs from its solo run: " + card.tokenizer().decode(together[i]) +
+                            " vs " + card.tokenizer().decode(solo[i]));
             tokens += together[i].size();
         }
         auto c = loop.counters();
         double per_token = double(c.enters + c.other_syscalls) / double(tokens);
-        std::cout << n << " sessions, " << tokens << " tokens, " << c.enters
-                  << " io_uring_enter, " << c.waits << " WAITs: " << per_token
-                  << " syscalls per token\n";
+        std::cout << n << " sessions, " << tokens << " tokens, " << c.enters << " io_uring_enter, "
+                  << c.waits << " WAITs: " << per_token << " syscalls per token\n";
         GUEST_CHECK(per_token < 0.5, "too many syscalls per token");
     });
 }
