@@ -69,11 +69,15 @@ hc1_generate make_generate(std::span<const uint32_t> prompt, const GenerateOptio
     g.n_prompt = static_cast<uint32_t>(prompt.size());
     g.max_tokens = opts.max_tokens;
     g.temperature_milli = milli(opts.temperature, "temperature");
+    if (g.temperature_milli > 0xffff)
+        throw_error(EINVAL, "generate: temperature above 65.535");
+    if (opts.top_k > std::min<uint32_t>(info.vocab_size, 0xffff))
+        throw_error(EINVAL, "generate: top_k above the vocabulary size");
     g.top_p_milli = opts.top_p >= 1.0f ? 0 : milli(opts.top_p, "top_p");
     g.top_k = opts.top_k;
     g.seed = opts.seed;
     g.n_stop = static_cast<uint32_t>(opts.stop_tokens.size());
-    std::fill(std::begin(g.stop), std::end(g.stop), HC1_TOKEN_NONE);
+    // Unused slots stay 0: the driver rejects anything else there.
     std::copy(opts.stop_tokens.begin(), opts.stop_tokens.end(), g.stop);
     return g;
 }
