@@ -174,9 +174,17 @@ struct EventLoop::Impl {
             handle(copy);
             n++;
         }
-        for (Job* job : to_rearm)
-            if (!job->generate_done && !job->wait_armed)
-                arm_wait(*job);
+        for (Job* job : to_rearm) {
+            if (job->generate_done || job->wait_armed)
+                continue;
+            if (job->deadline && !job->timed_out && detail::Clock::now() >= *job->deadline) {
+                // Past its deadline: stop it; the GENERATE completion ends the job.
+                job->timed_out = true;
+                cancel(*job);
+                continue;
+            }
+            arm_wait(*job);
+        }
         to_rearm.clear();
         return n;
     }

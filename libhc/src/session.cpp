@@ -197,7 +197,10 @@ std::optional<uint32_t> Session::next() {
         w.size = sizeof(w);
         w.min_produced = s.available;
         w.timeout_ms = detail::wait_timeout_ms(s.deadline);
-        int r = detail::do_ioctl(s.fd.get(), HC1_IOCTL_WAIT, &w);
+        // Tokens trickling in must not extend the deadline: check it here,
+        // not only through the WAIT's own timeout.
+        bool expired = s.deadline && detail::Clock::now() >= *s.deadline;
+        int r = expired ? -ETIMEDOUT : detail::do_ioctl(s.fd.get(), HC1_IOCTL_WAIT, &w);
         if (r == -ETIMEDOUT) {
             // Stop the card's work before reporting, so the session is
             // reusable and the context not left generating.
