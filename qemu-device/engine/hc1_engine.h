@@ -144,6 +144,7 @@ enum hc1_engine_error {
 	HC1_ENGINE_EBUSY = 4,		/* context is generating */
 	HC1_ENGINE_ETOOLONG = 5,	/* prompt does not fit the context */
 	HC1_ENGINE_ETOKEN = 6,		/* token id >= vocab_size */
+	HC1_ENGINE_ENOMEM = 7,		/* no memory for the context's KV cache */
 };
 
 int hc1_engine_ctx_create(hc1_engine *e, uint32_t ctx);

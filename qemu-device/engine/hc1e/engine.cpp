@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+#include "engine.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "error.hpp"
+
+namespace hc1e {
+
+namespace {
+
+constexpr uint64_t kMaxKvBytesPerContext = 16ull << 30;
+constexpr uint32_t kMaxThreads = 256;
+constexpr uint32_t kMaxContexts = 4096;
+
+} // namespace
+
+std::unique_ptr<Engine> Engine::open(const EngineOptions& opts) {
+    if (opts.n_contexts < 1 || opts.n_contexts > kMaxContexts)
+        throw Error("n_contexts " + std::to_string(opts.n_contexts) + " is out of range [1, " +
+                    std::to_string(kMaxContexts) + "]");
+    if (opts.n_threads < 1 || opts.n_threads > kMaxThreads)
+        throw Error("n_threads " + std::to_string(opts.n_threads) + " is out of range [1, " +
+                    std::to_string(kMaxThreads) + "]");
+    if (opts.max_batch_rows < 1 || opts.prefill_chunk < 1)
+        throw Error("max_batch_rows and prefill_chunk must be >= 1");
+    return std::make_unique<Engine>(load_model(opts.model_path, opts.tokenizer_path), opts);
+}
+
+Engine::Engine(SourceModel source, const EngineOptions& opts)
+    : name_(source.name), vocab_(source.vocab),
+      model_(BurnedModel::burn(source, opts.format, opts.group_size)),
+      transformer_(model_, hc1e::kernels()), opts_(opts), contexts_(opts.n_contexts) {
+    if (KvCache::bytes(model_.config()) > kMaxKvBytesPerContext)
+        throw Error("a context's KV cache would need " +
+                    std::to_string(KvCache::bytes(model_.config())) + " bytes");
+    if (vocab_.bos_id >= vocab_.size() || vocab_.eos_id >= vocab_.size())
+        throw Error("BOS/EOS id out of the vocabulary");
+    source = SourceModel(); // the burned image is all that is kept
+    workers_.reserve(opts.n_threads);
+    for (uint32_t i = 0; i < opts.n_threads; i++)
+        workers_.emplace_back([this] { worker(); });
+}
+
+Engine::~Engine() {
+    {
+        std::unique_lock lk(mu_);
+        stopping_ = true;
+        for (auto& c : contexts_)
+            c.cancel = c.busy;
+        work_cv_.notify_all();
+    }
+    for (auto& t : workers_)
+        t.join();
+}
+
+int Engine::check_ctx(uint32_t ctx) const {
+    if (ctx >= contexts_.size() || !contexts_[ctx].created)
+        return -HC1_ENGINE_ECTX;
+    return 0;
+}
+
+int Engine::ctx_create(uint32_t ctx) {
+    if (ctx >= contexts_.size())
+        return -HC1_ENGINE_ECTX;
+    // Allocate outside the lock: the cache can be large.
+    std::unique_ptr<KvCache> kv;
+    std::vector<float> logits;
+    try {
+        kv = std::make_unique<KvCache>(model_.config());
+        logits.resize(model_.config().vocab_size);
+    } catch (const std::bad_alloc&) {
+        return -HC1_ENGINE_ENOMEM;
+    }
+    std::lock_guard lk(mu_);
+    Context& c = contexts_[ctx];
+    if (c.created)
+        return -HC1_ENGINE_EEXIST;
+    c.created = true;
+    c.pos = 0;
+    c.has_pending = false;
+    c.kv = std::move(kv);
+    c.logits = std::move(logits);
+    return 0;
+}
+
+void Engine::wait_idle(std::unique_lock<std::mutex>& lk, Context& c) {
+    if (c.busy) {
+        c.cancel = true;
+        work_cv_.notify_all();
+    }
+    idle_cv_.wait(lk, [&] { return !c.busy && !c.claimed; });
+}
+
+int Engine::ctx_destroy(uint32_t ctx) {
+    std::unique_ptr<KvCache> kv;
+    {
+        std::unique_lock lk(mu_);
+        if (int r = check_ctx(ctx))
+            return r;
+        Context& c = contexts_[ctx];
+        wait_idle(lk, c);
+        if (!c.created) // destroyed by a concurrent call while we waited
+            return -HC1_ENGINE_ECTX;
+        c.created = false;
+        kv = std::move(c.kv);
+        c.logits = {};
+    }
+    return 0;
+}
+
+int Engine::generate(uint32_t ctx, const hc1_engine_request& req, const hc1_engine_callbacks& cb) {
+    const ModelConfig& cfg = model_.config();
+    if (req.max_tokens < 1 || req.n_stop > 8 || !(req.temperature >= 0.0f) ||
+        !std::isfinite(req.temperature) || !(req.top_p >= 0.0f) || std::isnan(req.top_p) ||
+        (req.n_prompt > 0 && !req.prompt))
+        return -HC1_ENGINE_EINVAL;
+    for (uint32_t i = 0; i < req.n_prompt; i++)
+        if (req.prompt[i] >= cfg.vocab_size)
+            return -HC1_ENGINE_ETOKEN;
+
+    std::lock_guard lk(mu_);
+    if (int r = check_ctx(ctx))
+        return r;
+    Context& c = contexts_[ctx];
+    if (c.busy || c.cancel)
+        return -HC1_ENGINE_EBUSY;
+    const bool carry = req.keep_cache && c.has_pending;
+    const uint64_t start = req.keep_cache ? c.pos : 0;
+    const uint64_t feed = uint64_t(req.n_prompt) + (carry ? 1 : 0);
+    if (feed == 0)
+        return -HC1_ENGINE_EINVAL; // nothing to condition the first token on
+    if (start + feed > cfg.context_len)
+        return -HC1_ENGINE_ETOOLONG;
+
+    // The context is neither busy nor runnable: no worker reads these now.
+    // A worker may still hold the claim while in the previous done
+    // callback; it touches none of this.
+    c.queue.clear();
+    if (carry)
+        c.queue.push_back(c.pending);
+    c.queue.insert(c.queue.end(), req.prompt, req.prompt + req.n_prompt);
+    c.queued = 0;
+    c.pos = static_cast<uint32_t>(start);
+    c.has_pending = false;
+    c.n_prompt = req.n_prompt;
+    c.n_generated = 0;
+    c.req = req;
+    c.req.prompt = nullptr;
+    c.cb = cb;
+    c.rng = Rng(req.seed);
+    c.busy = true;
+    work_cv_.notify_one();
+    return 0;
+}
+
+int Engine::cancel(uint32_t ctx) {
+    std::lock_guard lk(mu_);
+    if (int r = check_ctx(ctx))
+        return r;
+    Context& c = contexts_[ctx];
+    if (c.busy) {
+        c.cancel = true;
+        work_cv_.notify_all();
+    }
+    return 0;
+}
+
+void Engine::reset() {
+    std::unique_lock lk(mu_);
+    for (auto& c : contexts_)
+        if (c.busy)
+            c.cancel = true;
+    work_cv_.notify_all();
+    idle_cv_.wait(lk, [&] {
+        return std::none_of(contexts_.begin(), contexts_.end(),
+                            [](const Context& c) { return c.busy || c.claimed; });
+    });
+    for (auto& c : contexts_) {
+        c.created = false;
+        c.kv.reset();
+        c.logits = {};
+        c.has_pending = false;
+        c.pos = 0;
+    }
+}
+
+void Engine::set_stall(bool stall) {
+    std::lock_guard lk(mu_);
+    stall_ = stall;
+    work_cv_.notify_all();
+}
+
+void Engine::finish(const Finished& f) {
+    Context& c = *f.ctx;
+    hc1_engine_callbacks cb;
+    uint32_t n_prompt, n_generated;
+    {
+        std::lock_guard lk(mu_);
+        cb = c.cb;
+        n_prompt = c.n_prompt;
+        n_generated = c.n_generated;
+        c.busy = false;
+        c.cancel = false;
+        c.queue.clear();
+        c.queued = 0;
+    }
+    if (cb.done)
+        cb.done(cb.opaque, f.index, f.reason, n_prompt, n_generated);
+    std::lock_guard lk(mu_);
+    c.claimed = false;
+    idle_cv_.notify_all();
+    work_cv_.notify_all();
+}
+
+void Engine::worker() {
+    Transformer::Workspace ws = transformer_.make_workspace(opts_.max_batch_rows);
+    Sampler sampler;
+    std::vector<Context*> batch;
+    std::vector<Row> rows;
+    std::vector<Finished> finished;
+    const size_t n = contexts_.size();
+
+    std::unique_lock lk(mu_);
+    for (;;) {
+        // Cancelled generations end first, stalled or not, so that reset and
+        // destroy always complete.
+        Context* cancelled = nullptr;
+        size_t runnable = 0, active = 0;
+        for (auto& c : contexts_) {
+            active += c.busy;
+            if (!c.busy || c.claimed)
+                continue;
+            if (c.cancel) {
+                cancelled = &c;
+                break;
+            }
+            runnable++;
+        }
+        if (cancelled) {
+            cancelled->claimed = true;
+            lk.unlock();
+            finish({cancelled, index_of(cancelled), HC1_ENGINE_FINISH_CANCELLED});
+            lk.lock();
+            continue;
+        }
+        if (stopping_)
+            break;
+        if (runnable == 0 || stall_) {
+            work_cv_.wait(lk);
+            continue;
+        }
+
+        // Take a fair share of the runnable contexts, round robin.
+        const size_t share = (active + workers_.size() - 1) / workers_.size();
+        size_t budget = opts_.max_batch_rows;
+        batch.clear();
+        for (size_t i = 0; i < n && batch.size() < share && budget > 0; i++) {
+            Context& c = contexts_[(next_ + i) % n];
+            if (!c.busy || c.claimed || c.cancel)
+                continue;
+            const size_t want = std::min<size_t>(c.queue.size() - c.queued, opts_.prefill_chunk);
+            if (want > budget && !batch.empty())
+                continue;
+            budget -= std::min(want, budget);
+            c.claimed = true;
+            batch.push_back(&c);
+        }
+        next_ = (next_ + 1) % n;
+        if (runnable > batch.size())
+            work_cv_.notify_one(); // another worker can take the rest
+        lk.unlock();
+
+        finished.clear();
+        step(batch, ws, sampler, rows, finished);
+
+        lk.lock();
+        for (Context* c : batch)
+            if (std::none_of(finished.begin(), finished.end(),
+                             [c](const Finished& f) { return f.ctx == c; }))
+                c->claimed = false;
+        idle_cv_.notify_all();
+        lk.unlock();
+        for (const Finished& f : finished)
+            finish(f);
+        lk.lock();
+    }
+}
+
+void Engine::step(std::vector<Context*>& batch, Transformer::Workspace& ws, Sampler& sampler,
+                  std::vector<Row>& rows, std::vector<Finished>& finished) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const ModelConfig& cfg = model_.config();
+    size_t budget = ws.max_rows();
+    rows.clear();
+    for (Context* c : batch) {
+        // Every queued token fits: generate() checked the prompt and the
+        // decode path below checks the position before queueing a token.
+        const size_t take =
+            std::min({c->queue.size() - c->queued, size_t(opts_.prefill_chunk), budget});
+        budget -= take;
+        for (size_t i = 0; i < take; i++) {
+            const bool last = c->queued + 1 == c->queue.size();
+            rows.push_back(
+                {c->kv.get(), c->pos, c->queue[c->queued], last ? c->logits.data() : nullptr});
+            c->pos++;
+            c->queued++;
+        }
+    }
+    if (!rows.empty())
+        transformer_.forward(rows, ws);
+
+    for (Context* c : batch) {
+        if (c->queued < c->queue.size())
+            continue; // still prefilling
+        const SamplingParams sp{c->req.temperature, c->req.top_p, c->req.top_k};
+        const uint32_t token = sampler.sample(c->logits, sp, c->rng);
+        c->has_pending = true;
+        c->pending = token;
+        int reason = 0;
+        if (!c->req.ignore_eos && token == vocab_.eos_id) {
+            reason = HC1_ENGINE_FINISH_EOS;
+        } else if (std::find(c->req.stop, c->req.stop + c->req.n_stop, token) !=
+                   c->req.stop + c->req.n_stop) {
+            reason = HC1_ENGINE_FINISH_STOP;
+        } else {
+            c->n_generated++;
+            if (c->cb.token)
+                c->cb.token(c->cb.opaque, index_of(c), token);
+            if (c->n_generated >= c->req.max_tokens)
+                reason = HC1_ENGINE_FINISH_LENGTH;
+            else if (c->pos >= cfg.context_len)
+                reason = HC1_ENGINE_FINISH_CONTEXT;
+            else
+                c->queue.push_back(token);
+        }
+        if (reason)
+            finished.push_back({c, index_of(c), reason});
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    busy_ns_.fetch_add(static_cast<uint64_t>(
+                           std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()),
+                       std::memory_order_relaxed);
+}
+
+} // namespace hc1e

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+// The engine behind the C API: contexts (KV-cache slots), generations and
+// the threads that run them.
+//
+// Scheduling: each of n_threads workers repeatedly claims a share of the
+// runnable contexts, runs one forward step over all of them as one batch
+// (a prompt chunk for a context still prefilling, one token for a context
+// decoding), samples, reports, and releases them.  A context is claimed by
+// at most one worker at a time, so its callbacks arrive in order.
+//
+// Locking: mu_ guards every Context field except kv/logits/rng, which only
+// the worker holding the claim touches, and the generation fields, which
+// generate() writes only while the context is neither busy nor claimed.
+// Callbacks run without mu_ held.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "burn.hpp"
+#include "hc1_engine.h"
+#include "sampler.hpp"
+#include "transformer.hpp"
+
+namespace hc1e {
+
+struct EngineOptions {
+    std::string model_path;
+    std::string tokenizer_path; // llama2.c checkpoints only
+    WeightFormat format = WeightFormat::Fp32;
+    uint32_t group_size = 32;
+    uint32_t n_contexts = 1;
+    uint32_t n_threads = 1;
+    uint32_t max_batch_rows = 64; // rows per forward step per worker
+    uint32_t prefill_chunk = 32;  // prompt tokens per context per step
+};
+
+class Engine {
+  public:
+    // Loads, burns and hashes; throws Error naming the problem.
+    static std::unique_ptr<Engine> open(const EngineOptions& opts);
+    Engine(SourceModel source, const EngineOptions& opts);
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    const BurnedModel& model() const { return model_; }
+    const Vocab& vocab() const { return vocab_; }
+    const std::string& name() const { return name_; }
+    const Kernels& kernels() const { return transformer_.kernels(); }
+    uint32_t n_contexts() const { return static_cast<uint32_t>(contexts_.size()); }
+
+    // These return 0 or -HC1_ENGINE_E*.
+    int ctx_create(uint32_t ctx);
+    int ctx_destroy(uint32_t ctx);
+    int generate(uint32_t ctx, const hc1_engine_request& req, const hc1_engine_callbacks& cb);
+    int cancel(uint32_t ctx);
+    void reset();
+    void set_stall(bool stall);
+    uint64_t busy_ns() const { return busy_ns_.load(std::memory_order_relaxed); }
+
+  private:
+    struct Context {
+        bool created = false;
+        bool busy = false;    // a generation is registered and not yet finished
+        bool claimed = false; // a worker owns it (computing, or in its done callback)
+        bool cancel = false;
+        uint32_t pos = 0;         // positions in the KV cache
+        bool has_pending = false; // last sampled token, not yet fed
+        uint32_t pending = 0;
+        std::vector<uint32_t> queue; // tokens to feed
+        size_t queued = 0;           // of which fed
+        uint32_t n_prompt = 0;
+        uint32_t n_generated = 0;
+        hc1_engine_request req{};
+        hc1_engine_callbacks cb{};
+        Rng rng;
+        std::unique_ptr<KvCache> kv;
+        std::vector<float> logits;
+    };
+    struct Finished {
+        Context* ctx;
+        uint32_t index;
+        int reason;
+    };
+
+    void worker();
+    // Builds rows for @batch, runs them, samples and reports.  Called
+    // without mu_.  Appends contexts whose generation ended to @finished.
+    void step(std::vector<Context*>& batch, Transformer::Workspace& ws, Sampler& sampler,
+              std::vector<Row>& rows, std::vector<Finished>& finished);
+    // Reports done for @f and releases its claim; takes mu_ itself.
+    void finish(const Finished& f);
+    int check_ctx(uint32_t ctx) const;
+    uint32_t index_of(const Context* c) const {
+        return static_cast<uint32_t>(c - contexts_.data());
+    }
+    void wait_idle(std::unique_lock<std::mutex>& lk, Context& c);
+
+    std::string name_;
+    Vocab vocab_;
+    BurnedModel model_;
+    Transformer transformer_;
+    EngineOptions opts_;
+
+    mutable std::mutex mu_;
+    std::condition_variable work_cv_; // workers: something became runnable
+    std::condition_variable idle_cv_; // a context stopped being busy/claimed
+    std::vector<Context> contexts_;
+    size_t next_ = 0; // round-robin start for claims
+    bool stall_ = false;
+    bool stopping_ = false;
+    std::atomic<uint64_t> busy_ns_{0};
+    std::vector<std::thread> workers_;
+};
+
+} // namespace hc1e

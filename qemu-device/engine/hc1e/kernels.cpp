@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: MIT
+// Portable kernels and the run-time dispatch.
+#include "kernels.hpp"
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+namespace hc1e {
+
+namespace {
+
+void matmul_f32(const Matrix& w, const float* x, size_t x_stride, size_t n_vec, float* out,
+                size_t out_stride) {
+    const size_t n = w.cols;
+    for (size_t b = 0; b < n_vec; b++) {
+        const float* xb = x + b * x_stride;
+        for (size_t i = 0; i < w.rows; i++) {
+            const float* wr = w.f32 + i * n;
+            float sum = 0.0f;
+            for (size_t j = 0; j < n; j++)
+                sum += wr[j] * xb[j];
+            out[b * out_stride + i] = sum;
+        }
+    }
+}
+
+void matmul_q8(const Matrix& w, const int8_t* xq, const float* xs, size_t n_vec, float* out,
+               size_t out_stride) {
+    const size_t groups = w.groups_per_row(), n = w.cols_padded;
+    for (size_t b = 0; b < n_vec; b++) {
+        const int8_t* xb = xq + b * n;
+        const float* sb = xs + b * groups;
+        for (size_t i = 0; i < w.rows; i++) {
+            const int8_t* wr = w.q + i * n;
+            const float* sr = w.scales + i * groups;
+            float sum = 0.0f;
+            for (size_t g = 0; g < groups; g++) {
+                int32_t acc = 0;
+                for (size_t j = g * w.group; j < (g + 1) * w.group; j++)
+                    acc += int32_t(wr[j]) * int32_t(xb[j]);
+                sum += static_cast<float>(acc) * (sr[g] * sb[g]);
+            }
+            out[b * out_stride + i] = sum;
+        }
+    }
+}
+
+void attend(const float* q, const float* k, const float* v, size_t n_pos, size_t head_size,
+            float scale, float* att, float* out) {
+    const size_t tile = kKvTile * head_size;
+    auto at = [&](const float* base, size_t t, size_t i) {
+        return base[(t / kKvTile) * tile + i * kKvTile + t % kKvTile];
+    };
+    float max = -INFINITY;
+    for (size_t t = 0; t < n_pos; t++) {
+        float s = 0.0f;
+        for (size_t i = 0; i < head_size; i++)
+            s += q[i] * at(k, t, i);
+        att[t] = s * scale;
+        max = std::max(max, att[t]);
+    }
+    float sum = 0.0f;
+    for (size_t t = 0; t < n_pos; t++) {
+        att[t] = std::exp(att[t] - max);
+        sum += att[t];
+    }
+    const float inv = 1.0f / sum;
+    for (size_t i = 0; i < head_size; i++) {
+        float o = 0.0f;
+        for (size_t t = 0; t < n_pos; t++)
+            o += att[t] * at(v, t, i);
+        out[i] = o * inv;
+    }
+}
+
+void swiglu(float* x, const float* y, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] / (1.0f + std::exp(-x[i])) * y[i];
+}
+
+void quantize(const float* x, size_t n, size_t n_padded, size_t group, int8_t* q, float* scales) {
+    for (size_t g = 0; g * group < n_padded; g++) {
+        const size_t begin = g * group, end = std::min(begin + group, n);
+        float xmax = 0.0f;
+        for (size_t j = begin; j < end; j++)
+            xmax = std::max(xmax, std::fabs(x[j]));
+        const float scale = xmax / 127.0f;
+        const float inv = scale > 0.0f ? 127.0f / xmax : 0.0f;
+        scales[g] = scale;
+        for (size_t j = begin; j < begin + group; j++)
+            q[j] = j < end ? static_cast<int8_t>(std::nearbyint(x[j] * inv)) : 0;
+    }
+}
+
+const Kernels kPortable = {"portable", matmul_f32, matmul_q8, attend, swiglu, quantize};
+
+std::atomic<bool> g_force_portable{false};
+
+bool portable_from_env() {
+    const char* e = std::getenv("HC1_ENGINE_PORTABLE");
+    return e && *e && std::strcmp(e, "0") != 0;
+}
+
+} // namespace
+
+const Kernels& portable_kernels() {
+    return kPortable;
+}
+
+const Kernels& kernels() {
+    static const bool env_portable = portable_from_env();
+    if (g_force_portable.load(std::memory_order_relaxed) || env_portable)
+        return kPortable;
+    static const Kernels* simd = avx2_kernels();
+    return simd ? *simd : kPortable;
+}
+
+void force_portable_kernels(bool portable) {
+    g_force_portable.store(portable, std::memory_order_relaxed);
+}
+
+} // namespace hc1e

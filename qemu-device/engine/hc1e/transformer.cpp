@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MIT
+#include "transformer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace hc1e {
+
+KvCache::KvCache(const ModelConfig& cfg)
+    : n_kv_heads_(cfg.n_kv_heads), head_size_(cfg.head_size()),
+      head_stride_(size_t((cfg.context_len + kKvTile - 1) / kKvTile) * cfg.head_size() * kKvTile),
+      k_(size_t(cfg.n_layers) * cfg.n_kv_heads * head_stride_),
+      v_(size_t(cfg.n_layers) * cfg.n_kv_heads * head_stride_) {}
+
+uint64_t KvCache::bytes(const ModelConfig& cfg) {
+    const uint64_t tiles = (uint64_t(cfg.context_len) + kKvTile - 1) / kKvTile;
+    return 2ull * cfg.n_layers * cfg.n_kv_heads * tiles * cfg.head_size() * kKvTile * sizeof(float);
+}
+
+void KvCache::store(uint32_t layer, uint32_t pos, const float* k, const float* v) {
+    const size_t tile = size_t(pos / kKvTile) * head_size_ * kKvTile + pos % kKvTile;
+    for (uint32_t h = 0; h < n_kv_heads_; h++) {
+        float* kd = k_.data() + base(layer, h) + tile;
+        float* vd = v_.data() + base(layer, h) + tile;
+        for (uint32_t i = 0; i < head_size_; i++) {
+            kd[i * kKvTile] = k[h * head_size_ + i];
+            vd[i * kKvTile] = v[h * head_size_ + i];
+        }
+    }
+}
+
+namespace {
+
+// llama2.c's RMSNorm, operation for operation.
+void rmsnorm(float* out, const float* x, const float* weight, size_t n, float eps) {
+    float ss = 0.0f;
+    for (size_t j = 0; j < n; j++)
+        ss += x[j] * x[j];
+    ss /= static_cast<float>(n);
+    ss += eps;
+    ss = 1.0f / std::sqrt(ss);
+    for (size_t j = 0; j < n; j++)
+        out[j] = weight[j] * (ss * x[j]);
+}
+
+} // namespace
+
+Transformer::Transformer(const BurnedModel& model, const Kernels& kernels)
+    : model_(model), kernels_(kernels) {
+    const ModelConfig& c = model.config();
+    const uint32_t half = c.head_size() / 2;
+    rope_cos_.resize(size_t(c.context_len) * half);
+    rope_sin_.resize(size_t(c.context_len) * half);
+    for (uint32_t pos = 0; pos < c.context_len; pos++)
+        for (uint32_t i = 0; i < half; i++) {
+            // Computed in float exactly as llama2.c does at every step.
+            const float freq = 1.0f / std::pow(c.rope_theta, static_cast<float>(2 * i) /
+                                                                 static_cast<float>(c.head_size()));
+            const float val = static_cast<float>(pos) * freq;
+            rope_cos_[size_t(pos) * half + i] = std::cos(val);
+            rope_sin_[size_t(pos) * half + i] = std::sin(val);
+        }
+}
+
+Transformer::Workspace::Workspace(const ModelConfig& c, uint32_t max_rows, uint32_t max_padded)
+    : max_rows_(max_rows), x(size_t(max_rows) * c.dim), xb(size_t(max_rows) * c.dim),
+      xb2(size_t(max_rows) * c.dim), hb(size_t(max_rows) * c.hidden_dim),
+      hb2(size_t(max_rows) * c.hidden_dim), q(size_t(max_rows) * c.dim),
+      k(size_t(max_rows) * c.kv_dim()), v(size_t(max_rows) * c.kv_dim()),
+      att(size_t(c.context_len + kKvTile) / kKvTile * kKvTile),
+      logits(size_t(max_rows) * c.vocab_size), xq(size_t(max_rows) * max_padded),
+      xs(size_t(max_rows) * max_padded) {}
+
+Transformer::Workspace Transformer::make_workspace(uint32_t max_rows) const {
+    const ModelConfig& c = model_.config();
+    uint32_t padded = std::max(c.dim, c.hidden_dim);
+    if (uint32_t g = model_.group_size())
+        padded = (padded + g - 1) / g * g;
+    return Workspace(c, std::max(max_rows, 1u), padded);
+}
+
+void Transformer::matmul(const Matrix& w, const float* x, size_t n_rows, float* out, Workspace& ws,
+                         bool quantize) const {
+    if (w.f32) {
+        kernels_.matmul_f32(w, x, w.cols, n_rows, out, w.rows);
+        return;
+    }
+    const size_t groups = w.groups_per_row();
+    if (quantize)
+        for (size_t r = 0; r < n_rows; r++)
+            kernels_.quantize(x + r * w.cols, w.cols, w.cols_padded, w.group,
+                              ws.xq.data() + r * w.cols_padded, ws.xs.data() + r * groups);
+    kernels_.matmul_q8(w, ws.xq.data(), ws.xs.data(), n_rows, out, w.rows);
+}
+
+void Transformer::rope(float* vec, size_t n, uint32_t pos) const {
+    const uint32_t hs = model_.config().head_size(), half = hs / 2;
+    const float* cs = rope_cos_.data() + size_t(pos) * half;
+    const float* sn = rope_sin_.data() + size_t(pos) * half;
+    for (size_t i = 0; i < n; i += 2) {
+        const uint32_t j = static_cast<uint32_t>(i % hs) / 2;
+        const float v0 = vec[i], v1 = vec[i + 1];
+        vec[i] = v0 * cs[j] - v1 * sn[j];
+        vec[i + 1] = v0 * sn[j] + v1 * cs[j];
+    }
+}
+
+void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
+    const ModelConfig& c = model_.config();
+    const size_t n = rows.size(), dim = c.dim, hid = c.hidden_dim, kv_dim = c.kv_dim();
+    const uint32_t hs = c.head_size(), group = c.n_heads / c.n_kv_heads;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
+
+    for (size_t r = 0; r < n; r++)
+        model_.embedding().row(rows[r].token, ws.x.data() + r * dim);
+
+    for (uint32_t l = 0; l < c.n_layers; l++) {
+        const BurnedLayer& L = model_.layers()[l];
+        for (size_t r = 0; r < n; r++)
+            rmsnorm(ws.xb.data() + r * dim, ws.x.data() + r * dim, L.attn_norm, dim, c.norm_eps);
+        matmul(L.wq, ws.xb.data(), n, ws.q.data(), ws);
+        matmul(L.wk, ws.xb.data(), n, ws.k.data(), ws, false);
+        matmul(L.wv, ws.xb.data(), n, ws.v.data(), ws, false);
+        // Every row's key and value go into the caches before any row
+        // attends, so a prompt chunk's rows see their predecessors.
+        for (size_t r = 0; r < n; r++) {
+            rope(ws.q.data() + r * dim, dim, rows[r].pos);
+            rope(ws.k.data() + r * kv_dim, kv_dim, rows[r].pos);
+            rows[r].kv->store(l, rows[r].pos, ws.k.data() + r * kv_dim, ws.v.data() + r * kv_dim);
+        }
+        for (size_t r = 0; r < n; r++) {
+            const KvCache& kv = *rows[r].kv;
+            for (uint32_t h = 0; h < c.n_heads; h++)
+                kernels_.attend(ws.q.data() + r * dim + size_t(h) * hs, kv.keys(l, h / group),
+                                kv.values(l, h / group), rows[r].pos + 1, hs, scale, ws.att.data(),
+                                ws.xb.data() + r * dim + size_t(h) * hs);
+        }
+        matmul(L.wo, ws.xb.data(), n, ws.xb2.data(), ws);
+        for (size_t i = 0; i < n * dim; i++)
+            ws.x[i] += ws.xb2[i];
+
+        for (size_t r = 0; r < n; r++)
+            rmsnorm(ws.xb.data() + r * dim, ws.x.data() + r * dim, L.ffn_norm, dim, c.norm_eps);
+        matmul(L.w1, ws.xb.data(), n, ws.hb.data(), ws);
+        matmul(L.w3, ws.xb.data(), n, ws.hb2.data(), ws, false);
+        kernels_.swiglu(ws.hb.data(), ws.hb2.data(), n * hid);
+        matmul(L.w2, ws.hb.data(), n, ws.xb.data(), ws);
+        for (size_t i = 0; i < n * dim; i++)
+            ws.x[i] += ws.xb[i];
+    }
+
+    // Only rows that sample need the classifier: gather them.
+    size_t m = 0;
+    for (size_t r = 0; r < n; r++)
+        if (rows[r].logits) {
+            rmsnorm(ws.xb.data() + m * dim, ws.x.data() + r * dim, model_.final_norm(), dim,
+                    c.norm_eps);
+            m++;
+        }
+    if (m == 0)
+        return;
+    matmul(model_.classifier(), ws.xb.data(), m, ws.logits.data(), ws);
+    size_t j = 0;
+    for (size_t r = 0; r < n; r++)
+        if (rows[r].logits) {
+            std::memcpy(rows[r].logits, ws.logits.data() + j * c.vocab_size, c.vocab_size * 4);
+            j++;
+        }
+}
+
+} // namespace hc1e

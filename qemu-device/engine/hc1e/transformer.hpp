@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+// The forward pass over a batch of rows.  A row is one token at one position
+// of one context; a batch mixes the prompt chunk of one context (prefill)
+// with single decode steps of others.  Matmuls run over the whole batch;
+// attention, RoPE and norms run per row.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "burn.hpp"
+#include "kernels.hpp"
+
+namespace hc1e {
+
+// One context's keys and values.  Positions are grouped in tiles of
+// kKvTile: per layer and KV head, tile b holds head_size rows of kKvTile
+// floats, element (pos, i) at [b = pos / kKvTile][i][pos % kKvTile].  The
+// attention kernel then scores a whole tile with one multiply-add per
+// head dimension, with no horizontal sums.
+class KvCache {
+  public:
+    explicit KvCache(const ModelConfig& cfg);
+    // Stores @k and @v (kv_dim floats each) at @pos of @layer.
+    void store(uint32_t layer, uint32_t pos, const float* k, const float* v);
+    const float* keys(uint32_t layer, uint32_t kv_head) const {
+        return k_.data() + base(layer, kv_head);
+    }
+    const float* values(uint32_t layer, uint32_t kv_head) const {
+        return v_.data() + base(layer, kv_head);
+    }
+    static uint64_t bytes(const ModelConfig& cfg);
+
+  private:
+    size_t base(uint32_t layer, uint32_t kv_head) const {
+        return (size_t(layer) * n_kv_heads_ + kv_head) * head_stride_;
+    }
+    uint32_t n_kv_heads_, head_size_;
+    size_t head_stride_; // floats per (layer, head): tiles * head_size * kKvTile
+    std::vector<float> k_, v_;
+};
+
+struct Row {
+    KvCache* kv;
+    uint32_t pos;
+    uint32_t token;
+    float* logits; // vocab_size floats, or null when this row needs none
+};
+
+class Transformer {
+  public:
+    Transformer(const BurnedModel& model, const Kernels& kernels);
+
+    // Scratch for up to @max_rows rows; one per thread running forward().
+    class Workspace {
+      public:
+        Workspace(const ModelConfig& cfg, uint32_t max_rows, uint32_t max_padded);
+        uint32_t max_rows() const { return max_rows_; }
+
+      private:
+        friend class Transformer;
+        uint32_t max_rows_;
+        std::vector<float> x, xb, xb2, hb, hb2, q, k, v, att, logits;
+        // The int8 path quantizes each matmul input once, for all the
+        // matrices that read it.
+        std::vector<int8_t> xq;
+        std::vector<float> xs;
+    };
+    Workspace make_workspace(uint32_t max_rows) const;
+
+    // Rows must be at most ws.max_rows(); rows of one context must be in
+    // increasing, consecutive positions so each sees its predecessors.
+    void forward(std::span<const Row> rows, Workspace& ws) const;
+
+    const BurnedModel& model() const { return model_; }
+    const Kernels& kernels() const { return kernels_; }
+
+  private:
+    // For int8, @quantize says whether @x must be (re)quantized or the
+    // workspace already holds it from the previous matmul on the same input.
+    void matmul(const Matrix& w, const float* x, size_t n_rows, float* out, Workspace& ws,
+                bool quantize = true) const;
+    void rope(float* vec, size_t n, uint32_t pos) const;
+
+    const BurnedModel& model_;
+    const Kernels& kernels_;
+    std::vector<float> rope_cos_, rope_sin_; // [context_len][head_size / 2]
+};
+
+} // namespace hc1e
