@@ -6,6 +6,8 @@
 - the checkpoint parses, and the reference sampler reproduces the greedy
   text recorded in expected-greedy.txt, with a margin that any fp32
   implementation (the engine) must reproduce too;
+- the reference sampler gives the project's known answer for the shared
+  stories260K model (skipped where HC1_MODEL_DIR lacks it);
 - the numpy reference forward equals PyTorch's on an exported model
   (skipped without python3-torch);
 - truncated or corrupt files are refused with an error.
@@ -162,6 +164,23 @@ class BadInputTest(unittest.TestCase):
                             self.write(b"junk"), "-z", TOKENIZER], capture_output=True)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(b"too short", r.stderr)
+
+
+class SharedModelTest(unittest.TestCase):
+    """The reference sampler against the project's known answer for stories260K."""
+
+    def test_stories260k_known_answer(self):
+        d = os.environ.get("HC1_MODEL_DIR", os.path.join(ROOT, "..", "shared", "models"))
+        model, tok = os.path.join(d, "stories260K.bin"), os.path.join(d, "tok512.bin")
+        if not (os.path.exists(model) and os.path.exists(tok)):
+            self.skipTest("stories260K.bin/tok512.bin not in %s (set HC1_MODEL_DIR)" % d)
+        ckpt = sample.Checkpoint(model)
+        out = sample.generate(sample.Transformer(ckpt), hc1_tokenizer.Tokenizer.load(tok, ckpt.vocab_size),
+                              sample.Sampler(ckpt.vocab_size, 0.0, 0.9, 1), "Once upon a time", 200)
+        self.assertTrue(out.decode().startswith(
+            "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
+            "One day, she saw a big, red ball. She wanted to play with it, but it was too high.\n"
+            "Lily's mom said, "), out)
 
 
 class TorchEquivalenceTest(unittest.TestCase):
