@@ -21,6 +21,11 @@
 # Environment: HC1_QEMU_DSC_DIR  directory already holding qemu_*.dsc and its
 #                                tarballs (skips apt-get source)
 #              HC1_JOBS          parallel jobs (default 2)
+#              HC1_QEMU_SANITIZE=1  build with AddressSanitizer and UBSan
+#                                (QEMU and the engine) for the device fuzzer,
+#                                in its own cache area ($CACHE/asan) with its
+#                                own source tree and lock, so the default
+#                                build is untouched and never waits on it
 set -euo pipefail
 
 die() { echo "build-qemu.sh: $*" >&2; exit 1; }
@@ -33,7 +38,9 @@ SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
 DEVDIR=$(dirname "$SCRIPT")
 REPO=$(cd "$DEVDIR/.." && pwd)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/hc1
+DL_CACHE=$CACHE
 JOBS=${HC1_JOBS:-2}
+SANITIZE=${HC1_QEMU_SANITIZE:-0}
 SEABIOS_DIR=/usr/share/seabios
 
 CONFIGURE_FLAGS=(
@@ -44,6 +51,14 @@ CONFIGURE_FLAGS=(
 	--disable-install-blobs
 	--enable-trace-backends=log
 )
+ENGINE_CMAKE_FLAGS=()
+if [ "$SANITIZE" = 1 ]; then
+	CACHE=$CACHE/asan
+	CONFIGURE_FLAGS+=(--enable-sanitizers)
+	ENGINE_CMAKE_FLAGS+=(
+		"-DCMAKE_C_FLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer"
+		"-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer")
+fi
 
 mkdir -p "$CACHE"
 # Several engineers (and make -j) may build at once: one at a time.
@@ -52,7 +67,7 @@ flock 9
 
 # ------------------------------------------------------------ QEMU source
 fetch_source() {
-	local dl=${HC1_QEMU_DSC_DIR:-$CACHE/dl}
+	local dl=${HC1_QEMU_DSC_DIR:-$DL_CACHE/dl}
 
 	if ! ls "$dl"/qemu_*.dsc >/dev/null 2>&1; then
 		mkdir -p "$dl"
@@ -109,7 +124,7 @@ build_engine() {
 	fi
 	if [ ! -f "$ENGINE_BUILD/CMakeCache.txt" ]; then
 		cmake -S "$ENGINE_WRAP" -B "$ENGINE_BUILD" -G Ninja \
-			-DCMAKE_BUILD_TYPE=Release >&2
+			-DCMAKE_BUILD_TYPE=Release ${ENGINE_CMAKE_FLAGS[@]+"${ENGINE_CMAKE_FLAGS[@]}"} >&2
 	fi
 	ninja -C "$ENGINE_BUILD" -j"$JOBS" hc1_engine >&2
 	ENGINE_LIBS=$(find "$ENGINE_BUILD" -name '*.a' | sort | tr '\n' ' ')
