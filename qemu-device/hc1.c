@@ -136,6 +136,13 @@ struct HC1State {
     uint32_t coalesce_tokens;
     uint32_t coalesce_usecs;
     bool fault_inject;
+    /*
+     * Runtime QOM property "surprise-removed": the card drops off the bus
+     * as if yanked out (config space and BAR0 read all ones, writes are
+     * lost, no DMA and no interrupts), so that a following device_del
+     * behaves like a surprise removal rather than a cooperative one.
+     */
+    bool removed;
 
     /* The burned-in model */
     hc1_engine *engine;
@@ -1147,6 +1154,10 @@ static uint64_t hc1_mmio_read(void *opaque, hwaddr addr, unsigned size)
     HC1State *s = opaque;
     uint64_t val = 0;
 
+    if (s->removed) {
+        /* Reads of a vanished PCIe device complete with all ones. */
+        return UINT32_MAX;
+    }
     switch (addr) {
     case HC1_REG_ID:
         val = HC1_ID_MAGIC;
@@ -1260,6 +1271,9 @@ static void hc1_mmio_write(void *opaque, hwaddr addr, uint64_t val,
     HC1State *s = opaque;
 
     trace_hc1_mmio_write(addr, val);
+    if (s->removed) {
+        return;
+    }
     switch (addr) {
     case HC1_REG_CC:
         if ((val & HC1_CC_EN) && !(s->cc & HC1_CC_EN)) {
@@ -1508,6 +1522,64 @@ static void hc1_exit(PCIDevice *pci)
     qemu_mutex_destroy(&s->lock);
 }
 
+/* ------------------------------------------------------ surprise removal */
+
+static uint32_t hc1_config_read(PCIDevice *pci, uint32_t addr, int len)
+{
+    if (HC1(pci)->removed) {
+        return len == 4 ? UINT32_MAX : (1u << (8 * len)) - 1;
+    }
+    return pci_default_read_config(pci, addr, len);
+}
+
+static void hc1_config_write(PCIDevice *pci, uint32_t addr, uint32_t val,
+                             int len)
+{
+    if (!HC1(pci)->removed) {
+        pci_default_write_config(pci, addr, val, len);
+    }
+}
+
+static bool hc1_get_removed(Object *obj, Error **errp)
+{
+    return HC1(obj)->removed;
+}
+
+/*
+ * Vanishing is one-way: the card's state is gone with it (every
+ * generation aborted without a completion, every queue and context
+ * dropped), and only device_del and a fresh device_add bring a card back.
+ */
+static void hc1_set_removed(Object *obj, bool value, Error **errp)
+{
+    HC1State *s = HC1(obj);
+
+    if (!value) {
+        if (s->removed) {
+            error_setg(errp, "hc1: a removed card cannot come back; "
+                       "device_add a new one");
+        }
+        return;
+    }
+    if (s->removed) {
+        return;
+    }
+    trace_hc1_surprise_removed();
+    if (s->engine) {
+        hc1_controller_reset(s);
+    }
+    s->removed = true;
+}
+
+static void hc1_instance_init(Object *obj)
+{
+    object_property_add_bool(obj, "surprise-removed", hc1_get_removed,
+                             hc1_set_removed);
+    object_property_set_description(obj, "surprise-removed",
+                                    "set to make the card vanish from the bus "
+                                    "(test surprise removal)");
+}
+
 static const VMStateDescription vmstate_hc1 = {
     .name = "hc1",
     /* The engine's KV caches and threads are not migratable. */
@@ -1537,6 +1609,8 @@ static void hc1_class_init(ObjectClass *klass, HC1_CLASS_DATA data)
 
     k->realize = hc1_realize;
     k->exit = hc1_exit;
+    k->config_read = hc1_config_read;
+    k->config_write = hc1_config_write;
     k->vendor_id = HC1_PCI_VENDOR_ID;
     k->device_id = HC1_PCI_DEVICE_ID;
     k->subsystem_vendor_id = HC1_PCI_SUBSYS_VENDOR_ID;
@@ -1558,6 +1632,7 @@ static const TypeInfo hc1_info = {
     .name = TYPE_HC1,
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(HC1State),
+    .instance_init = hc1_instance_init,
     .class_init = hc1_class_init,
     .interfaces = (InterfaceInfo[]) {
         { INTERFACE_PCIE_DEVICE },
