@@ -206,9 +206,16 @@ static void hc1_queue_complete(struct hc1_queue *q, const struct hc1_cqe *cqe)
 	struct hc1_cmd *cmd;
 
 	if (cid >= q->depth || !q->cmds[cid]) {
+		/*
+		 * The card completed a command we never gave it: its queue
+		 * state cannot be trusted, and the real command would only
+		 * end by timeout.  Reset now; the reset fails what is in
+		 * flight with -EIO.
+		 */
 		dev_warn_ratelimited(&q->hdev->pdev->dev,
 				     "queue %u: completion for unknown cid %u\n",
 				     q->qid, cid);
+		hc1_schedule_reset(q->hdev, "completion for an unknown command");
 		return;
 	}
 	cmd = q->cmds[cid];
