@@ -234,6 +234,29 @@ static ssize_t sessions_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(sessions);
 
+/*
+ * Session DMA buffers still allocated: token rings (a mapped ring outlives
+ * its session) and prompt buffers.  0 once every file and mapping is gone;
+ * the stress tests check it after killing processes mid-generation.
+ */
+static ssize_t dma_buffers_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	struct hc1_dev *hdev = to_hc1(dev);
+	struct hc1_ring *ring;
+	struct hc1_file *s;
+	unsigned int n = 0;
+
+	mutex_lock(&hdev->sessions_lock);
+	list_for_each_entry(ring, &hdev->rings, node)
+		n += !!ring->vaddr;
+	list_for_each_entry(s, &hdev->sessions, node)
+		n += !!s->prompt;
+	mutex_unlock(&hdev->sessions_lock);
+	return sysfs_emit(buf, "%u\n", n);
+}
+static DEVICE_ATTR_RO(dma_buffers);
+
 static ssize_t io_queues_show(struct device *dev,
 			      struct device_attribute *attr, char *buf)
 {
@@ -251,6 +274,7 @@ static DEVICE_ATTR_RO(ring_shift);
 static struct attribute *hc1_dev_attrs[] = {
 	&dev_attr_state.attr,
 	&dev_attr_sessions.attr,
+	&dev_attr_dma_buffers.attr,
 	&dev_attr_io_queues.attr,
 	&dev_attr_ring_shift.attr,
 	NULL
