@@ -4,7 +4,7 @@
 #   make test    set everything up, run every test (host, device, guest)
 #
 # Other targets: deps, all, userspace, kmod, qemu, kernel, test-host,
-# test-qtest, test-guest, bench, vm-shell, format, clean.
+# test-qtest, test-guest, bench, stress, vm-shell, format, clean.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
@@ -23,7 +23,7 @@ GUEST_TIMEOUT ?= 1500
 export HC1_BUILD := $(BUILD)
 
 .PHONY: all deps userspace kmod qemu kernel test test-host test-qtest test-guest \
-	demo bench vm-shell format clean
+	demo bench stress vm-shell format clean
 
 all: userspace kmod qemu kernel
 
@@ -61,9 +61,11 @@ test-host: userspace
 
 test-qtest: userspace qemu
 	$(SRC)/tests/qtest/run.sh $(QEMU)
+	HC1_QEMU=$(QEMU) $(BUILD)/bin/qtest-hc1-fuzz 20000 1
 
+# Fault injection on: the reset and fault tests need HC1_REG_TEST.
 test-guest: all
-	$(VM) --timeout $(GUEST_TIMEOUT) -- hc1-run-tests
+	$(VM) --timeout $(GUEST_TIMEOUT) --device-opts ",fault-inject=on" -- hc1-run-tests
 
 demo: all
 	@echo "== model: $$($(SRC)/tools/vm/default-model.sh name)"
@@ -71,6 +73,11 @@ demo: all
 
 bench: all
 	$(SRC)/tools/bench/run.sh $(BUILD)
+
+# Fuzzers, faults, kill storm, soak, surprise removal: bench/reliability.json.
+# STRESS_ARGS=--short for a few-minute version.
+stress: all
+	$(SRC)/tools/stress/run.sh $(STRESS_ARGS) $(BUILD)
 
 vm-shell: all
 	$(VM) --shell
