@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,6 +185,33 @@ static inline void hc1_wait_sysfs(const char *attr, long want, double secs)
 			     hc1_sysfs_long(attr), want, secs);
 		usleep(20000);
 	}
+}
+
+/*
+ * BAR0 of the card, mapped through sysfs (resource0), for the tests that
+ * drive HC1_REG_TEST fault injection; NULL if it cannot be mapped.
+ */
+static inline volatile uint32_t *hc1_map_bar(void)
+{
+	char link[512], path[600], *base;
+	volatile uint32_t *bar;
+	ssize_t n;
+	int fd;
+
+	n = readlink(HC1_SYSFS "/device", link, sizeof(link) - 1);
+	if (n <= 0)
+		return NULL;
+	link[n] = '\0';
+	base = strrchr(link, '/');
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0",
+		 base ? base + 1 : link);
+	fd = open(path, O_RDWR | O_SYNC);
+	if (fd < 0)
+		return NULL;
+	bar = mmap(NULL, HC1_BAR0_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
+	close(fd);
+	return bar == MAP_FAILED ? NULL : bar;
 }
 
 /* ------------------------------------------------------- vocabulary */
