@@ -32,6 +32,7 @@ static uint32_t ref_prompt[] = { 1, 21, 22, 23 };
 static uint64_t rng;
 static struct hc1_info info;
 static int fds[N_FDS];
+static bool closed[N_FDS];	/* fds[i] is a stale, closed number */
 static uint8_t *scratch;	/* 2 pages RW, then one PROT_NONE page */
 static uint8_t *ro_page;	/* one read-only page */
 static void *unmapped;		/* was mapped, now is not */
@@ -147,8 +148,9 @@ static void reopen(int i)
 {
 	int flags = O_RDWR | O_CLOEXEC | (one_in(2) ? O_NONBLOCK : 0);
 
-	if (fds[i] >= 0)
+	if (fds[i] >= 0 && !closed[i])
 		close(fds[i]);
+	closed[i] = false;
 	fds[i] = open(HC1_DEV, flags);
 	CHECK(fds[i] >= 0);
 }
@@ -392,10 +394,19 @@ static void fuzz_file_op(void)
 		}
 		return;
 	}
-	case 3:
-		reopen(below(N_FDS));
+	case 3: {
+		int i = below(N_FDS);
+
+		/* Now and then keep using a closed fd's number. */
+		if (one_in(3) && !closed[i]) {
+			close(fds[i]);
+			closed[i] = true;
+		} else {
+			reopen(i);
+		}
 		calls++;
 		return;
+	}
 	case 4: {
 		/* Create a session on a fresh fd (most fuzzed calls need one). */
 		struct hc1_session s = { .size = sizeof(s) };
