@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <limits.h>
 
 #include "hc1_guest.h"
 
@@ -39,7 +40,10 @@ static void *unmapped;		/* was mapped, now is not */
 static struct io_uring uring;
 static bool have_uring;
 static unsigned int uring_inflight;
-static unsigned long calls, unexpected, by_errno[160];
+static unsigned long calls, unexpected, by_errno[160], uring_calls;
+static int uring_err;
+
+_Static_assert(sizeof(unsigned long) * 164 <= PIPE_BUF, "atomic report");
 
 static uint64_t rnd(void)
 {
@@ -316,10 +320,19 @@ static void fuzz_uring(void)
 
 	if (!have_uring)
 		return;
-	if (uring_inflight >= 8)
+	if (uring_inflight >= 24)
 		reap_uring(true);
-	if (uring_inflight >= 8)
-		return;
+	if (uring_inflight >= 24) {
+		/* Parked behind long generations: end them. */
+		int i;
+
+		for (i = 0; i < N_FDS; i++)
+			if (!closed[i])
+				record(ioctl(fds[i], HC1_IOCTL_CANCEL, 0), "cancel");
+		reap_uring(true);
+		if (uring_inflight >= 24)
+			return;
+	}
 	sqe = io_uring_get_sqe(&uring);
 	if (!sqe)
 		return;
@@ -344,6 +357,7 @@ static void fuzz_uring(void)
 	memcpy(sqe->cmd, &cmd, sizeof(cmd));
 	if (io_uring_submit(&uring) == 1) {
 		uring_inflight++;
+		uring_calls++;
 		calls++;
 	}
 	reap_uring(false);
@@ -422,8 +436,14 @@ static void fuzz_file_op(void)
 	}
 }
 
+struct report {
+	unsigned long calls, unexpected, uring_calls, by_errno[160];
+	int uring_err;
+};
+
 static void worker(unsigned int id, unsigned long n, uint64_t seed, int out)
 {
+	struct report rep;
 	unsigned long i;
 	int k;
 
@@ -442,7 +462,8 @@ static void worker(unsigned int id, unsigned long n, uint64_t seed, int out)
 	for (k = 0; k < N_FDS; k++)
 		if (k >= N_FDS / 2 || id == 0)
 			reopen(k);
-	have_uring = io_uring_queue_init(16, &uring, 0) == 0;
+	uring_err = io_uring_queue_init(32, &uring, 0);
+	have_uring = uring_err == 0;
 
 	for (i = 0; i < n; i++) {
 		unsigned int what = below(10);
@@ -455,9 +476,13 @@ static void worker(unsigned int id, unsigned long n, uint64_t seed, int out)
 			fuzz_file_op();
 	}
 	reap_uring(true);
-	CHECK(write(out, &calls, sizeof(calls)) == sizeof(calls));
-	CHECK(write(out, &unexpected, sizeof(unexpected)) == sizeof(unexpected));
-	CHECK(write(out, by_errno, sizeof(by_errno)) == sizeof(by_errno));
+	rep.calls = calls;
+	rep.uring_calls = uring_calls;
+	rep.uring_err = uring_err;
+	rep.unexpected = unexpected;
+	memcpy(rep.by_errno, by_errno, sizeof(by_errno));
+	/* One write of at most PIPE_BUF bytes: workers' reports never mix. */
+	CHECK(write(out, &rep, sizeof(rep)) == sizeof(rep));
 	/* Exit with sessions open and commands parked: the kernel cleans up. */
 	_exit(0);
 }
@@ -482,7 +507,7 @@ int main(int argc, char **argv)
 	unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 0) : 4000;
 	unsigned int workers = argc > 2 ? strtoul(argv[2], NULL, 0) : 4, w;
 	uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 0) : (uint64_t)time(NULL);
-	unsigned long total = 0, bad = 0, errs[160] = { 0 }, c, u, e[160];
+	unsigned long total = 0, bad = 0, errs[160] = { 0 }, uring_total = 0;
 	uint32_t before[REF_TOKENS], after[REF_TOKENS];
 	double t0 = hc1_now();
 	int pipefd[2], status, k, fd;
@@ -517,16 +542,21 @@ int main(int argc, char **argv)
 	for (k = 0; k < N_FDS; k++)
 		close(fds[k]);
 	for (w = 0; w < workers; w++) {
-		if (read(pipefd[0], &c, sizeof(c)) != sizeof(c) ||
-		    read(pipefd[0], &u, sizeof(u)) != sizeof(u) ||
-		    read(pipefd[0], e, sizeof(e)) != sizeof(e)) {
+		struct report rep;
+
+		if (read(pipefd[0], &rep, sizeof(rep)) != sizeof(rep)) {
+			fprintf(stderr, "a worker sent no report\n");
 			failed = true;
 			break;
 		}
-		total += c;
-		bad += u;
+		total += rep.calls;
+		uring_total += rep.uring_calls;
+		if (rep.uring_err)
+			fprintf(stderr, "io_uring unavailable: %s\n",
+				strerror(-rep.uring_err));
+		bad += rep.unexpected;
 		for (k = 0; k < 160; k++)
-			errs[k] += e[k];
+			errs[k] += rep.by_errno[k];
 	}
 	for (w = 0; w < workers; w++) {
 		CHECK(wait(&status) > 0);
@@ -537,8 +567,8 @@ int main(int argc, char **argv)
 	}
 	hc1_wait_sysfs("sessions", 0, 60);
 	reference_run(after);
-	printf("fuzz: calls %lu in %.1f s, unexpected %lu, errno:", total,
-	       hc1_now() - t0, bad);
+	printf("fuzz: calls %lu (io_uring %lu) in %.1f s, unexpected %lu, errno:",
+	       total, uring_total, hc1_now() - t0, bad);
 	for (k = 0; k < 160; k++)
 		if (errs[k])
 			printf(" %s=%lu", strerrorname_np(k) ? strerrorname_np(k) : "?",
