@@ -939,6 +939,9 @@ static long hc1_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	struct hc1_file *s = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
+	/* Cached data (INFO, IDENTIFY, vocabulary) must not outlive the card. */
+	if (READ_ONCE(s->hdev->state) == HC1_STATE_DEAD)
+		return -ENODEV;
 	if (cmd == HC1_IOCTL_SESSION_DESTROY || cmd == HC1_IOCTL_CANCEL ||
 	    cmd == HC1_IOCTL_RESET)
 		return hc1_ioctl_noarg(s, cmd, arg);
