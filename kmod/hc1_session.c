@@ -1212,7 +1212,11 @@ static __poll_t hc1_poll(struct file *file, struct poll_table_struct *wait)
 	struct hc1_file *s = file->private_data;
 
 	poll_wait(file, &s->wait, wait);
-	if (READ_ONCE(s->dead))
+	/*
+	 * The card state turns DEAD before the sessions are marked: a
+	 * reader woken by its failed command may poll in between.
+	 */
+	if (READ_ONCE(s->dead) || READ_ONCE(s->hdev->state) == HC1_STATE_DEAD)
 		return EPOLLERR | EPOLLHUP;
 	if (!READ_ONCE(s->active))
 		return EPOLLERR;
