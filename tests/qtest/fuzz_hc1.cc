@@ -35,52 +35,68 @@ constexpr uint32_t kContexts = 8;
 const std::vector<uint32_t> kPrompt = {1, 403, 407, 261, 378};
 
 struct Fuzzer {
-    Card &card;
+    Card& card;
     std::mt19937_64 rng;
     std::array<uint32_t, kQueues + 1> tail{};
     std::array<uint32_t, kQueues + 1> size{};
-    uint64_t ops = 0, reg_writes = 0, reg_reads = 0, sqes = 0, doorbells = 0,
-             mem_writes = 0, clock_steps = 0, faults = 0, resets = 0, setup_fail = 0;
+    uint64_t ops = 0, reg_writes = 0, reg_reads = 0, sqes = 0, doorbells = 0, mem_writes = 0,
+             clock_steps = 0, faults = 0, resets = 0, setup_fail = 0;
 
     uint64_t r64() { return rng(); }
     uint32_t below(uint64_t n) { return n ? uint32_t(rng() % n) : 0; }
     bool one_in(uint32_t n) { return below(n) == 0; }
 
-    uint32_t edgy(uint32_t limit)
-    {
+    uint32_t edgy(uint32_t limit) {
         switch (below(8)) {
-        case 0: return 0;
-        case 1: return limit;
-        case 2: return limit + 1;
-        case 3: return limit ? limit - 1 : 0;
-        case 4: return UINT32_MAX - below(4);
-        case 5: return 1u << below(32);
-        default: return below(uint64_t(limit) + 2);
+        case 0:
+            return 0;
+        case 1:
+            return limit;
+        case 2:
+            return limit + 1;
+        case 3:
+            return limit ? limit - 1 : 0;
+        case 4:
+            return UINT32_MAX - below(4);
+        case 5:
+            return 1u << below(32);
+        default:
+            return below(uint64_t(limit) + 2);
         }
     }
 
-    uint64_t address(uint64_t len)
-    {
+    uint64_t address(uint64_t len) {
         switch (below(14)) {
-        case 0: return 0;
-        case 1: return kOutsideRam + below(1 << 20);
-        case 2: return kRamSize - (len > 1 ? len / 2 : 1); // straddles the end
-        case 3: return kBar0 + below(HC1_BAR0_SIZE);       // the card itself
-        case 4: return kMsixBar + below(4096);
-        case 5: return 0xfee00000 + below(4096);            // MSI window
-        case 6: return r64();
-        case 7: return kAdminSq + below(2) * 0x1000;        // queues themselves
-        case 8: return kIoqBase + below(kQueues + 1) * kIoqStride + below(0x9000);
-        case 9: return below(kRamSize);
-        default: return (below(2) ? kRings + below(kContexts) * kRingStride : kData + below(64) * 4096) & ~63ull;
+        case 0:
+            return 0;
+        case 1:
+            return kOutsideRam + below(1 << 20);
+        case 2:
+            return kRamSize - (len > 1 ? len / 2 : 1); // straddles the end
+        case 3:
+            return kBar0 + below(HC1_BAR0_SIZE); // the card itself
+        case 4:
+            return kMsixBar + below(4096);
+        case 5:
+            return 0xfee00000 + below(4096); // MSI window
+        case 6:
+            return r64();
+        case 7:
+            return kAdminSq + below(2) * 0x1000; // queues themselves
+        case 8:
+            return kIoqBase + below(kQueues + 1) * kIoqStride + below(0x9000);
+        case 9:
+            return below(kRamSize);
+        default:
+            return (below(2) ? kRings + below(kContexts) * kRingStride : kData + below(64) * 4096) &
+                   ~63ull;
         }
     }
 
     uint64_t queue_sq(uint32_t qid) { return qid ? kIoqBase + qid * kIoqStride : kAdminSq; }
 
     // A proper bring-up, so that fuzzed commands reach the I/O paths too.
-    void setup()
-    {
+    void setup() {
         resets++;
         card.set_reg(HC1_REG_TEST, 0);
         card.disable();
@@ -96,19 +112,18 @@ struct Fuzzer {
                     size[q] = kEntries;
             // The card's own cid/tail bookkeeping is now ours.
             tail[0] = kQueues % 16;
-        } catch (const std::exception &) {
+        } catch (const std::exception&) {
             setup_fail++;
         }
     }
 
-    hc1_sqe random_sqe()
-    {
+    hc1_sqe random_sqe() {
         hc1_sqe sqe{};
-        static const uint8_t ops[] = {HC1_OP_IDENTIFY,   HC1_OP_READ_VOCAB,  HC1_OP_CREATE_IOQ,
-                                      HC1_OP_DELETE_IOQ, HC1_OP_GET_STATS,   HC1_OP_CREATE_CTX,
+        static const uint8_t ops[] = {HC1_OP_IDENTIFY,    HC1_OP_READ_VOCAB, HC1_OP_CREATE_IOQ,
+                                      HC1_OP_DELETE_IOQ,  HC1_OP_GET_STATS,  HC1_OP_CREATE_CTX,
                                       HC1_OP_DESTROY_CTX, HC1_OP_GENERATE,   HC1_OP_CANCEL};
         if (one_in(8)) {
-            for (auto &b : sqe.bytes)
+            for (auto& b : sqe.bytes)
                 b = uint8_t(r64());
             return sqe;
         }
@@ -135,7 +150,7 @@ struct Fuzzer {
             sqe.gen.ring_shift = uint8_t(one_in(3) ? r64() : 4 + below(6));
             sqe.gen.rsvd = one_in(8) ? uint8_t(r64()) : 0;
             sqe.gen.seed = r64();
-            for (auto &s : sqe.gen.stop)
+            for (auto& s : sqe.gen.stop)
                 s = one_in(2) ? HC1_TOKEN_NONE : edgy(512);
             break;
         default:
@@ -149,8 +164,7 @@ struct Fuzzer {
         return sqe;
     }
 
-    void submit_random()
-    {
+    void submit_random() {
         uint32_t qid = one_in(8) ? below(kQueues + 3) : below(kQueues + 1);
         if (qid > kQueues || !size[qid]) {
             card.set_reg(HC1_REG_SQ_TAIL_DB(qid), below(kEntries + 2));
@@ -170,12 +184,11 @@ struct Fuzzer {
             card.set_reg(HC1_REG_CQ_HEAD_DB(qid), below(size[qid]));
     }
 
-    void reg_write()
-    {
-        static const uint32_t regs[] = {HC1_REG_CC,     HC1_REG_CSTS,    HC1_REG_AQA,
-                                        HC1_REG_INTC,   HC1_REG_ASQ,     HC1_REG_ASQ + 4,
-                                        HC1_REG_ACQ,    HC1_REG_ACQ + 4, HC1_REG_ERRCNT,
-                                        HC1_REG_TEST,   HC1_REG_ID,      HC1_REG_NCTX};
+    void reg_write() {
+        static const uint32_t regs[] = {HC1_REG_CC,   HC1_REG_CSTS,    HC1_REG_AQA,
+                                        HC1_REG_INTC, HC1_REG_ASQ,     HC1_REG_ASQ + 4,
+                                        HC1_REG_ACQ,  HC1_REG_ACQ + 4, HC1_REG_ERRCNT,
+                                        HC1_REG_TEST, HC1_REG_ID,      HC1_REG_NCTX};
         uint32_t off = one_in(4) ? (below(HC1_BAR0_SIZE) & ~3u) : regs[below(sizeof(regs) / 4)];
         uint32_t val = uint32_t(r64());
         if (off == HC1_REG_TEST) {
@@ -190,24 +203,30 @@ struct Fuzzer {
         reg_writes++;
     }
 
-    void mem_write()
-    {
+    void mem_write() {
         uint64_t addr;
         switch (below(4)) {
-        case 0: addr = kAdminSq + below(0x2000); break;
-        case 1: addr = kIoqBase + below(kQueues + 1) * kIoqStride + below(0x9000); break;
-        case 2: addr = kRings + below(kContexts) * kRingStride + below(256); break;
-        default: addr = kPrompts + below(kContexts) * 0x1000 + below(64); break;
+        case 0:
+            addr = kAdminSq + below(0x2000);
+            break;
+        case 1:
+            addr = kIoqBase + below(kQueues + 1) * kIoqStride + below(0x9000);
+            break;
+        case 2:
+            addr = kRings + below(kContexts) * kRingStride + below(256);
+            break;
+        default:
+            addr = kPrompts + below(kContexts) * 0x1000 + below(64);
+            break;
         }
         std::vector<uint8_t> data(1 + below(128));
-        for (auto &b : data)
+        for (auto& b : data)
             b = uint8_t(r64());
         card.qt().write(addr, data);
         mem_writes++;
     }
 
-    void step()
-    {
+    void step() {
         uint32_t what = below(100);
         if (what < 30)
             submit_random();
@@ -232,8 +251,7 @@ struct Fuzzer {
     }
 };
 
-std::vector<uint32_t> known_run(Card &card)
-{
+std::vector<uint32_t> known_run(Card& card) {
     card.set_reg(HC1_REG_TEST, 0);
     card.disable();
     if (!(card.enable() & HC1_CSTS_RDY))
@@ -250,13 +268,13 @@ std::vector<uint32_t> known_run(Card &card)
 
 } // namespace
 
-int main(int argc, char **argv)
-{
+int main(int argc, char** argv) {
     uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 0) : 20000;
-    uint64_t seed = argc > 2 ? std::strtoull(argv[2], nullptr, 0)
-                             : uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
-    const char *qemu = std::getenv("HC1_QEMU");
-    const char *md = std::getenv("HC1_MODEL_DIR");
+    uint64_t seed = argc > 2
+                        ? std::strtoull(argv[2], nullptr, 0)
+                        : uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
+    const char* qemu = std::getenv("HC1_QEMU");
+    const char* md = std::getenv("HC1_MODEL_DIR");
     std::string model_dir = md ? md : HC1_DEFAULT_MODEL_DIR;
 
     if (!qemu) {
@@ -298,7 +316,7 @@ int main(int argc, char **argv)
                     (unsigned long long)f.resets, (unsigned long long)f.setup_fail, errcnt,
                     same ? "generates the same tokens" : "GENERATES DIFFERENT TOKENS");
         return same ? 0 : 1;
-    } catch (const std::exception &e) {
+    } catch (const std::exception& e) {
         std::fprintf(stderr, "device-fuzz: FAIL: %s\n", e.what());
         return 1;
     }
