@@ -29,6 +29,10 @@ static uint32_t prompt[] = { 1, 51, 52, 53 };
 /* Reader kinds. */
 enum { BLOCKING_READ, URING_WAIT, IOCTL_WAIT, MAPPED_RING, N_KINDS };
 
+static const char *const kind_name[N_KINDS] = {
+	"blocking read", "io_uring WAIT", "ioctl WAIT", "mapped ring",
+};
+
 static int start(int fd, uint32_t slots)
 {
 	struct hc1_generate g = hc1_gen_args(prompt, 4, slots);
@@ -48,7 +52,7 @@ static void on_sigbus(int sig)
  * Streams until the card is gone; exit status: 0 = saw -ENODEV,
  * 1 = something else went wrong.
  */
-static int reader(int kind, int ready_fd, uint32_t slots)
+static int reader(int id, int kind, int ready_fd, uint32_t slots)
 {
 	int fd = hc1_open(), err = 0, told = 0;
 	struct hc1_session s = hc1_create(fd);
@@ -138,7 +142,7 @@ static int reader(int kind, int ready_fd, uint32_t slots)
 	}
 	if (err != -ENODEV) {
 		fprintf(stderr, "reader %d: ended with %d (%s), want -ENODEV\n",
-			kind, err, strerror(-err));
+			id, err, strerror(-err));
 		return 1;
 	}
 	/* Everything else now fails the same way. */
@@ -148,22 +152,23 @@ static int reader(int kind, int ready_fd, uint32_t slots)
 
 		if (start(fd, 4) != -ENODEV) {
 			fprintf(stderr, "reader %d: GENERATE after removal did not give -ENODEV\n",
-				kind);
+				id);
 			return 1;
 		}
 		errno = 0;
 		if (ioctl(fd, HC1_IOCTL_INFO, &info) == 0 || errno != ENODEV) {
 			fprintf(stderr, "reader %d: INFO after removal: errno %d\n",
-				kind, errno);
+				id, errno);
 			return 1;
 		}
 		if (poll(&p, 1, 1000) != 1 || !(p.revents & POLLHUP)) {
 			fprintf(stderr, "reader %d: poll after removal: %#x\n",
-				kind, p.revents);
+				id, p.revents);
 			return 1;
 		}
 	}
-	printf("reader %d: -ENODEV (after %ld -EIO)\n", kind, eio);
+	printf("reader %d (%s): -ENODEV (after %ld -EIO)\n", id,
+	       kind_name[kind], eio);
 	close(fd);
 	return 0;
 }
@@ -185,7 +190,7 @@ int main(int argc, char **argv)
 		CHECK(pid >= 0);
 		if (!pid) {
 			close(pipefd[0]);
-			_exit(reader(i % N_KINDS, pipefd[1], slots));
+			_exit(reader(i, i % N_KINDS, pipefd[1], slots));
 		}
 	}
 	close(pipefd[1]);

@@ -35,7 +35,7 @@ if [ "$short" = 1 ]; then
 	DEV_OPS=50000 FUZZ_CALLS=20000 FAULT_ROUNDS=1 KILLS=100 KILL_PAR=8
 	SOAK_SESSIONS=16 SOAK_GENS=20 READERS=4 VM_TIMEOUT=900
 else
-	DEV_OPS=1000000 FUZZ_CALLS=200000 FAULT_ROUNDS=5 KILLS=1000 KILL_PAR=16
+	DEV_OPS=1000000 FUZZ_CALLS=1000000 FAULT_ROUNDS=5 KILLS=1000 KILL_PAR=16
 	SOAK_SESSIONS=64 SOAK_GENS=1000 READERS=8 VM_TIMEOUT=1500
 fi
 
@@ -183,7 +183,8 @@ res = {
     "uapi_fuzz": {
         "calls": num(r"fuzz: calls (\d+)", guest),
         "unexpected_results": num(r"unexpected (\d+)", guest),
-        "errno_histogram": dict(re.findall(r" (E[A-Z0-9]+)=(\d+)", (re.findall(r"fuzz: calls.*", guest) or [""])[0])),
+        "errno_histogram": dict((k, int(v)) for k, v in re.findall(r" (E[A-Z0-9]+)=(\d+)", (re.findall(r"fuzz: calls.*", guest) or [""])[0])),
+        "io_uring_calls": num(r"\(io_uring (\d+)\)", guest),
         "known_answer_after": "card still generates the reference tokens" in guest,
         "verdict": verdicts["uapi_fuzz"]},
     "faults": {
