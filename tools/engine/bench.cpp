@@ -19,6 +19,7 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "hc1e/engine.hpp"
+#include "hc1e/kernels.hpp"
 #include "hc1e/sampler.hpp"
 #include "reference.hpp"
 
@@ -117,12 +118,54 @@ Rate run_batch(Engine& e, uint32_t n_ctx, const std::vector<uint32_t>& prompt, u
     return {n / wall, n / cpu};
 }
 
+// Every matrix of the model (what one decode step multiplies), @n_vec
+// vectors at a time, repeated for ~0.2 CPU seconds; GMAC per CPU second.
+double matmul_gmacs(const Engine& e, uint32_t n_vec) {
+    const BurnedModel& m = e.model();
+    const Kernels& k = e.kernels();
+    std::vector<const Matrix*> mats{&m.classifier()};
+    for (const auto& l : m.layers())
+        for (const Matrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3})
+            mats.push_back(w);
+    size_t max_rows = 0, max_cols = 0;
+    uint64_t macs_per_pass = 0;
+    for (const Matrix* w : mats) {
+        max_rows = std::max<size_t>(max_rows, w->rows);
+        max_cols = std::max<size_t>(max_cols, w->cols_padded);
+        macs_per_pass += uint64_t(w->rows) * w->cols * n_vec;
+    }
+    std::vector<float> x(max_cols * n_vec, 0.5f), out(max_rows * n_vec);
+    std::vector<int8_t> xq(max_cols * n_vec);
+    std::vector<float> xs(max_cols * n_vec);
+    uint64_t passes = 0;
+    const double c0 = cpu_seconds();
+    double spent = 0;
+    while (spent < 0.2) {
+        for (const Matrix* w : mats) {
+            if (w->f32) {
+                k.matmul_f32(*w, x.data(), w->cols, n_vec, out.data(), w->rows);
+            } else {
+                for (uint32_t v = 0; v < n_vec; v++)
+                    k.quantize(x.data() + v * w->cols, w->cols, w->cols_padded, w->group,
+                               xq.data() + v * w->cols_padded, xs.data() + v * w->groups_per_row());
+                k.matmul_q8(*w, xq.data(), xs.data(), n_vec, out.data(), w->rows);
+            }
+        }
+        passes++;
+        spent = cpu_seconds() - c0;
+    }
+    return double(macs_per_pass) * double(passes) / spent / 1e9;
+}
+
 struct FormatResult {
     std::string format;
     std::string kernels;
     uint64_t weight_bytes = 0;
     std::string sha256;
     Rate decode, prefill;
+    // Matmul kernel throughput on the whole model's matrices, in MACs per
+    // CPU second, for 1 and 8 vectors: whether batching can save anything.
+    double gmacs_1 = 0, gmacs_8 = 0;
     std::vector<std::pair<uint32_t, Rate>> aggregate;
     uint64_t rss_kib = 0;
 };
@@ -160,6 +203,8 @@ FormatResult bench_format(const SourceModel& src, WeightFormat fmt,
 
     for (uint32_t n : contexts)
         r.aggregate.push_back({n, run_batch(e, n, bos, positions)});
+    r.gmacs_1 = matmul_gmacs(e, 1);
+    r.gmacs_8 = matmul_gmacs(e, 8);
     r.rss_kib = rss_kib();
     return r;
 }
@@ -214,11 +259,13 @@ int cmd_bench(int argc, char** argv) {
                 const FormatResult& r = results[i];
                 std::printf("    {\"format\": \"%s\", \"kernels\": \"%s\", \"weight_bytes\": "
                             "%llu, \"sha256\": \"%s\",\n     \"decode\": %s, \"prefill\": %s,\n"
-                            "     \"decode_vs_reference_cpu\": %.2f,\n     \"aggregate\": {",
+                            "     \"decode_vs_reference_cpu\": %.2f,\n"
+                            "     \"matmul_gmac_per_cpu_s\": {\"1\": %.1f, \"8\": %.1f},\n"
+                            "     \"aggregate\": {",
                             r.format.c_str(), r.kernels.c_str(),
                             static_cast<unsigned long long>(r.weight_bytes), r.sha256.c_str(),
                             rate(r.decode).c_str(), rate(r.prefill).c_str(),
-                            r.decode.cpu / reference.cpu);
+                            r.decode.cpu / reference.cpu, r.gmacs_1, r.gmacs_8);
                 for (size_t j = 0; j < r.aggregate.size(); j++)
                     std::printf("%s\"%u\": %s", j ? ", " : "", r.aggregate[j].first,
                                 rate(r.aggregate[j].second).c_str());
@@ -251,6 +298,9 @@ int cmd_bench(int argc, char** argv) {
                 std::printf("%-34s %10.0f %10.0f   %.2fx 1 context\n", label, rate.wall, rate.cpu,
                             rate.cpu / r.decode.cpu);
             }
+            std::printf("  matmul kernels on the model's matrices: %.1f GMAC/cpu-s for 1 vector, "
+                        "%.1f for 8\n",
+                        r.gmacs_1, r.gmacs_8);
             std::printf("%-34s %10llu KiB\n", "  RSS after the runs",
                         static_cast<unsigned long long>(r.rss_kib));
         }

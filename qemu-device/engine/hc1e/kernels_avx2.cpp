@@ -154,73 +154,24 @@ HC1E_AVX2 inline __m256i dot32_i8(__m256i w, __m256i x) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_w, x_signed), ones);
 }
 
-template <int R, int V>
-HC1E_AVX2 inline void tile_q8(const Matrix& w, size_t row, const int8_t* xq, const float* xs,
-                              float* out, size_t out_stride) {
-    const size_t n = w.cols_padded, groups = w.groups_per_row(), chunks = w.group / 32;
-    const int8_t* wq = w.q + row * n;
-    const float* ws = w.scales + row * groups;
-    __m256 acc[R][V];
-#pragma GCC unroll 8
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int v = 0; v < V; v++)
-            acc[r][v] = _mm256_setzero_ps();
-    for (size_t g = 0; g < groups; g++) {
-        __m256i isum[R][V];
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-            for (int v = 0; v < V; v++)
-                isum[r][v] = _mm256_setzero_si256();
-        for (size_t c = 0; c < chunks; c++) {
-            const size_t k = g * w.group + c * 32;
-            __m256i xv[V];
-#pragma GCC unroll 8
-            for (int v = 0; v < V; v++)
-                xv[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + v * n + k));
-#pragma GCC unroll 8
-            for (int r = 0; r < R; r++) {
-                const __m256i wv =
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wq + r * n + k));
-#pragma GCC unroll 8
-                for (int v = 0; v < V; v++)
-                    isum[r][v] = _mm256_add_epi32(isum[r][v], dot32_i8(wv, xv[v]));
-            }
-        }
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-            for (int v = 0; v < V; v++) {
-                const __m256 scale = _mm256_set1_ps(ws[r * groups + g] * xs[v * groups + g]);
-                acc[r][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r][v]), scale, acc[r][v]);
-            }
-    }
-    store_sums<R, V>(acc, out, out_stride);
-}
+#define HC1E_Q8_TARGET HC1E_AVX2
+#define HC1E_Q8_ACCUMULATE(acc, w, x) _mm256_add_epi32(acc, dot32_i8(w, x))
+namespace q8_avx2 {
+#include "kernels_q8.inc"
+} // namespace q8_avx2
+#undef HC1E_Q8_TARGET
+#undef HC1E_Q8_ACCUMULATE
 
-template <int V>
-HC1E_AVX2 inline void rows_q8(const Matrix& w, const int8_t* xq, const float* xs, float* out,
-                              size_t out_stride) {
-    constexpr int R = 8 / V;
-    size_t i = 0;
-    for (; i + R <= w.rows; i += R)
-        tile_q8<R, V>(w, i, xq, xs, out + i, out_stride);
-    for (; i < w.rows; i++)
-        tile_q8<1, V>(w, i, xq, xs, out + i, out_stride);
-}
-
-HC1E_AVX2 void matmul_q8(const Matrix& w, const int8_t* xq, const float* xs, size_t n_vec,
-                         float* out, size_t out_stride) {
-    const size_t n = w.cols_padded, groups = w.groups_per_row();
-    size_t b = 0;
-    for (; b + 4 <= n_vec; b += 4)
-        rows_q8<4>(w, xq + b * n, xs + b * groups, out + b * out_stride, out_stride);
-    for (; b + 2 <= n_vec; b += 2)
-        rows_q8<2>(w, xq + b * n, xs + b * groups, out + b * out_stride, out_stride);
-    if (b < n_vec)
-        rows_q8<1>(w, xq + b * n, xs + b * groups, out + b * out_stride, out_stride);
-}
+// AVX-VNNI: one vpdpbusd (unsigned |w| times x with w's sign) replaces
+// maddubs + madd + add.
+#define HC1E_Q8_TARGET __attribute__((target("avx2,fma,avxvnni")))
+#define HC1E_Q8_ACCUMULATE(acc, w, x)                                                              \
+    _mm256_dpbusd_avx_epi32(acc, _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w))
+namespace q8_vnni {
+#include "kernels_q8.inc"
+} // namespace q8_vnni
+#undef HC1E_Q8_TARGET
+#undef HC1E_Q8_ACCUMULATE
 
 // exp(x) for x <= 0 (softmax after subtracting the max): Cephes' expf
 // polynomial, about 1 ulp.
@@ -405,15 +356,23 @@ HC1E_AVX2 void quantize(const float* x, size_t n, size_t n_padded, size_t group,
     }
 }
 
-const Kernels kAvx2 = {"avx2", matmul_f32, matmul_q8, attend, swiglu, quantize};
+const Kernels kAvx2 = {"avx2", matmul_f32, q8_avx2::matmul_q8, attend, swiglu, quantize};
+const Kernels kAvx2Vnni = {"avx2+vnni", matmul_f32, q8_vnni::matmul_q8, attend, swiglu, quantize};
 
 } // namespace
 
 const Kernels* avx2_kernels() {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return &kAvx2;
-    return nullptr;
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return nullptr;
+    return &kAvx2;
+}
+
+const Kernels* avx2_vnni_kernels() {
+    __builtin_cpu_init();
+    if (!avx2_kernels() || !__builtin_cpu_supports("avxvnni"))
+        return nullptr;
+    return &kAvx2Vnni;
 }
 
 } // namespace hc1e
