@@ -47,8 +47,9 @@ const Kernels* avx2_kernels();
 // AVX2 with AVX-VNNI int8 dot products (bit-identical results); null when
 // the CPU lacks either.
 const Kernels* avx2_vnni_kernels();
-// The set in use: the best the CPU has, unless HC1_ENGINE_PORTABLE=1 is set
-// in the environment or force_portable_kernels(true) was called.
+// The set in use: the one named by HC1_ENGINE_KERNELS (portable, avx2,
+// avx2+vnni) if available, else the best the CPU has;
+// the portable set while force_portable_kernels(true) is in effect.
 const Kernels& kernels();
 void force_portable_kernels(bool portable);
 
