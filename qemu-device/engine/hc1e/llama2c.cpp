@@ -35,6 +35,12 @@ void ModelConfig::validate(const std::string& what) const {
         throw Error(dim_error(what, "n_kv_heads", n_kv_heads, "does not divide n_heads"));
     if (head_size() % 2 != 0)
         throw Error(dim_error(what, "head_size", head_size(), "is odd (RoPE rotates pairs)"));
+    // The RoPE tables hold context_len x head_size / 2 pairs; nothing in a
+    // file bounds the context by the weights it holds, so bound the tables.
+    if (uint64_t(context_len) * (head_size() / 2) > kMaxRopeEntries)
+        throw Error(what + ": context_len " + std::to_string(context_len) + " x head_size " +
+                    std::to_string(head_size()) + " needs RoPE tables larger than " +
+                    std::to_string(kMaxRopeEntries) + " entries");
     if (!(norm_eps > 0.0f && norm_eps < 1.0f))
         throw Error(what + ": norm epsilon " + std::to_string(norm_eps) + " is not in (0, 1)");
     if (!(rope_theta > 1.0f && std::isfinite(rope_theta)))

@@ -16,6 +16,7 @@ inline constexpr uint32_t kMaxLayers = 1024;
 inline constexpr uint32_t kMaxVocab = 1u << 20;
 inline constexpr uint32_t kMaxContext = 1u << 17;
 inline constexpr uint32_t kMaxTokenBytes = 1024;
+inline constexpr uint64_t kMaxRopeEntries = 1ull << 24;
 
 struct ModelConfig {
     uint32_t dim = 0;
