@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <system_error>
 
 #include "error.hpp"
 
@@ -40,11 +41,21 @@ Engine::Engine(SourceModel source, const EngineOptions& opts)
         throw Error("BOS/EOS id out of the vocabulary");
     source = SourceModel(); // the burned image is all that is kept
     workers_.reserve(opts.n_threads);
-    for (uint32_t i = 0; i < opts.n_threads; i++)
-        workers_.emplace_back([this] { worker(); });
+    try {
+        for (uint32_t i = 0; i < opts.n_threads; i++)
+            workers_.emplace_back([this] { worker(); });
+    } catch (const std::system_error& e) {
+        const size_t started = workers_.size();
+        stop_workers(); // the destructor will not run
+        throw Error("cannot start engine thread " + std::to_string(started + 1) + ": " + e.what());
+    }
 }
 
 Engine::~Engine() {
+    stop_workers();
+}
+
+void Engine::stop_workers() {
     {
         std::unique_lock lk(mu_);
         stopping_ = true;
@@ -54,6 +65,7 @@ Engine::~Engine() {
     }
     for (auto& t : workers_)
         t.join();
+    workers_.clear();
 }
 
 int Engine::check_ctx(uint32_t ctx) const {
@@ -254,7 +266,7 @@ void Engine::worker() {
         }
 
         // Take a fair share of the runnable contexts, round robin.
-        const size_t share = (active + workers_.size() - 1) / workers_.size();
+        const size_t share = (active + opts_.n_threads - 1) / opts_.n_threads;
         size_t budget = opts_.max_batch_rows;
         batch.clear();
         for (size_t i = 0; i < n && batch.size() < share && budget > 0; i++) {

@@ -91,6 +91,8 @@ class Engine {
     };
 
     void worker();
+    // Cancels every generation (done callbacks run) and joins the workers.
+    void stop_workers();
     // Builds rows for @batch, runs them, samples and reports.  Called
     // without mu_.  Appends contexts whose generation ended to @finished.
     void step(std::vector<Context*>& batch, Transformer::Workspace& ws, Sampler& sampler,
