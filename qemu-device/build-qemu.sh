@@ -4,8 +4,9 @@
 #   qemu-device/build-qemu.sh OUTDIR
 #
 # Debian 12's QEMU 7.2 source (apt-get source qemu, with Debian's patches) is
-# unpacked once into ${XDG_CACHE_HOME:-$HOME/.cache}/hc1/ and configured for
-# x86_64-softmmu only, with every optional feature off.  Our device is copied
+# unpacked once per checkout into ${XDG_CACHE_HOME:-$HOME/.cache}/hc1/qemu-HASH/
+# and configured for x86_64-softmmu only, with every optional feature off.
+# Our device is copied
 # into hw/misc and hooked into its meson.build, Kconfig and trace-events
 # between marker lines, so re-running is harmless.  The engine (a CMake static
 # library, qemu-device/engine) is built into the cache and linked in.
@@ -33,6 +34,11 @@ SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
 DEVDIR=$(dirname "$SCRIPT")
 REPO=$(cd "$DEVDIR/.." && pwd)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/hc1
+# Each checkout (worktree) gets its own source tree and build directory: the
+# device and engine sources differ between branches, and sharing one tree
+# would make ninja rebuild on every switch (or, worse, trust mtimes of
+# another checkout's older files).  Downloads are shared.
+INSTANCE=$CACHE/qemu-$(printf '%s' "$REPO" | sha256sum | cut -c1-12)
 JOBS=${HC1_JOBS:-2}
 SEABIOS_DIR=/usr/share/seabios
 
@@ -45,7 +51,8 @@ CONFIGURE_FLAGS=(
 	--enable-trace-backends=log
 )
 
-mkdir -p "$CACHE"
+mkdir -p "$INSTANCE"
+echo "$REPO" >"$INSTANCE/checkout"
 # Several engineers (and make -j) may build at once: one at a time.
 exec 9>"$CACHE/build-qemu.lock"
 flock 9
@@ -65,19 +72,19 @@ fetch_source() {
 	# One tree per upstream version (1:7.2+dfsg-7+deb12u18 -> qemu-7.2); a
 	# new Debian revision re-unpacks it.
 	local upstream=${QEMU_VERSION#*:}
-	SRC=$CACHE/src/qemu-${upstream%%[+-]*}
+	SRC=$INSTANCE/src/qemu-${upstream%%[+-]*}
 	if [ "$(cat "$SRC/.hc1-unpacked" 2>/dev/null)" != "$QEMU_VERSION" ]; then
 		log "unpacking $DSC"
 		rm -rf "$SRC"
-		mkdir -p "$CACHE/src"
+		mkdir -p "$INSTANCE/src"
 		dpkg-source -x "$DSC" "$SRC" >&2
 		echo "$QEMU_VERSION" >"$SRC/.hc1-unpacked"
 	fi
 }
 
 # ------------------------------------------------------------ engine
-ENGINE_BUILD=$CACHE/engine-build
-ENGINE_WRAP=$CACHE/engine-wrap
+ENGINE_BUILD=$INSTANCE/engine-build
+ENGINE_WRAP=$INSTANCE/engine-wrap
 
 # Builds the engine library alone: a wrapper project provides the one
 # target (hc1_contract) the engine needs from the top-level CMakeLists.txt.
@@ -161,7 +168,7 @@ $ss.add(when: 'CONFIG_HC1', if_true: [files('hc1.c'), hc1_dep])"
 }
 
 # ------------------------------------------------------------ build
-BUILD=$CACHE/qemu-build
+BUILD=$INSTANCE/qemu-build
 
 configure_qemu() {
 	local want="${CONFIGURE_FLAGS[*]} src=$SRC"
