@@ -52,27 +52,29 @@ CONFIGURE_FLAGS=(
 )
 
 mkdir -p "$INSTANCE"
-echo "$REPO" >"$INSTANCE/checkout"
-# Several engineers (and make -j) may build at once: one at a time.
-exec 9>"$CACHE/build-qemu.lock"
-flock 9
 
 # ------------------------------------------------------------ QEMU source
-fetch_source() {
-	local dl=${HC1_QEMU_DSC_DIR:-$CACHE/dl}
+DL=${HC1_QEMU_DSC_DIR:-$CACHE/dl}
 
-	if ! ls "$dl"/qemu_*.dsc >/dev/null 2>&1; then
-		mkdir -p "$dl"
-		log "fetching Debian's QEMU source (apt-get source qemu)"
-		(cd "$dl" && apt-get source --download-only qemu) >&2 ||
-			die "apt-get source qemu failed (is deb-src enabled?)"
-	fi
-	DSC=$(ls "$dl"/qemu_*.dsc | sort -V | tail -n1)
+# Sets DSC, QEMU_VERSION and SRC; returns 1 if nothing is downloaded yet.
+locate_source() {
+	ls "$DL"/qemu_*.dsc >/dev/null 2>&1 || return 1
+	DSC=$(ls "$DL"/qemu_*.dsc | sort -V | tail -n1)
 	QEMU_VERSION=$(sed -n 's/^Version: //p' "$DSC")
 	# One tree per upstream version (1:7.2+dfsg-7+deb12u18 -> qemu-7.2); a
 	# new Debian revision re-unpacks it.
 	local upstream=${QEMU_VERSION#*:}
 	SRC=$INSTANCE/src/qemu-${upstream%%[+-]*}
+}
+
+fetch_source() {
+	if ! locate_source; then
+		mkdir -p "$DL"
+		log "fetching Debian's QEMU source (apt-get source qemu)"
+		(cd "$DL" && apt-get source --download-only qemu) >&2 ||
+			die "apt-get source qemu failed (is deb-src enabled?)"
+		locate_source || die "apt-get source left no qemu_*.dsc in $DL"
+	fi
 	if [ "$(cat "$SRC/.hc1-unpacked" 2>/dev/null)" != "$QEMU_VERSION" ]; then
 		log "unpacking $DSC"
 		rm -rf "$SRC"
@@ -223,10 +225,28 @@ inputs_hash() {
 	} | sha256sum | cut -d' ' -f1
 }
 
+STAMP=$OUTDIR/.hc1-inputs
+up_to_date() {
+	[ -x "$OUTDIR/qemu-system-x86_64" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$HASH" ]
+}
+
+# The common case answers at once, even while another checkout is building.
+if locate_source; then
+	HASH=$(inputs_hash)
+	if up_to_date; then
+		log "up to date ($OUTDIR/qemu-system-x86_64)"
+		exit 0
+	fi
+fi
+
+# Several engineers (and make -j) may build at once: one at a time, the
+# machine has two cores.
+exec 9>"$CACHE/build-qemu.lock"
+flock 9
+echo "$REPO" >"$INSTANCE/checkout"
 fetch_source
 HASH=$(inputs_hash)
-STAMP=$OUTDIR/.hc1-inputs
-if [ -x "$OUTDIR/qemu-system-x86_64" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$HASH" ]; then
+if up_to_date; then
 	log "up to date ($OUTDIR/qemu-system-x86_64)"
 	exit 0
 fi
