@@ -113,7 +113,7 @@ const Kernels& kernels() {
     static const bool env_portable = portable_from_env();
     if (g_force_portable.load(std::memory_order_relaxed) || env_portable)
         return kPortable;
-    static const Kernels* simd = avx2_kernels();
+    static const Kernels* simd = avx2_vnni_kernels() ? avx2_vnni_kernels() : avx2_kernels();
     return simd ? *simd : kPortable;
 }
 
