@@ -52,6 +52,11 @@
 #else
 #define HC1_CLASS_DATA void *
 #endif
+/* 9.2 dropped the DEFINE_PROP_END_OF_LIST() terminator. */
+#if QEMU_VERSION_MAJOR < 9 || \
+    (QEMU_VERSION_MAJOR == 9 && QEMU_VERSION_MINOR < 2)
+#define HC1_PROPS_TERMINATED
+#endif
 
 #define TYPE_HC1 "hc1"
 OBJECT_DECLARE_SIMPLE_TYPE(HC1State, HC1)
@@ -296,6 +301,8 @@ static void hc1_write_cqe(HC1State *s, HC1Queue *q, struct hc1_cqe *cqe)
         .cid = cpu_to_le16(cqe->cid),
     };
 
+    /* DMA and MSI-X only with the BQL: from the BH or a main-loop timer. */
+    assert(HC1_BQL_LOCKED());
     if (q->cq_reserved) {
         q->cq_reserved--;
     }
@@ -487,6 +494,7 @@ static void hc1_finish_generation(HC1State *s, HC1Context *c, int finish,
     trace_hc1_gen_done(c - s->ctxs, finish, n_prompt, c->produced);
     hc1_ring_write(s, c, offsetof(struct hc1_ring_header, finish), tail,
                    sizeof(tail));
+    /* finish and n_prompt are valid once the host sees DONE. */
     smp_wmb();
     hc1_ring_write(s, c, offsetof(struct hc1_ring_header, state), &state_le,
                    sizeof(state_le));
@@ -768,7 +776,8 @@ static enum hc1_status hc1_admin_cmd(HC1State *s, const union hc1_sqe *sqe)
 {
     switch (sqe->c.opcode) {
     case HC1_OP_IDENTIFY:
-        return sqe->c.flags ? HC1_SC_INVALID_FIELD : hc1_identify(s, &sqe->data);
+        return sqe->c.flags ? HC1_SC_INVALID_FIELD :
+                              hc1_identify(s, &sqe->data);
     case HC1_OP_READ_VOCAB:
         return sqe->c.flags ? HC1_SC_INVALID_FIELD :
                               hc1_read_vocab(s, &sqe->data);
@@ -1599,7 +1608,7 @@ static Property hc1_properties[] = {
     DEFINE_PROP_UINT32("coalesce-tokens", HC1State, coalesce_tokens, 16),
     DEFINE_PROP_UINT32("coalesce-usecs", HC1State, coalesce_usecs, 200),
     DEFINE_PROP_BOOL("fault-inject", HC1State, fault_inject, false),
-#if QEMU_VERSION_MAJOR < 9 || (QEMU_VERSION_MAJOR == 9 && QEMU_VERSION_MINOR < 2)
+#ifdef HC1_PROPS_TERMINATED
     DEFINE_PROP_END_OF_LIST(),
 #endif
 };

@@ -25,8 +25,14 @@ Card::Card(const std::string& qemu, const std::string& model_dir, const CardOpti
     qt_ = std::make_unique<Qtest>(
         qemu, std::vector<std::string>{"-M", "q35", "-m", "256M", "-L", bios, "-device", dev});
     queues_.resize(opt.queues + 1);
+    reattach();
+}
+
+void Card::reattach() {
     find_device();
     setup_msix();
+    for (auto& q : queues_)
+        q = Queue{};
 }
 
 uint32_t Card::cfg_addr(uint8_t off) const {

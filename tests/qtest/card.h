@@ -57,6 +57,8 @@ class Card {
     uint16_t cfg_read16(uint8_t off);
     void cfg_write16(uint8_t off, uint16_t val);
     uint8_t devfn() const { return devfn_; }
+    // After a system reset: program BARs, bus mastering and MSI-X again.
+    void reattach();
 
     uint32_t reg(uint32_t off) { return qt_->readl(kBar0 + off); }
     void set_reg(uint32_t off, uint32_t val) { qt_->writel(kBar0 + off, val); }

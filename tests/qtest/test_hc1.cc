@@ -702,6 +702,121 @@ TEST_F(Hc1Test, VanishedCardReadsAllOnesAndStaysSilent) {
     EXPECT_NE(r.find("error"), std::string::npos) << r;
 }
 
+TEST_F(Hc1Test, SystemResetMidGeneration) {
+    auto card = ready_card();
+    auto p = prompt(*card);
+    card->set_reg(HC1_REG_TEST, HC1_TEST_STALL_ENGINE);
+    card->start_generate(1, card->generate_sqe(0, p, 100), p);
+    card->set_reg(HC1_REG_INTC, 1);
+    std::string r = card->qt().qmp(R"({"execute": "system_reset"})");
+    ASSERT_NE(r.find("return"), std::string::npos) << r;
+    card->qt().clock_step(1000000);
+    // Everything is back at its reset value, including the test register.
+    card->reattach();
+    EXPECT_EQ(card->reg(HC1_REG_CSTS), 0u);
+    EXPECT_EQ(card->reg(HC1_REG_CC), 0u);
+    EXPECT_EQ(card->reg(HC1_REG_TEST), 0u);
+    EXPECT_EQ(card->reg(HC1_REG_ASQ), 0u);
+    EXPECT_EQ(card->reg(HC1_REG_INTC), 16u | (200u << HC1_INTC_USECS_SHIFT));
+    ASSERT_EQ(card->enable(), HC1_CSTS_RDY);
+    ASSERT_EQ(Card::status(card->create_ioq(1)), HC1_SC_SUCCESS);
+    ASSERT_EQ(Card::status(card->create_ctx(1, 0)), HC1_SC_SUCCESS);
+    Generation g = card->generate(1, 0, p, 10);
+    EXPECT_EQ(Card::status(g.cqe), HC1_SC_SUCCESS);
+    EXPECT_EQ(g.tokens.size(), 10u);
+}
+
+TEST_F(Hc1Test, FullCompletionQueueHoldsBackCommands) {
+    auto card = ready_card();
+    ASSERT_EQ(Card::status(card->create_ioq(2, 4)), HC1_SC_SUCCESS);
+    ASSERT_EQ(Card::status(card->create_ctx(2, 1)), HC1_SC_SUCCESS); // SQ/CQ slot 0
+    const uint64_t sq = kIoqBase + 2 * kIoqStride, cq = sq + 0x8000;
+    auto cqe_at = [&](uint32_t slot) { return card->qt().read_obj<hc1_cqe>(cq + 16 * slot); };
+    auto cancel_at = [&](uint32_t slot, uint16_t cid) {
+        hc1_sqe sqe{};
+        sqe.c.opcode = HC1_OP_CANCEL;
+        sqe.c.ctx = 1;
+        sqe.c.cid = cid;
+        card->qt().write_obj(sq + 64 * slot, sqe);
+    };
+    auto settle = [&] {
+        std::this_thread::sleep_for(30ms);
+        for (int i = 0; i < 20; i++)
+            card->qt().clock_step(10000);
+    };
+    // poll_cqe consumed CQ slot 0 (head = 1).  Three CANCELs fill slots
+    // 1..3: the CQ now holds three, all it can (one slot stays empty).
+    for (uint32_t i = 1; i <= 3; i++)
+        cancel_at(i, 0x900 + i);
+    card->ring_sq(2, 0);
+    settle();
+    for (uint32_t i = 1; i <= 3; i++)
+        EXPECT_EQ(cqe_at(i).cid, 0x900 + i);
+    // A fourth command must wait: its completion would overwrite slot 0.
+    const hc1_cqe old0 = cqe_at(0);
+    cancel_at(0, 0x904);
+    card->ring_sq(2, 1);
+    settle();
+    EXPECT_EQ(cqe_at(0).cid, old0.cid) << "CQ overrun";
+    EXPECT_EQ(cqe_at(0).status, old0.status);
+    // The host consumes one entry: the held command completes, phase 0.
+    card->set_reg(HC1_REG_CQ_HEAD_DB(2), 2);
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (cqe_at(0).cid != 0x904 && std::chrono::steady_clock::now() < deadline)
+        card->qt().clock_step(10000);
+    EXPECT_EQ(cqe_at(0).cid, 0x904);
+    EXPECT_EQ(cqe_at(0).status & HC1_CQE_PHASE, 0);
+    EXPECT_EQ(cqe_at(0).sq_head, 1);
+    EXPECT_EQ(card->reg(HC1_REG_ERRCNT), 0u);
+}
+
+TEST_F(Hc1Test, StopTokenAndContinue) {
+    auto card = ready_card();
+    auto p = prompt(*card);
+    Generation full = card->generate(1, 0, p, 20);
+    ASSERT_EQ(full.tokens.size(), 20u);
+
+    // A stop token ends generation and is delivered.
+    hc1_sqe sqe = card->generate_sqe(0, p, 20);
+    sqe.gen.stop[2] = full.tokens[4];
+    card->start_generate(1, sqe, p);
+    auto cqe = card->poll_cqe(1);
+    ASSERT_TRUE(cqe);
+    Generation stopped = card->collect(0, *cqe);
+    EXPECT_EQ(HC1_CQE_FINISH(cqe->info), uint32_t(HC1_FINISH_STOP));
+    ASSERT_GE(stopped.tokens.size(), 1u);
+    EXPECT_LE(stopped.tokens.size(), 5u);
+    EXPECT_EQ(stopped.tokens.back(), full.tokens[4]);
+
+    // Ten tokens, then CONTINUE with no prompt: the same as twenty at once.
+    Generation first = card->generate(1, 0, p, 10);
+    sqe = card->generate_sqe(0, {}, 10);
+    sqe.c.flags = HC1_GEN_CONTINUE;
+    card->start_generate(1, sqe, {});
+    cqe = card->poll_cqe(1);
+    ASSERT_TRUE(cqe);
+    ASSERT_EQ(Card::status(*cqe), HC1_SC_SUCCESS);
+    EXPECT_EQ(HC1_CQE_PROMPT(cqe->info), 0u);
+    Generation second = card->collect(0, *cqe);
+    std::vector<uint32_t> joined = first.tokens;
+    joined.insert(joined.end(), second.tokens.begin(), second.tokens.end());
+    EXPECT_EQ(joined, full.tokens);
+}
+
+TEST_F(Hc1Test, Int8FormatBurnsAndGenerates) {
+    CardOptions opt;
+    opt.extra = ",format=int8";
+    auto card = ready_card(opt);
+    hc1_model_card mc{};
+    ASSERT_EQ(Card::status(card->identify(mc)), HC1_SC_SUCCESS);
+    EXPECT_EQ(mc.weight_format, uint32_t(HC1_WFMT_INT8));
+    EXPECT_GT(mc.group_size, 0u);
+    auto p = prompt(*card);
+    Generation g = card->generate(1, 0, p, 30);
+    EXPECT_EQ(Card::status(g.cqe), HC1_SC_SUCCESS);
+    EXPECT_EQ(g.tokens.size(), 30u);
+}
+
 TEST_F(Hc1Test, MissingModelRefusesToStart) {
     std::string err;
     std::string bios = qemu_.substr(0, qemu_.rfind('/') + 1) + "pc-bios";
