@@ -76,7 +76,7 @@ vm-shell: all
 	$(VM) --shell
 
 format:
-	git ls-files '*.c' '*.h' '*.cpp' '*.hpp' | grep -v '^kmod/' | xargs clang-format -i
+	git ls-files '*.c' '*.h' '*.cpp' '*.hpp' | grep -v -e '^kmod/' -e '^qemu-device/hc1\.c$$' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD)
