@@ -6,13 +6,9 @@
  * detected by the driver's timeout, a fatal status by its watchdog, and
  * lost interrupts by its polling.
  */
-#include <libgen.h>
-#include <sys/mman.h>
-
 #include "hc1_guest.h"
 
 static uint32_t prompt[] = { 1, 33, 44, 55 };
-static volatile uint32_t *bar;
 
 static void start(int fd, uint32_t n)
 {
@@ -67,24 +63,14 @@ static void test_reset_ioctl(int fd, uint32_t slots)
 	generate_ok(fd);
 }
 
-static bool map_bar(void)
+/* HC1_REG_TEST through the driver's debugfs file. */
+static void set_fault(uint32_t bits)
 {
-	char link[512], path[600];
-	int fd;
-	ssize_t n;
+	FILE *f = fopen("/sys/kernel/debug/hc1/hc0/fault_inject", "w");
 
-	n = readlink(HC1_SYSFS "/device", link, sizeof(link) - 1);
-	CHECK(n > 0);
-	link[n] = '\0';
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0",
-		 basename(link));
-	fd = open(path, O_RDWR | O_SYNC);
-	if (fd < 0)
-		return false;
-	bar = mmap(NULL, HC1_BAR0_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   fd, 0);
-	close(fd);
-	return bar != MAP_FAILED;
+	CHECK(f);
+	fprintf(f, "%u\n", bits);
+	CHECK(fclose(f) == 0);
 }
 
 static void set_timeout_ms(unsigned int ms)
@@ -102,11 +88,11 @@ static void test_stall(int fd, uint32_t slots)
 	double t0;
 	struct hc1_wait w;
 
-	bar[HC1_REG_TEST / 4] = HC1_TEST_STALL_ENGINE;
+	set_fault(HC1_TEST_STALL_ENGINE);
 	t0 = hc1_now();
 	start(fd, slots);
 	w = hc1_wait_end(fd);
-	bar[HC1_REG_TEST / 4] = 0;
+	set_fault(0);
 	CHECK(w.status == -EIO);
 	CHECK(hc1_sysfs_long("stats/timeouts") > timeouts);
 	printf("stall: failed with -EIO after %.1f s\n", hc1_now() - t0);
@@ -120,9 +106,9 @@ static void test_fatal(int fd, uint32_t slots)
 	struct hc1_wait w;
 
 	start(fd, slots);
-	bar[HC1_REG_TEST / 4] = HC1_TEST_FATAL;
+	set_fault(HC1_TEST_FATAL);
 	w = hc1_wait_end(fd);
-	bar[HC1_REG_TEST / 4] = 0;
+	set_fault(0);
 	CHECK(w.status == -EIO || (w.status == 0 && w.produced == slots));
 	expect_live();
 	CHECK(hc1_sysfs_long("stats/resets") > resets);
@@ -134,10 +120,10 @@ static void test_dropped_irqs(int fd)
 	uint32_t tok[32];
 	double t0 = hc1_now();
 
-	bar[HC1_REG_TEST / 4] = HC1_TEST_DROP_IRQ;
+	set_fault(HC1_TEST_DROP_IRQ);
 	start(fd, 32);
 	CHECK(hc1_read_all(fd, tok, 32) == 32);
-	bar[HC1_REG_TEST / 4] = 0;
+	set_fault(0);
 	printf("dropped interrupts: 32 tokens in %.2f s by polling\n",
 	       hc1_now() - t0);
 }
@@ -155,7 +141,6 @@ int main(void)
 		close(fd);
 		return 0;
 	}
-	CHECK(map_bar());
 	set_timeout_ms(2000);
 	test_dropped_irqs(fd);
 	test_stall(fd, slots);
