@@ -115,13 +115,18 @@ static inline struct hc1_wait hc1_wait_end(int fd)
 	return w;
 }
 
-/* Read tokens with read() until end of generation; returns the count. */
+/*
+ * Read tokens with read() until the end of the generation (read() returns
+ * 0); returns the count.  More than @cap tokens is a failure.
+ */
 static inline uint32_t hc1_read_all(int fd, uint32_t *out, uint32_t cap)
 {
-	uint32_t n = 0;
+	uint32_t n = 0, extra;
 
 	for (;;) {
-		ssize_t r = read(fd, out + n, (cap - n) * sizeof(uint32_t));
+		ssize_t r = n < cap ?
+			read(fd, out + n, (cap - n) * sizeof(uint32_t)) :
+			read(fd, &extra, sizeof(extra));
 
 		if (r < 0)
 			FAIL("read: %s", strerror(errno));
@@ -129,9 +134,9 @@ static inline uint32_t hc1_read_all(int fd, uint32_t *out, uint32_t cap)
 			return n;
 		if (r % 4)
 			FAIL("read returned %zd, not a multiple of 4", r);
-		n += r / 4;
 		if (n == cap)
-			return n;
+			FAIL("more than %u tokens", cap);
+		n += r / 4;
 	}
 }
 
