@@ -995,6 +995,10 @@ static long hc1_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	struct hc1_file *s = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
+	/* A session may still be ended (and its memory freed) without a card. */
+	if (READ_ONCE(s->hdev->state) == HC1_STATE_DEAD &&
+	    cmd != HC1_IOCTL_SESSION_DESTROY)
+		return -ENODEV;
 	if (cmd == HC1_IOCTL_SESSION_DESTROY || cmd == HC1_IOCTL_CANCEL ||
 	    cmd == HC1_IOCTL_RESET)
 		return hc1_ioctl_noarg(s, cmd, arg);
