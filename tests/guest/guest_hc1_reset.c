@@ -165,6 +165,55 @@ static void test_fatal(int fd, uint32_t slots)
 	generate_ok(fd);
 }
 
+/*
+ * Completions that name the wrong command never complete anything: the
+ * synchronous CREATE_CTX times out and resets the card, whose re-created
+ * queues time out too while the fault lasts, leaving it failed.  A RESET
+ * once the fault is gone brings it back.
+ */
+static void test_bad_cid(void)
+{
+	int fd2 = hc1_open();
+	struct hc1_session s = { .size = sizeof(s) };
+	char state[32];
+	double t0 = hc1_now();
+
+	set_fault(HC1_TEST_BAD_CID);
+	CHECK_ERR(ioctl(fd2, HC1_IOCTL_SESSION_CREATE, &s), EIO);
+	/* The reset the timeout started re-creates queues into the fault. */
+	do {
+		usleep(50000);
+		hc1_sysfs_str("state", state, sizeof(state));
+	} while (!strcmp(state, "resetting"));
+	set_fault(0);
+	printf("bad cid: create failed after %.1f s, card %s\n",
+	       hc1_now() - t0, state);
+	if (!strcmp(state, "failed")) {
+		CHECK_ERR(ioctl(fd2, HC1_IOCTL_SESSION_CREATE, &s), EIO);
+		CHECK_OK(ioctl(fd2, HC1_IOCTL_RESET, 0));
+	}
+	expect_live();
+	hc1_create(fd2);
+	generate_ok(fd2);
+	close(fd2);
+}
+
+/* Completions held back 2 s by the card: slow, not lost. */
+static void test_delayed_cqe(int fd)
+{
+	long resets = hc1_sysfs_long("stats/resets");
+	double t0 = hc1_now();
+
+	set_timeout_ms(10000);
+	set_fault(HC1_TEST_DELAY_CQE);
+	generate_ok(fd);
+	set_fault(0);
+	CHECK(hc1_sysfs_long("stats/resets") == resets);
+	printf("delayed completion: generation done in %.1f s\n",
+	       hc1_now() - t0);
+	set_timeout_ms(2000);
+}
+
 static void test_dropped_irqs(int fd)
 {
 	uint32_t tok[32];
@@ -195,6 +244,8 @@ int main(void)
 	test_dropped_irqs(fd);
 	test_stall(fd, slots);
 	test_fatal(fd, slots);
+	test_delayed_cqe(fd);
+	test_bad_cid();
 	set_timeout_ms(10000);
 	close(fd);
 	hc1_wait_sysfs("sessions", 0, 5);
