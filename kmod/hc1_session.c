@@ -119,6 +119,21 @@ static void hc1_pending_wake(struct hc1_file *s, struct list_head *out)
 	}
 }
 
+/* Called with s->state_lock held when tokens of a generation show up. */
+static void hc1_note_first_token(struct hc1_file *s)
+{
+	struct hc1_counters *stats = &s->hdev->stats;
+	s64 us;
+
+	if (s->first_token || !s->produced)
+		return;
+	s->first_token = true;
+	us = ktime_us_delta(ktime_get(), s->started);
+	atomic64_add(us, &stats->ttft_us_sum);
+	atomic64_inc(&stats->ttft_count);
+	atomic64_set(&stats->ttft_us_last, us);
+}
+
 /**
  * hc1_session_progress() - pick up tokens the card wrote to a session's ring
  * @s: session whose ring memory is known to be allocated (it is on a
@@ -142,6 +157,7 @@ void hc1_session_progress(struct hc1_file *s)
 		produced = hc1_clamp_produced(produced, s->gen_max);
 		if (produced > s->produced) {
 			WRITE_ONCE(s->produced, produced);
+			hc1_note_first_token(s);
 			moved = true;
 			hc1_pending_wake(s, &ready);
 		}
@@ -186,6 +202,7 @@ static void hc1_gen_done(struct hc1_cmd *cmd, const struct hc1_cqe *cqe,
 		tokens = s->produced;
 	}
 	WRITE_ONCE(s->produced, tokens);
+	hc1_note_first_token(s);
 	s->gen_status = status;
 	s->gen_finish = finish;
 	s->tokens += tokens;
@@ -648,6 +665,8 @@ static void hc1_gen_arm(struct hc1_file *s, u32 max_tokens,
 	s->progress = 0;
 	s->progress_at = jiffies;
 	s->cancel_sent = false;
+	s->first_token = false;
+	s->started = ktime_get();
 	if (ioucmd)
 		list_add_tail(&hc1_pdu(ioucmd)->node, &s->pending);
 	spin_unlock_irq(&s->state_lock);

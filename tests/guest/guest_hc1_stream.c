@@ -132,6 +132,65 @@ static void test_mmap_live(int fd, const struct hc1_session *s,
 	CHECK_OK(munmap(ring, s->ring_bytes));
 }
 
+static void sysfs_set(const char *attr, long val, int want_errno)
+{
+	char path[128];
+	FILE *f;
+	int ret;
+
+	snprintf(path, sizeof(path), HC1_SYSFS "/%s", attr);
+	f = fopen(path, "w");
+	CHECK(f);
+	fprintf(f, "%ld\n", val);
+	errno = 0;
+	ret = fclose(f);
+	if (want_errno)
+		CHECK(ret != 0 && errno == want_errno);
+	else
+		CHECK(ret == 0);
+}
+
+/* Interrupts one generation of @n tokens costs. */
+static long interrupts_for(int fd, uint32_t n)
+{
+	long before = hc1_sysfs_long("stats/interrupts");
+	uint32_t tok[512];
+
+	start(fd, n);
+	/* Sleep in WAIT, not in read(): both are woken by the same events. */
+	CHECK(hc1_wait_end(fd).produced == n);
+	CHECK(hc1_read_all(fd, tok, n) == n);
+	return hc1_sysfs_long("stats/interrupts") - before;
+}
+
+/*
+ * Coalescing is the card's, set through sysfs: with no token threshold and
+ * no timer, a generation interrupts once, for its completion.
+ */
+static void test_coalescing(int fd, uint32_t n)
+{
+	long tokens = hc1_sysfs_long("coalesce_tokens");
+	long usecs = hc1_sysfs_long("coalesce_usecs");
+	long quiet, chatty;
+
+	sysfs_set("coalesce_tokens", 65536, ERANGE);
+	sysfs_set("coalesce_usecs", -1, EINVAL);
+	sysfs_set("coalesce_tokens", 65535, 0);
+	sysfs_set("coalesce_usecs", 0, 0);
+	CHECK(hc1_sysfs_long("coalesce_tokens") == 65535);
+	CHECK(hc1_sysfs_long("coalesce_usecs") == 0);
+	quiet = interrupts_for(fd, n);
+	sysfs_set("coalesce_tokens", 1, 0);
+	chatty = interrupts_for(fd, n);
+	sysfs_set("coalesce_tokens", tokens, 0);
+	sysfs_set("coalesce_usecs", usecs, 0);
+	printf("coalescing: %ld interrupt(s) with it off, %ld with one per token (%u tokens)\n",
+	       quiet, chatty, n);
+	CHECK(quiet >= 1 && quiet <= 2);
+	CHECK(hc1_sysfs_long("stats/ttft_us_last") > 0);
+	CHECK(hc1_sysfs_long("stats/ttft_us_avg") > 0);
+}
+
 int main(void)
 {
 	int fd = hc1_open();
@@ -166,6 +225,7 @@ int main(void)
 	}
 	CHECK(read(fd, &tok, 4) == 0);
 
+	test_coalescing(fd, n);
 	test_mmap_live(fd, &s, a, n);
 	test_mmap(fd, &s, a, n);
 	close(fd);
