@@ -265,6 +265,8 @@ void hc1_encode_generate(union hc1_sqe *sqe, const struct hc1_generate *gen,
  * than the driver's is only possible from a caller that predates a field the
  * driver added later: today, smaller means malformed.  Larger is fine if the
  * extra bytes are zero, which copy_struct_from_user() checks.
+ *
+ * Return: 0, -EINVAL or -E2BIG.
  */
 int hc1_check_usize(u32 usize, u32 ksize)
 {
@@ -317,6 +319,8 @@ int hc1_check_generate(const struct hc1_generate *gen,
  * @tokens: the driver's copy of the prompt
  * @n: tokens
  * @vocab_size: tokens in the vocabulary
+ *
+ * Return: 0 or -EINVAL.
  */
 int hc1_check_prompt(const u32 *tokens, u32 n, u32 vocab_size)
 {
@@ -345,6 +349,8 @@ int hc1_check_wait(const struct hc1_wait *w)
  * @b: the request
  * @has_offset: the ioctl takes an offset (READ_VOCAB)
  * @blob_len: bytes of the object copied out
+ *
+ * Return: 0 or -EINVAL.
  */
 int hc1_check_buffer(const struct hc1_buffer *b, bool has_offset,
 		     u32 blob_len)
