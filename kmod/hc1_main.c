@@ -535,6 +535,12 @@ static int hc1_alloc_vectors(struct hc1_dev *hdev)
 	u32 nq = (hdev->cap & HC1_CAP_NQ_MASK) >> HC1_CAP_NQ_SHIFT;
 	u32 want = 1 + min3(nq, max_io_queues, num_online_cpus());
 
+	if (want < 2) {
+		dev_err(&hdev->pdev->dev,
+			"no I/O queue possible (card offers %u, max_io_queues=%u)\n",
+			nq, max_io_queues);
+		return -ENODEV;
+	}
 	return pci_alloc_irq_vectors(hdev->pdev, 2, want, PCI_IRQ_MSIX);
 }
 
