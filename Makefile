@@ -62,8 +62,11 @@ test-host: userspace
 test-qtest: userspace qemu
 	$(SRC)/tests/qtest/run.sh $(QEMU)
 
+# Everything in one boot, then the fault-injection half of the reset tests on
+# a card that has fault injection (a test-only register, off by default).
 test-guest: all
 	$(VM) --timeout $(GUEST_TIMEOUT) -- hc1-run-tests
+	$(VM) --timeout 300 --device-opts ,fault-inject=on -- hc1-run-tests guest-hc1-reset
 
 demo: all
 	@echo "== model: $$($(SRC)/tools/vm/default-model.sh name)"
