@@ -70,7 +70,8 @@ test-guest: all
 
 demo: all
 	@echo "== model: $$($(SRC)/tools/vm/default-model.sh name)"
-	$(VM) --timeout 600 -- 'set -x; hcctl list && hcctl info && hcctl run "Once upon a time" --stats'
+	$(VM) --timeout 600 -- "set -x; hcctl list && hcctl info && \
+		hcctl run '$$($(SRC)/tools/vm/default-model.sh prompt)' --stats"
 
 bench: all
 	$(SRC)/tools/bench/run.sh $(BUILD)
