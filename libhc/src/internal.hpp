@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 namespace hc::detail {
 
@@ -90,7 +91,13 @@ struct Session::Impl {
     bool in_loop = false;     // owned by an EventLoop
     bool header_live = false; // the header belongs to this generation
     bool done = false;        // the card said the generation is over
-    uint32_t consumed = 0, available = 0;
+    uint32_t available = 0;   // tokens known to be in the ring
+    uint32_t copied = 0;      // of which copied into batch
+    // Tokens are copied out of the ring right after the driver vouched for
+    // the session, so the caller never touches the mapping while it works
+    // on them: a card that goes away zaps the mapping.
+    std::vector<uint32_t> batch;
+    size_t batch_pos = 0;
     std::optional<detail::Clock::time_point> deadline;
     Result result;
 
@@ -99,6 +106,12 @@ struct Session::Impl {
     uint32_t mask() const { return capacity() - 1; }
     uint32_t token_at(uint32_t i) const {
         return __atomic_load_n(&slots[i & mask()], __ATOMIC_RELAXED);
+    }
+    // Copy ring slots [from, to) to @out (replacing its contents).
+    void copy_tokens(uint32_t from, uint32_t to, std::vector<uint32_t>& out) const {
+        out.resize(to - from);
+        for (uint32_t i = from; i < to; i++)
+            out[i - from] = token_at(i);
     }
     uint32_t load_produced() const { return __atomic_load_n(&header->produced, __ATOMIC_ACQUIRE); }
     uint32_t load_finish() const { return __atomic_load_n(&header->finish, __ATOMIC_RELAXED); }

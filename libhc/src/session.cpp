@@ -161,7 +161,9 @@ void Session::start(std::span<const uint32_t> prompt, const GenerateOptions& opt
     s.running = true;
     s.header_live = false;
     s.done = false;
-    s.consumed = s.available = 0;
+    s.available = s.copied = 0;
+    s.batch.clear();
+    s.batch_pos = 0;
     s.result = Result{};
     s.deadline.reset();
     if (opts.timeout.count() > 0)
@@ -178,8 +180,14 @@ std::optional<uint32_t> Session::next() {
     if (!s.running)
         return std::nullopt;
     for (;;) {
-        if (s.consumed < s.available)
-            return s.token_at(s.consumed++);
+        if (s.batch_pos < s.batch.size())
+            return s.batch[s.batch_pos++];
+        if (s.copied < s.available) {
+            s.copy_tokens(s.copied, s.available, s.batch);
+            s.batch_pos = 0;
+            s.copied = s.available;
+            continue;
+        }
         if (s.done) {
             s.running = false;
             return std::nullopt;
