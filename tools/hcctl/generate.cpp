@@ -22,7 +22,7 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 // Sampling options shared by run, chat and bench; --stop values that are
 // numbers are token ids, anything else is a string matched in the text.
 hc::GenerateOptions sampling(const Args& args, const hc::Card& card, uint32_t default_max,
-                             std::vector<std::string>& stop_strings) {
+                             std::vector<std::string>& stop_strings, bool stop_at_bos = true) {
     hc::GenerateOptions o;
     o.max_tokens = static_cast<uint32_t>(args.get_uint("max-tokens", default_max));
     o.temperature = static_cast<float>(args.get_double("temperature", 0.0));
@@ -44,6 +44,11 @@ hc::GenerateOptions sampling(const Args& args, const hc::Card& card, uint32_t de
             stop_strings.push_back(s);
         }
     }
+    // A generated BOS starts a new document (stories260K separates its
+    // stories so): end there like llama2.c does, unless told to run on.
+    if (stop_at_bos && !o.ignore_eos && !args.has("no-bos-stop") &&
+        o.stop_tokens.size() < card.info().max_stop)
+        o.stop_tokens.push_back(card.info().bos_id);
     if (o.stop_tokens.size() > card.info().max_stop)
         throw UsageError("at most " + std::to_string(card.info().max_stop) + " stop tokens");
     uint32_t ring = 1u << card.info().ring_shift;
@@ -224,7 +229,7 @@ int cmd_bench(const Args& args) {
     hc::Card card = open_card(args);
     uint32_t n_sessions = static_cast<uint32_t>(args.get_uint("sessions", 4));
     std::vector<std::string> stops;
-    hc::GenerateOptions opts = sampling(args, card, 0, stops);
+    hc::GenerateOptions opts = sampling(args, card, 0, stops, false);
     opts.max_tokens = static_cast<uint32_t>(args.get_uint("tokens", 64));
     opts.ignore_eos = true; // every session makes exactly M tokens
     if (n_sessions == 0 || opts.max_tokens == 0)

@@ -22,7 +22,7 @@ commands:
   info                 model card, driver limits, queues and counters of a card
   run PROMPT           generate from PROMPT, streaming the text
       --max-tokens N --temperature F --top-k N --top-p F --seed N
-      --stop TOKEN_ID|STRING (repeatable) --ignore-eos --timeout MS
+      --stop TOKEN_ID|STRING (repeatable) --ignore-eos --no-bos-stop --timeout MS
       --stats (time to first token, tokens/s, count on stderr)
   chat                 interactive: each stdin line continues the conversation
       (run's sampling options; --max-tokens per reply, default 128)
@@ -38,7 +38,7 @@ exit codes: 0 ok, 1 error, 2 usage, 3 no such card, 4 driver not loaded,
 )";
 
 // Options that take no value.
-const std::set<std::string> kFlags = {"json", "stats", "ignore-eos", "help", "raw"};
+const std::set<std::string> kFlags = {"json", "stats", "ignore-eos", "no-bos-stop", "help"};
 
 Args parse(int argc, char** argv, std::string& command) {
     Args a;
