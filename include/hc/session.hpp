@@ -112,6 +112,12 @@ class Session {
     std::optional<uint32_t> next();
     /** How the last generation ended (valid once next() returned nullopt). */
     const Result& result() const;
+    /**
+     * ioctls this session has made (GENERATE, WAIT, CANCEL) since it was
+     * created: divide by tokens for syscalls per token.  EventLoop
+     * generations are counted by EventLoop::counters() instead.
+     */
+    uint64_t syscalls() const;
     /** Whether a generation started with start() is still being read. */
     bool running() const;
     /** Stop the running generation (no-op if none); safe from another thread. */

@@ -100,6 +100,7 @@ struct Turn {
     hc::Result result;
     bool stopped_by_string = false;
     uint32_t prompt_tokens = 0;
+    uint64_t syscalls = 0;
     double ttft_ms = 0, elapsed_ms = 0, decode_ms = 0;
 };
 
@@ -119,6 +120,7 @@ Turn generate_turn(hc::Session& session, std::string_view prompt, const hc::Gene
             std::fflush(out);
         }
     };
+    uint64_t syscalls_before = session.syscalls();
     auto t0 = Clock::now();
     Clock::time_point first, last;
     uint32_t n = 0;
@@ -132,6 +134,7 @@ Turn generate_turn(hc::Session& session, std::string_view prompt, const hc::Gene
     if (!filter.hit())
         emit(filter.feed(detok.finish()) + filter.flush());
     turn.stopped_by_string = filter.hit();
+    turn.syscalls = session.syscalls() - syscalls_before;
     turn.elapsed_ms = ms_between(t0, n ? last : Clock::now());
     turn.ttft_ms = n ? ms_between(t0, first) : 0;
     turn.decode_ms = n > 1 ? ms_between(first, last) : 0;
@@ -143,9 +146,12 @@ void print_stats(const Turn& t) {
     double decode = t.decode_ms > 0 ? (t.result.tokens - 1) / (t.decode_ms / 1000) : 0;
     std::fprintf(stderr,
                  "\n--- %u prompt tokens, %u generated (%s%s); time to first token %.1f ms; "
-                 "%.1f tokens/s overall, %.1f tokens/s after the first\n",
+                 "%.1f tokens/s overall, %.1f tokens/s after the first; %llu syscalls "
+                 "(%.3f per token)\n",
                  t.prompt_tokens, t.result.tokens, hc::to_string(t.result.finish),
-                 t.stopped_by_string ? ", stop string" : "", t.ttft_ms, tps, decode);
+                 t.stopped_by_string ? ", stop string" : "", t.ttft_ms, tps, decode,
+                 static_cast<unsigned long long>(t.syscalls),
+                 t.result.tokens ? double(t.syscalls) / t.result.tokens : 0.0);
 }
 
 } // namespace
@@ -174,6 +180,7 @@ int cmd_run(const Args& args) {
             .field("ttft_ms", t.ttft_ms)
             .field("elapsed_ms", t.elapsed_ms)
             .field("tokens_per_s", t.elapsed_ms > 0 ? t.result.tokens / (t.elapsed_ms / 1000) : 0.0)
+            .field("syscalls", t.syscalls)
             .end_object();
         std::cout << j.str() << "\n";
     } else {
