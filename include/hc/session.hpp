@@ -185,8 +185,11 @@ class TokenStream {
         Session* s_ = nullptr;
         uint32_t cur_ = 0;
     };
+    /** Iterate over @p s's running generation (started by Session::tokens()). */
     explicit TokenStream(Session& s) : s_(&s) {}
+    /** Blocks for the first token. */
     iterator begin() { return iterator(s_); }
+    /** Reached when the generation has ended. */
     std::default_sentinel_t end() { return {}; }
 
   private:
@@ -220,8 +223,11 @@ class TextStream {
         TextStream* ts_ = nullptr;
         std::string cur_;
     };
+    /** Iterate over @p s's running generation, decoding as if after token @p prev. */
     TextStream(Session& s, uint32_t prev) : s_(&s), detok_(s.tokenizer(), prev) {}
+    /** Blocks for the first piece of text. */
     iterator begin() { return iterator(this); }
+    /** Reached when the generation has ended and all text was flushed. */
     std::default_sentinel_t end() { return {}; }
 
   private:
