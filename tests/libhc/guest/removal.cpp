@@ -78,14 +78,22 @@ void remove_mid_stream(const std::string& pci) {
     endless.max_tokens = blocking.ring_capacity();
     blocking.start(prompt, endless);
 
-    hc::EventLoop loop;
+    // The loop runs on its own thread, as an application's would, while
+    // this thread reads the blocking session.
     int loop_error = 0;
     bool loop_done = false;
-    loop.submit(looped, prompt, endless, {nullptr, [&](const hc::Result&, const hc::Error* e) {
-                                              loop_done = true;
-                                              loop_error = e ? e->code() : 0;
-                                          }});
-    loop.run_once(std::chrono::milliseconds(0));
+    std::thread looper([&] {
+        hc::EventLoop loop;
+        loop.submit(looped, prompt, endless, {nullptr, [&](const hc::Result&, const hc::Error* e) {
+                                                  loop_done = true;
+                                                  loop_error = e ? e->code() : 0;
+                                              }});
+        try {
+            loop.run();
+        } catch (const hc::Error& e) {
+            loop_error = e.code();
+        }
+    });
 
     auto t0 = std::chrono::steady_clock::now();
     std::thread remover([&] { write_sysfs(pci + "/remove"); });
@@ -98,11 +106,7 @@ void remove_mid_stream(const std::string& pci) {
         blocking_error = e.code();
         std::cout << "blocking reader: " << e.what() << "\n";
     }
-    try {
-        loop.run();
-    } catch (const hc::Error& e) {
-        loop_error = e.code();
-    }
+    looper.join();
     remover.join();
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::cout << "removal handled in " << s << " s; blocking error " << blocking_error
