@@ -90,6 +90,7 @@ struct hc1_cmd {
  * @sessions_lock: protects @sessions; taken in hard interrupt context
  * @sessions: sessions whose generations run on this queue
  * @interrupts: interrupts handled, for debugfs
+ * @irq_requested: the vector's handler is installed
  */
 struct hc1_queue {
 	struct hc1_dev *hdev;
@@ -113,6 +114,7 @@ struct hc1_queue {
 	spinlock_t sessions_lock;	/* see @sessions_lock above */
 	struct list_head sessions;
 	u64 interrupts;
+	bool irq_requested;
 };
 
 /* hc1_dev.state */

@@ -420,9 +420,33 @@ static int hc1_check_id(struct hc1_dev *hdev)
 
 static int hc1_request_irq(struct hc1_dev *hdev, struct hc1_queue *q)
 {
-	return devm_request_irq(&hdev->pdev->dev,
-				pci_irq_vector(hdev->pdev, q->vector), hc1_irq,
-				0, HC1_DRV_NAME, q);
+	int ret;
+
+	ret = devm_request_irq(&hdev->pdev->dev,
+			       pci_irq_vector(hdev->pdev, q->vector), hc1_irq,
+			       0, HC1_DRV_NAME, q);
+	if (!ret)
+		q->irq_requested = true;
+	return ret;
+}
+
+/*
+ * The handlers' data lives in @hdev, which open files may keep or the last
+ * put may free: release the interrupts before the binding's own devres
+ * would, while @hdev is surely alive.
+ */
+static void hc1_free_irqs(struct hc1_dev *hdev)
+{
+	int i;
+
+	for (i = 0; i < hdev->nr_queues_alloc; i++) {
+		struct hc1_queue *q = &hdev->queues[i];
+
+		if (q->irq_requested)
+			devm_free_irq(&hdev->pdev->dev,
+				      pci_irq_vector(hdev->pdev, q->vector), q);
+		q->irq_requested = false;
+	}
 }
 
 static int hc1_setup_admin(struct hc1_dev *hdev, int nvec)
@@ -593,13 +617,17 @@ static struct hc1_dev *hc1_dev_alloc(struct pci_dev *pdev)
 	dev_set_drvdata(&hdev->dev, hdev);
 	cdev_init(&hdev->cdev, &hc1_fops);
 	hdev->cdev.owner = THIS_MODULE;
+	if (dev_set_name(&hdev->dev, "hc%d", index)) {
+		put_device(&hdev->dev);
+		return ERR_PTR(-ENOMEM);
+	}
 	return hdev;
 }
 
 static int hc1_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct hc1_dev *hdev;
-	int ret, ret2;
+	int ret;
 
 	hdev = hc1_dev_alloc(pdev);
 	if (IS_ERR(hdev))
@@ -607,9 +635,6 @@ static int hc1_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	pci_set_drvdata(pdev, hdev);
 
 	ret = hc1_bring_up(hdev);
-	if (ret)
-		goto err_disable;
-	ret = dev_set_name(&hdev->dev, "hc%d", hdev->index);
 	if (ret)
 		goto err_disable;
 	ret = cdev_device_add(&hdev->cdev, &hdev->dev);
@@ -631,9 +656,7 @@ err_disable:
 	hc1_mark_dead(hdev);
 	if (hdev->bar && pci_device_is_present(pdev))
 		hc1_writel(hdev, 0, HC1_REG_CC);
-	/* Interrupts freed after us find closed queues and leave hdev alone. */
-	for (ret2 = 0; ret2 < hdev->nr_queues_alloc; ret2++)
-		hc1_queue_set_live(&hdev->queues[ret2], false);
+	hc1_free_irqs(hdev);
 	put_device(&hdev->dev);
 	return ret;
 }
@@ -653,6 +676,7 @@ static void hc1_remove(struct pci_dev *pdev)
 	/* Wait out admin users still copying from the admin buffer. */
 	mutex_lock(&hdev->admin_lock);
 	mutex_unlock(&hdev->admin_lock);
+	hc1_free_irqs(hdev);
 	put_device(&hdev->dev);
 }
 

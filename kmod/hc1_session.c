@@ -71,8 +71,13 @@ static void hc1_pending_finish(struct io_uring_cmd *ioucmd, int res)
 	io_uring_cmd_complete_in_task(ioucmd, hc1_uring_task_cb);
 }
 
-static void hc1_pending_finish_list(struct list_head *list, int res,
-				    u32 tokens)
+/*
+ * Unpark every command on @list: GENERATEs complete with @gen_res, WAITs
+ * with @wait_res (a WAIT that succeeds reports the ring's state, whatever
+ * the generation's outcome).
+ */
+static void hc1_pending_finish_list(struct list_head *list, int gen_res,
+				    int wait_res)
 {
 	struct hc1_uring_pdu *pdu, *tmp;
 
@@ -81,10 +86,9 @@ static void hc1_pending_finish_list(struct list_head *list, int res,
 			container_of((void *)pdu, struct io_uring_cmd, pdu);
 
 		list_del_init(&pdu->node);
-		if (ioucmd->cmd_op == HC1_URING_CMD_GENERATE && res >= 0)
-			hc1_pending_finish(ioucmd, tokens);
-		else
-			hc1_pending_finish(ioucmd, res);
+		hc1_pending_finish(ioucmd,
+				   ioucmd->cmd_op == HC1_URING_CMD_GENERATE ?
+				   gen_res : wait_res);
 	}
 }
 
@@ -97,7 +101,7 @@ static void hc1_pending_fail_all(struct hc1_file *s, int err)
 	spin_lock_irqsave(&s->state_lock, flags);
 	list_splice_init(&s->pending, &list);
 	spin_unlock_irqrestore(&s->state_lock, flags);
-	hc1_pending_finish_list(&list, err, 0);
+	hc1_pending_finish_list(&list, err, err);
 }
 
 /* Called with s->state_lock held: unpark the WAITs that are satisfied. */
@@ -196,7 +200,7 @@ static void hc1_gen_done(struct hc1_cmd *cmd, const struct hc1_cqe *cqe,
 		atomic64_inc(&stats->cancelled);
 	if (status)
 		atomic64_inc(&stats->errors);
-	hc1_pending_finish_list(&list, status, tokens);
+	hc1_pending_finish_list(&list, status ? status : tokens, 0);
 	wake_up_all(&s->wait);
 }
 
@@ -568,7 +572,8 @@ static int hc1_load_prompt(struct hc1_file *s, const u32 *prompt, u32 n)
 	if (hdev->dma_gone) {
 		ret = -ENODEV;
 	} else {
-		memcpy(s->prompt, prompt, n * sizeof(u32));
+		if (n)
+			memcpy(s->prompt, prompt, n * sizeof(u32));
 		/* No generation runs on the ring: the host may write it. */
 		memset(s->ring->vaddr, 0, sizeof(struct hc1_ring_header));
 	}

@@ -5,7 +5,7 @@
  * /sys/class/hc1/hcN/{state,io_queues,sessions}
  * /sys/class/hc1/hcN/model/{name,arch,dim,...,sha256}
  * /sys/class/hc1/hcN/stats/{tokens,generations,...}
- * /sys/kernel/debug/hc1/hcN/{queues,sessions}
+ * /sys/kernel/debug/hc1/hcN/{queues,sessions,fault_inject}
  */
 #include <linux/debugfs.h>
 #include <linux/device.h>
@@ -317,6 +317,35 @@ static int hc1_sessions_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(hc1_sessions);
 
+/*
+ * HC1_REG_TEST, for cards built with fault injection: tests make the card
+ * stall, drop interrupts or fail, and watch the driver recover.  BAR0 is
+ * the driver's, so userspace cannot reach the register any other way.
+ */
+static int hc1_fault_get(void *data, u64 *val)
+{
+	struct hc1_dev *hdev = data;
+
+	if (READ_ONCE(hdev->state) == HC1_STATE_DEAD)
+		return -ENODEV;
+	*val = hc1_readl(hdev, HC1_REG_TEST);
+	return 0;
+}
+
+static int hc1_fault_set(void *data, u64 val)
+{
+	struct hc1_dev *hdev = data;
+
+	if (val > U32_MAX)
+		return -EINVAL;
+	if (READ_ONCE(hdev->state) == HC1_STATE_DEAD)
+		return -ENODEV;
+	hc1_writel(hdev, val, HC1_REG_TEST);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(hc1_fault_fops, hc1_fault_get, hc1_fault_set,
+			 "0x%llx\n");
+
 void hc1_debugfs_init(struct hc1_dev *hdev)
 {
 	hdev->debugfs = debugfs_create_dir(dev_name(&hdev->dev),
@@ -325,6 +354,9 @@ void hc1_debugfs_init(struct hc1_dev *hdev)
 			    &hc1_queues_fops);
 	debugfs_create_file("sessions", 0400, hdev->debugfs, hdev,
 			    &hc1_sessions_fops);
+	if (hdev->features & HC1_FEAT_FAULT_INJECT)
+		debugfs_create_file_unsafe("fault_inject", 0600, hdev->debugfs,
+					   hdev, &hc1_fault_fops);
 }
 
 void hc1_debugfs_exit(struct hc1_dev *hdev)

@@ -55,6 +55,13 @@ inline EnginePtr open_stories(int format, uint32_t n_contexts = 1, uint32_t n_th
                        n_threads);
 }
 
+// What a finished generation reported.
+struct Outcome {
+    std::vector<uint32_t> tokens;
+    int finish = 0;
+    uint32_t n_prompt = 0, n_generated = 0;
+};
+
 // One generation's results, filled by the callbacks.
 struct Generation {
     std::mutex mu;
@@ -65,29 +72,35 @@ struct Generation {
     int finish = 0;
     uint32_t n_prompt = 0, n_generated = 0;
 
+    static void on_token(void* o, uint32_t, uint32_t t) {
+        auto* g = static_cast<Generation*>(o);
+        std::lock_guard lk(g->mu);
+        g->tokens.push_back(t);
+    }
+    static void on_done(void* o, uint32_t, int finish, uint32_t np, uint32_t ng) {
+        auto* g = static_cast<Generation*>(o);
+        std::lock_guard lk(g->mu);
+        g->done = true;
+        g->done_calls++;
+        g->finish = finish;
+        g->n_prompt = np;
+        g->n_generated = ng;
+        g->cv.notify_all();
+    }
     hc1_engine_callbacks callbacks() {
         hc1_engine_callbacks cb{};
         cb.opaque = this;
-        cb.token = [](void* o, uint32_t, uint32_t t) {
-            auto* g = static_cast<Generation*>(o);
-            std::lock_guard lk(g->mu);
-            g->tokens.push_back(t);
-        };
-        cb.done = [](void* o, uint32_t, int finish, uint32_t np, uint32_t ng) {
-            auto* g = static_cast<Generation*>(o);
-            std::lock_guard lk(g->mu);
-            g->done = true;
-            g->done_calls++;
-            g->finish = finish;
-            g->n_prompt = np;
-            g->n_generated = ng;
-            g->cv.notify_all();
-        };
+        cb.token = on_token;
+        cb.done = on_done;
         return cb;
     }
     void wait() {
         std::unique_lock lk(mu);
         cv.wait(lk, [&] { return done; });
+    }
+    Outcome outcome() {
+        std::lock_guard lk(mu);
+        return {tokens, finish, n_prompt, n_generated};
     }
 };
 

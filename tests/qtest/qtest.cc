@@ -124,8 +124,8 @@ Qtest::~Qtest()
     if (fd_ >= 0)
         close(fd_);
     if (pid_ > 0) {
-        // Closing the socket makes QEMU quit; insist if it does not.
-        for (int i = 0; i < 100; i++) {
+        kill(pid_, SIGTERM);
+        for (int i = 0; i < 250; i++) {
             int status;
             if (waitpid(pid_, &status, WNOHANG) == pid_) {
                 pid_ = -1;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,9 +33,9 @@ public:
 
     template <typename T> T read_obj(uint64_t addr)
     {
-        T obj;
+        T obj{};
         auto bytes = read(addr, sizeof(T));
-        std::copy(bytes.begin(), bytes.end(), reinterpret_cast<uint8_t *>(&obj));
+        std::memcpy(&obj, bytes.data(), sizeof(T));
         return obj;
     }
     template <typename T> void write_obj(uint64_t addr, const T &obj)

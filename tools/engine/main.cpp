@@ -13,13 +13,14 @@
 namespace {
 
 void usage(FILE* out) {
-    std::fputs(
-        "usage: hc1-engine run --model M [--tokenizer T] [--format fp32|int8]\n"
-        "                      [--temperature F] [--top-p F] [--top-k N] [--seed N]\n"
-        "                      [--steps N] PROMPT\n"
-        "       hc1-engine bench --model M [--tokenizer T] [--json] [--quick]\n"
-        "       hc1-engine export-gguf --model M --tokenizer T --out F.gguf [--type f32|q8_0]\n",
-        out);
+    std::fputs("usage: hc1-engine run --model M [--tokenizer T] [--format fp32|int8]\n"
+               "                      [--temperature F] [--top-p F] [--top-k N] [--seed N]\n"
+               "                      [--steps N] [--threads N] PROMPT\n"
+               "       hc1-engine bench --model M [--tokenizer T] [--json] [--threads N]\n"
+               "                        [--contexts 1,2,4,...] [--positions N]\n"
+               "       hc1-engine export-gguf --model M --tokenizer T --out F.gguf\n"
+               "                              [--type f32|f16|q8_0|q4_0]\n",
+               out);
 }
 
 } // namespace
@@ -36,6 +37,10 @@ int main(int argc, char** argv) {
     }
     if (cmd == "run")
         return hc1e::cli::cmd_run(argc - 2, argv + 2);
+    if (cmd == "bench")
+        return hc1e::cli::cmd_bench(argc - 2, argv + 2);
+    if (cmd == "export-gguf")
+        return hc1e::cli::cmd_export_gguf(argc - 2, argv + 2);
     std::fprintf(stderr, "hc1-engine: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -240,9 +240,10 @@ uint64_t tensor_bytes(const TensorInfo& t, uint64_t n, const std::string& name) 
         return checked_mul(n, 2, name.c_str());
     case kQ8_0:
     case kQ4_0:
-        if (n % 32 != 0)
-            throw Error("GGUF tensor " + name + ": " + std::to_string(n) +
-                        " elements are not whole blocks of 32");
+        // Blocks never span rows.
+        if (t.dims[0] % 32 != 0)
+            throw Error("GGUF tensor " + name + ": rows of " + std::to_string(t.dims[0]) +
+                        " values are not whole blocks of 32");
         return n / 32 * (t.type == kQ8_0 ? 34 : 18);
     default:
         throw Error("GGUF tensor " + name + ": unsupported type " + std::to_string(t.type) +

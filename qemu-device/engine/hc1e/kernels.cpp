@@ -9,21 +9,6 @@
 
 namespace hc1e {
 
-void quantize_groups(const float* x, size_t n, size_t n_padded, size_t group, int8_t* q,
-                     float* scales) {
-    for (size_t g = 0; g * group < n_padded; g++) {
-        const size_t begin = g * group, end = std::min(begin + group, n);
-        float xmax = 0.0f;
-        for (size_t j = begin; j < end; j++)
-            xmax = std::max(xmax, std::fabs(x[j]));
-        const float scale = xmax / 127.0f;
-        const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
-        scales[g] = scale;
-        for (size_t j = begin; j < begin + group; j++)
-            q[j] = j < end ? static_cast<int8_t>(std::round(x[j] * inv)) : 0;
-    }
-}
-
 namespace {
 
 void matmul_f32(const Matrix& w, const float* x, size_t x_stride, size_t n_vec, float* out,
@@ -62,15 +47,18 @@ void matmul_q8(const Matrix& w, const int8_t* xq, const float* xs, size_t n_vec,
     }
 }
 
-void attend(const float* q, const float* k, const float* v, size_t stride, size_t n_pos,
-            size_t head_size, float divisor, float* att, float* out) {
+void attend(const float* q, const float* k, const float* v, size_t n_pos, size_t head_size,
+            float scale, float* att, float* out) {
+    const size_t tile = kKvTile * head_size;
+    auto at = [&](const float* base, size_t t, size_t i) {
+        return base[(t / kKvTile) * tile + i * kKvTile + t % kKvTile];
+    };
     float max = -INFINITY;
     for (size_t t = 0; t < n_pos; t++) {
-        const float* kt = k + t * stride;
         float s = 0.0f;
         for (size_t i = 0; i < head_size; i++)
-            s += q[i] * kt[i];
-        att[t] = s / divisor;
+            s += q[i] * at(k, t, i);
+        att[t] = s * scale;
         max = std::max(max, att[t]);
     }
     float sum = 0.0f;
@@ -78,16 +66,35 @@ void attend(const float* q, const float* k, const float* v, size_t stride, size_
         att[t] = std::exp(att[t] - max);
         sum += att[t];
     }
-    std::memset(out, 0, head_size * sizeof(float));
-    for (size_t t = 0; t < n_pos; t++) {
-        const float a = att[t] / sum;
-        const float* vt = v + t * stride;
-        for (size_t i = 0; i < head_size; i++)
-            out[i] += a * vt[i];
+    const float inv = 1.0f / sum;
+    for (size_t i = 0; i < head_size; i++) {
+        float o = 0.0f;
+        for (size_t t = 0; t < n_pos; t++)
+            o += att[t] * at(v, t, i);
+        out[i] = o * inv;
     }
 }
 
-const Kernels kPortable = {"portable", matmul_f32, matmul_q8, attend};
+void swiglu(float* x, const float* y, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] / (1.0f + std::exp(-x[i])) * y[i];
+}
+
+void quantize(const float* x, size_t n, size_t n_padded, size_t group, int8_t* q, float* scales) {
+    for (size_t g = 0; g * group < n_padded; g++) {
+        const size_t begin = g * group, end = std::min(begin + group, n);
+        float xmax = 0.0f;
+        for (size_t j = begin; j < end; j++)
+            xmax = std::max(xmax, std::fabs(x[j]));
+        const float scale = xmax / 127.0f;
+        const float inv = scale > 0.0f ? 127.0f / xmax : 0.0f;
+        scales[g] = scale;
+        for (size_t j = begin; j < begin + group; j++)
+            q[j] = j < end ? static_cast<int8_t>(std::nearbyint(x[j] * inv)) : 0;
+    }
+}
+
+const Kernels kPortable = {"portable", matmul_f32, matmul_q8, attend, swiglu, quantize};
 
 std::atomic<bool> g_force_portable{false};
 

@@ -15,30 +15,34 @@
 
 namespace hc1e {
 
+// Positions per KV-cache tile (see KvCache).
+inline constexpr uint32_t kKvTile = 8;
+
 struct Kernels {
     const char* name;
     // out[b * out_stride + i] = w.row(i) . x[b * x_stride ...], i < w.rows,
     // b < n_vec, for an fp32 matrix.
     void (*matmul_f32)(const Matrix& w, const float* x, size_t x_stride, size_t n_vec, float* out,
                        size_t out_stride);
-    // The same for an int8 matrix and int8 vectors quantized by
-    // quantize_groups (w.cols_padded values and w.groups_per_row() scales
-    // per vector).
+    // The same for an int8 matrix and vectors made by quantize()
+    // (w.cols_padded values and w.groups_per_row() scales per vector).
     void (*matmul_q8)(const Matrix& w, const int8_t* xq, const float* xs, size_t n_vec, float* out,
                       size_t out_stride);
-    // One attention head over positions [0, n_pos): scores q.k[t] / divisor,
-    // softmax, out = sum att[t] v[t].  k[t] = k + t * stride (v likewise).
-    void (*attend)(const float* q, const float* k, const float* v, size_t stride, size_t n_pos,
-                   size_t head_size, float divisor, float* att, float* out);
+    // One attention head over positions [0, n_pos) of a KvCache head (tiled
+    // layout): scores q.k[t] * scale, softmax, out = sum att[t] v[t].  @att
+    // has room for n_pos rounded up to kKvTile.
+    void (*attend)(const float* q, const float* k, const float* v, size_t n_pos, size_t head_size,
+                   float scale, float* att, float* out);
+    // x[i] = silu(x[i]) * y[i]
+    void (*swiglu)(float* x, const float* y, size_t n);
+    // x (n values) to int8 groups of @group (n_padded values, zero padded)
+    // and n_padded / group scales, rounding half to even.
+    void (*quantize)(const float* x, size_t n, size_t n_padded, size_t group, int8_t* q,
+                     float* scales);
 };
 
-// x (n values) to int8 groups of @group (n_padded values, zero padded) and
-// n_padded / group scales.  Shared by every kernel set.
-void quantize_groups(const float* x, size_t n, size_t n_padded, size_t group, int8_t* q,
-                     float* scales);
-
 const Kernels& portable_kernels();
-// Null when the CPU lacks AVX2/FMA or the compiler could not build them.
+// Null when the CPU lacks AVX2/FMA.
 const Kernels* avx2_kernels();
 // The set in use: AVX2 if available, unless HC1_ENGINE_PORTABLE=1 is set in
 // the environment or force_portable_kernels(true) was called.

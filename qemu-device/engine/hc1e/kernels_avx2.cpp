@@ -8,6 +8,8 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
+
 #define HC1E_AVX2 __attribute__((target("avx2,fma")))
 
 namespace hc1e {
@@ -73,13 +75,16 @@ HC1E_AVX2 inline void tile_f32(const float* w, size_t n, const float* x, size_t 
             out[v * out_stride + r] = hsum(acc[r][v]);
 }
 
+// Row tile R for V vectors: R * V = 8 independent accumulators, enough to
+// keep both FMA ports busy through the 4-cycle latency.
 template <int V>
 HC1E_AVX2 inline void rows_f32(const Matrix& w, const float* x, size_t x_stride, float* out,
                                size_t out_stride) {
+    constexpr int R = 8 / V;
     const size_t n = w.cols;
     size_t i = 0;
-    for (; i + 4 <= w.rows; i += 4)
-        tile_f32<4, V>(w.f32 + i * n, n, x, x_stride, out + i, out_stride);
+    for (; i + R <= w.rows; i += R)
+        tile_f32<R, V>(w.f32 + i * n, n, x, x_stride, out + i, out_stride);
     for (; i < w.rows; i++)
         tile_f32<1, V>(w.f32 + i * n, n, x, x_stride, out + i, out_stride);
 }
@@ -87,6 +92,8 @@ HC1E_AVX2 inline void rows_f32(const Matrix& w, const float* x, size_t x_stride,
 HC1E_AVX2 void matmul_f32(const Matrix& w, const float* x, size_t x_stride, size_t n_vec,
                           float* out, size_t out_stride) {
     size_t b = 0;
+    for (; b + 4 <= n_vec; b += 4)
+        rows_f32<4>(w, x + b * x_stride, x_stride, out + b * out_stride, out_stride);
     for (; b + 2 <= n_vec; b += 2)
         rows_f32<2>(w, x + b * x_stride, x_stride, out + b * out_stride, out_stride);
     if (b < n_vec)
@@ -153,9 +160,10 @@ HC1E_AVX2 inline void tile_q8(const Matrix& w, size_t row, const int8_t* xq, con
 template <int V>
 HC1E_AVX2 inline void rows_q8(const Matrix& w, const int8_t* xq, const float* xs, float* out,
                               size_t out_stride) {
+    constexpr int R = 8 / V;
     size_t i = 0;
-    for (; i + 4 <= w.rows; i += 4)
-        tile_q8<4, V>(w, i, xq, xs, out + i, out_stride);
+    for (; i + R <= w.rows; i += R)
+        tile_q8<R, V>(w, i, xq, xs, out + i, out_stride);
     for (; i < w.rows; i++)
         tile_q8<1, V>(w, i, xq, xs, out + i, out_stride);
 }
@@ -164,6 +172,8 @@ HC1E_AVX2 void matmul_q8(const Matrix& w, const int8_t* xq, const float* xs, siz
                          float* out, size_t out_stride) {
     const size_t n = w.cols_padded, groups = w.groups_per_row();
     size_t b = 0;
+    for (; b + 4 <= n_vec; b += 4)
+        rows_q8<4>(w, xq + b * n, xs + b * groups, out + b * out_stride, out_stride);
     for (; b + 2 <= n_vec; b += 2)
         rows_q8<2>(w, xq + b * n, xs + b * groups, out + b * out_stride, out_stride);
     if (b < n_vec)
@@ -191,103 +201,174 @@ HC1E_AVX2 inline __m256 exp_ps(__m256 x) {
     return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
 }
 
-HC1E_AVX2 void attend(const float* q, const float* k, const float* v, size_t stride, size_t n_pos,
-                      size_t head_size, float divisor, float* att, float* out) {
-    // Scores.
-    const size_t hs8 = head_size & ~size_t(7);
-    const __m256 div = _mm256_set1_ps(divisor);
-    float max = -__builtin_inff();
-    if (head_size == 8) {
-        const __m256 qv = _mm256_loadu_ps(q);
-        size_t t = 0;
-        for (; t + 8 <= n_pos; t += 8) {
-            // Eight positions at once: products, then a transpose-free
-            // reduction through hadd keeps one score per lane.
-            __m256 p[8];
-#pragma GCC unroll 8
-            for (int j = 0; j < 8; j++)
-                p[j] = _mm256_mul_ps(qv, _mm256_loadu_ps(k + (t + j) * stride));
-            __m256 s01 = _mm256_hadd_ps(p[0], p[1]), s23 = _mm256_hadd_ps(p[2], p[3]);
-            __m256 s45 = _mm256_hadd_ps(p[4], p[5]), s67 = _mm256_hadd_ps(p[6], p[7]);
-            __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
-            // Lanes: s0123 = [t0 t1 t2 t3 | t0 t1 t2 t3] halves (low, high).
-            __m256 lo = _mm256_permute2f128_ps(s0123, s4567, 0x20);
-            __m256 hi = _mm256_permute2f128_ps(s0123, s4567, 0x31);
-            __m256 s = _mm256_div_ps(_mm256_add_ps(lo, hi), div);
-            _mm256_storeu_ps(att + t, s);
-        }
-        for (; t < n_pos; t++) {
-            __m256 p = _mm256_mul_ps(qv, _mm256_loadu_ps(k + t * stride));
-            __m256 s01 = _mm256_hadd_ps(p, p);
-            __m256 s = _mm256_hadd_ps(s01, s01);
-            float lo = _mm_cvtss_f32(_mm256_castps256_ps128(s));
-            float hi = _mm_cvtss_f32(_mm256_extractf128_ps(s, 1));
-            att[t] = (lo + hi) / divisor;
-        }
-    } else {
-        for (size_t t = 0; t < n_pos; t++) {
-            const float* kt = k + t * stride;
-            __m256 acc = _mm256_setzero_ps();
-            size_t i = 0;
-            for (; i < hs8; i += 8)
-                acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(kt + i), acc);
-            float s = hsum(acc);
-            for (; i < head_size; i++)
-                s += q[i] * kt[i];
-            att[t] = s / divisor;
-        }
-    }
-    for (size_t t = 0; t < n_pos; t++)
-        max = att[t] > max ? att[t] : max;
+// Eight vectors to one: lane j of the result is the sum of v[j]'s lanes.
+HC1E_AVX2 inline __m256 hsum8(const __m256 v[8]) {
+    const __m256 s01 = _mm256_hadd_ps(v[0], v[1]), s23 = _mm256_hadd_ps(v[2], v[3]);
+    const __m256 s45 = _mm256_hadd_ps(v[4], v[5]), s67 = _mm256_hadd_ps(v[6], v[7]);
+    const __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20),
+                         _mm256_permute2f128_ps(s0123, s4567, 0x31));
+}
 
-    // Softmax.
-    const __m256 mv = _mm256_set1_ps(max);
-    __m256 sumv = _mm256_setzero_ps();
-    size_t t = 0;
-    for (; t + 8 <= n_pos; t += 8) {
-        __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(att + t), mv));
-        _mm256_storeu_ps(att + t, e);
-        sumv = _mm256_add_ps(sumv, e);
-    }
-    if (t < n_pos) {
-        const __m256i m = tail_mask(n_pos - t);
-        __m256 e = exp_ps(_mm256_sub_ps(_mm256_maskload_ps(att + t, m), mv));
-        e = _mm256_and_ps(e, _mm256_castsi256_ps(m));
-        _mm256_maskstore_ps(att + t, m, e);
-        sumv = _mm256_add_ps(sumv, e);
-    }
-    const float inv = 1.0f / hsum(sumv);
-
-    // Weighted values.
-    if (head_size == 8) {
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-        size_t u = 0;
-        for (; u + 2 <= n_pos; u += 2) {
-            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(att[u]), _mm256_loadu_ps(v + u * stride), acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_set1_ps(att[u + 1]),
-                                   _mm256_loadu_ps(v + (u + 1) * stride), acc1);
+// Scores of one tile (kKvTile positions): sum over i of q[i] * k_tile[i].
+template <int HS>
+HC1E_AVX2 inline void scores_fixed(const float* q, const float* k, size_t tiles, float scale,
+                                   float* att) {
+    __m256 qb[HS];
+#pragma GCC unroll 16
+    for (int i = 0; i < HS; i++)
+        qb[i] = _mm256_set1_ps(q[i] * scale);
+    size_t b = 0;
+    for (; b + 2 <= tiles; b += 2) {
+        const float* k0 = k + b * HS * kKvTile;
+        const float* k1 = k0 + HS * kKvTile;
+        __m256 a0 = _mm256_mul_ps(qb[0], _mm256_loadu_ps(k0));
+        __m256 a1 = _mm256_mul_ps(qb[0], _mm256_loadu_ps(k1));
+#pragma GCC unroll 16
+        for (int i = 1; i < HS; i++) {
+            a0 = _mm256_fmadd_ps(qb[i], _mm256_loadu_ps(k0 + i * kKvTile), a0);
+            a1 = _mm256_fmadd_ps(qb[i], _mm256_loadu_ps(k1 + i * kKvTile), a1);
         }
-        if (u < n_pos)
-            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(att[u]), _mm256_loadu_ps(v + u * stride), acc0);
-        _mm256_storeu_ps(out, _mm256_mul_ps(_mm256_add_ps(acc0, acc1), _mm256_set1_ps(inv)));
-        return;
+        _mm256_storeu_ps(att + b * kKvTile, a0);
+        _mm256_storeu_ps(att + (b + 1) * kKvTile, a1);
     }
-    for (size_t i = 0; i < head_size; i++)
-        out[i] = 0.0f;
-    for (size_t u = 0; u < n_pos; u++) {
-        const float a = att[u] * inv;
-        const float* vt = v + u * stride;
-        const __m256 av = _mm256_set1_ps(a);
-        size_t i = 0;
-        for (; i < hs8; i += 8)
-            _mm256_storeu_ps(
-                out + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(vt + i), _mm256_loadu_ps(out + i)));
-        for (; i < head_size; i++)
-            out[i] += a * vt[i];
+    if (b < tiles) {
+        const float* k0 = k + b * HS * kKvTile;
+        __m256 a0 = _mm256_mul_ps(qb[0], _mm256_loadu_ps(k0));
+#pragma GCC unroll 16
+        for (int i = 1; i < HS; i++)
+            a0 = _mm256_fmadd_ps(qb[i], _mm256_loadu_ps(k0 + i * kKvTile), a0);
+        _mm256_storeu_ps(att + b * kKvTile, a0);
     }
 }
 
-const Kernels kAvx2 = {"avx2", matmul_f32, matmul_q8, attend};
+HC1E_AVX2 void scores_any(const float* q, const float* k, size_t hs, size_t tiles, float scale,
+                          float* att) {
+    for (size_t b = 0; b < tiles; b++) {
+        const float* kt = k + b * hs * kKvTile;
+        __m256 a = _mm256_setzero_ps();
+        for (size_t i = 0; i < hs; i++)
+            a = _mm256_fmadd_ps(_mm256_set1_ps(q[i] * scale), _mm256_loadu_ps(kt + i * kKvTile), a);
+        _mm256_storeu_ps(att + b * kKvTile, a);
+    }
+}
+
+HC1E_AVX2 void attend(const float* q, const float* k, const float* v, size_t n_pos,
+                      size_t head_size, float scale, float* att, float* out) {
+    const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
+    if (head_size == 8)
+        scores_fixed<8>(q, k, tiles, scale, att);
+    else if (head_size == 16)
+        scores_fixed<16>(q, k, tiles, scale, att);
+    else
+        scores_any(q, k, head_size, tiles, scale, att);
+
+    // Softmax over [0, n_pos); the last tile's lanes past n_pos (stale or
+    // zero cache entries) get weight 0.
+    const __m256i last_mask = tail_mask(n_pos - (tiles - 1) * kKvTile);
+    float* last = att + (tiles - 1) * kKvTile;
+    _mm256_storeu_ps(last, _mm256_blendv_ps(_mm256_set1_ps(-__builtin_inff()),
+                                            _mm256_loadu_ps(last), _mm256_castsi256_ps(last_mask)));
+    __m256 mx = _mm256_loadu_ps(att);
+    for (size_t b = 1; b < tiles; b++)
+        mx = _mm256_max_ps(mx, _mm256_loadu_ps(att + b * kKvTile));
+    mx = _mm256_max_ps(mx, _mm256_permute2f128_ps(mx, mx, 0x01));
+    mx = _mm256_max_ps(mx, _mm256_shuffle_ps(mx, mx, 0x4e));
+    mx = _mm256_max_ps(mx, _mm256_shuffle_ps(mx, mx, 0xb1));
+    __m256 sumv = _mm256_setzero_ps();
+    for (size_t b = 0; b < tiles; b++) {
+        __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(att + b * kKvTile), mx));
+        if (b + 1 == tiles)
+            e = _mm256_and_ps(e, _mm256_castsi256_ps(last_mask));
+        _mm256_storeu_ps(att + b * kKvTile, e);
+        sumv = _mm256_add_ps(sumv, e);
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / hsum(sumv));
+
+    // Weighted values, eight head dimensions at a time: one accumulator per
+    // dimension, each a tile-wide vector, reduced once at the end.
+    for (size_t i0 = 0; i0 < head_size; i0 += 8) {
+        const size_t width = std::min<size_t>(8, head_size - i0);
+        __m256 acc[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            acc[i] = _mm256_setzero_ps();
+        for (size_t b = 0; b < tiles; b++) {
+            const __m256 a = _mm256_loadu_ps(att + b * kKvTile);
+            const float* vt = v + b * head_size * kKvTile + i0 * kKvTile;
+            if (width == 8) {
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; i++)
+                    acc[i] = _mm256_fmadd_ps(a, _mm256_loadu_ps(vt + i * kKvTile), acc[i]);
+            } else {
+                for (size_t i = 0; i < width; i++)
+                    acc[i] = _mm256_fmadd_ps(a, _mm256_loadu_ps(vt + i * kKvTile), acc[i]);
+            }
+        }
+        const __m256 r = _mm256_mul_ps(hsum8(acc), inv);
+        if (width == 8)
+            _mm256_storeu_ps(out + i0, r);
+        else
+            _mm256_maskstore_ps(out + i0, tail_mask(width), r);
+    }
+}
+
+// silu(x) * y = x / (1 + exp(-x)) * y; exp_ps clamps its argument, so a
+// very negative x gives x / huge = -0 as it should.
+HC1E_AVX2 void swiglu(float* x, const float* y, size_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + i);
+        const __m256 e = exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), xv));
+        _mm256_storeu_ps(
+            x + i, _mm256_mul_ps(_mm256_div_ps(xv, _mm256_add_ps(one, e)), _mm256_loadu_ps(y + i)));
+    }
+    if (i < n) {
+        const __m256i m = tail_mask(n - i);
+        const __m256 xv = _mm256_maskload_ps(x + i, m);
+        const __m256 e = exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), xv));
+        _mm256_maskstore_ps(
+            x + i, m,
+            _mm256_mul_ps(_mm256_div_ps(xv, _mm256_add_ps(one, e)), _mm256_maskload_ps(y + i, m)));
+    }
+}
+
+// The portable quantize() vectorized: same max, same scale, same
+// round-half-even, so both kernel sets quantize identically.
+HC1E_AVX2 void quantize(const float* x, size_t n, size_t n_padded, size_t group, int8_t* q,
+                        float* scales) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (size_t g = 0; g * group < n_padded; g++) {
+        const size_t begin = g * group;
+        const size_t valid = begin < n ? std::min(group, n - begin) : 0;
+        __m256 mx = _mm256_setzero_ps();
+        for (size_t j = 0; j < group; j += 8) {
+            const size_t left = j < valid ? valid - j : 0;
+            const __m256 xv =
+                _mm256_maskload_ps(x + begin + j, tail_mask(std::min<size_t>(left, 8)));
+            mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, xv));
+        }
+        mx = _mm256_max_ps(mx, _mm256_permute2f128_ps(mx, mx, 0x01));
+        mx = _mm256_max_ps(mx, _mm256_shuffle_ps(mx, mx, 0x4e));
+        mx = _mm256_max_ps(mx, _mm256_shuffle_ps(mx, mx, 0xb1));
+        const float xmax = _mm256_cvtss_f32(mx);
+        scales[g] = xmax / 127.0f;
+        const __m256 inv = _mm256_set1_ps(xmax > 0.0f ? 127.0f / xmax : 0.0f);
+        for (size_t j = 0; j < group; j += 8) {
+            const size_t left = j < valid ? valid - j : 0;
+            const __m256 xv =
+                _mm256_maskload_ps(x + begin + j, tail_mask(std::min<size_t>(left, 8)));
+            const __m256i qi = _mm256_cvtps_epi32(_mm256_mul_ps(xv, inv)); // nearest even
+            const __m128i q16 =
+                _mm_packs_epi32(_mm256_castsi256_si128(qi), _mm256_extracti128_si256(qi, 1));
+            const __m128i q8 = _mm_packs_epi16(q16, q16);
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(q + begin + j), q8);
+        }
+    }
+}
+
+const Kernels kAvx2 = {"avx2", matmul_f32, matmul_q8, attend, swiglu, quantize};
 
 } // namespace
 

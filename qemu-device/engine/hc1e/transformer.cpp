@@ -8,12 +8,26 @@
 namespace hc1e {
 
 KvCache::KvCache(const ModelConfig& cfg)
-    : context_len_(cfg.context_len), kv_dim_(cfg.kv_dim()),
-      k_(size_t(cfg.n_layers) * cfg.context_len * cfg.kv_dim()),
-      v_(size_t(cfg.n_layers) * cfg.context_len * cfg.kv_dim()) {}
+    : n_kv_heads_(cfg.n_kv_heads), head_size_(cfg.head_size()),
+      head_stride_(size_t((cfg.context_len + kKvTile - 1) / kKvTile) * cfg.head_size() * kKvTile),
+      k_(size_t(cfg.n_layers) * cfg.n_kv_heads * head_stride_),
+      v_(size_t(cfg.n_layers) * cfg.n_kv_heads * head_stride_) {}
 
 uint64_t KvCache::bytes(const ModelConfig& cfg) {
-    return 2ull * cfg.n_layers * cfg.context_len * cfg.kv_dim() * sizeof(float);
+    const uint64_t tiles = (uint64_t(cfg.context_len) + kKvTile - 1) / kKvTile;
+    return 2ull * cfg.n_layers * cfg.n_kv_heads * tiles * cfg.head_size() * kKvTile * sizeof(float);
+}
+
+void KvCache::store(uint32_t layer, uint32_t pos, const float* k, const float* v) {
+    const size_t tile = size_t(pos / kKvTile) * head_size_ * kKvTile + pos % kKvTile;
+    for (uint32_t h = 0; h < n_kv_heads_; h++) {
+        float* kd = k_.data() + base(layer, h) + tile;
+        float* vd = v_.data() + base(layer, h) + tile;
+        for (uint32_t i = 0; i < head_size_; i++) {
+            kd[i * kKvTile] = k[h * head_size_ + i];
+            vd[i * kKvTile] = v[h * head_size_ + i];
+        }
+    }
 }
 
 namespace {
@@ -53,7 +67,8 @@ Transformer::Workspace::Workspace(const ModelConfig& c, uint32_t max_rows, uint3
     : max_rows_(max_rows), x(size_t(max_rows) * c.dim), xb(size_t(max_rows) * c.dim),
       xb2(size_t(max_rows) * c.dim), hb(size_t(max_rows) * c.hidden_dim),
       hb2(size_t(max_rows) * c.hidden_dim), q(size_t(max_rows) * c.dim),
-      k(size_t(max_rows) * c.kv_dim()), v(size_t(max_rows) * c.kv_dim()), att(c.context_len),
+      k(size_t(max_rows) * c.kv_dim()), v(size_t(max_rows) * c.kv_dim()),
+      att(size_t(c.context_len + kKvTile) / kKvTile * kKvTile),
       logits(size_t(max_rows) * c.vocab_size), xq(size_t(max_rows) * max_padded),
       xs(size_t(max_rows) * max_padded) {}
 
@@ -65,16 +80,17 @@ Transformer::Workspace Transformer::make_workspace(uint32_t max_rows) const {
     return Workspace(c, std::max(max_rows, 1u), padded);
 }
 
-void Transformer::matmul(const Matrix& w, const float* x, size_t n_rows, float* out,
-                         Workspace& ws) const {
+void Transformer::matmul(const Matrix& w, const float* x, size_t n_rows, float* out, Workspace& ws,
+                         bool quantize) const {
     if (w.f32) {
         kernels_.matmul_f32(w, x, w.cols, n_rows, out, w.rows);
         return;
     }
     const size_t groups = w.groups_per_row();
-    for (size_t r = 0; r < n_rows; r++)
-        quantize_groups(x + r * w.cols, w.cols, w.cols_padded, w.group,
-                        ws.xq.data() + r * w.cols_padded, ws.xs.data() + r * groups);
+    if (quantize)
+        for (size_t r = 0; r < n_rows; r++)
+            kernels_.quantize(x + r * w.cols, w.cols, w.cols_padded, w.group,
+                              ws.xq.data() + r * w.cols_padded, ws.xs.data() + r * groups);
     kernels_.matmul_q8(w, ws.xq.data(), ws.xs.data(), n_rows, out, w.rows);
 }
 
@@ -94,7 +110,7 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
     const ModelConfig& c = model_.config();
     const size_t n = rows.size(), dim = c.dim, hid = c.hidden_dim, kv_dim = c.kv_dim();
     const uint32_t hs = c.head_size(), group = c.n_heads / c.n_kv_heads;
-    const float divisor = std::sqrt(static_cast<float>(hs));
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
 
     for (size_t r = 0; r < n; r++)
         model_.embedding().row(rows[r].token, ws.x.data() + r * dim);
@@ -104,22 +120,21 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
         for (size_t r = 0; r < n; r++)
             rmsnorm(ws.xb.data() + r * dim, ws.x.data() + r * dim, L.attn_norm, dim, c.norm_eps);
         matmul(L.wq, ws.xb.data(), n, ws.q.data(), ws);
-        matmul(L.wk, ws.xb.data(), n, ws.k.data(), ws);
-        matmul(L.wv, ws.xb.data(), n, ws.v.data(), ws);
+        matmul(L.wk, ws.xb.data(), n, ws.k.data(), ws, false);
+        matmul(L.wv, ws.xb.data(), n, ws.v.data(), ws, false);
+        // Every row's key and value go into the caches before any row
+        // attends, so a prompt chunk's rows see their predecessors.
         for (size_t r = 0; r < n; r++) {
             rope(ws.q.data() + r * dim, dim, rows[r].pos);
             rope(ws.k.data() + r * kv_dim, kv_dim, rows[r].pos);
-            std::memcpy(rows[r].kv->key(l, rows[r].pos), ws.k.data() + r * kv_dim, kv_dim * 4);
-            std::memcpy(rows[r].kv->value(l, rows[r].pos), ws.v.data() + r * kv_dim, kv_dim * 4);
+            rows[r].kv->store(l, rows[r].pos, ws.k.data() + r * kv_dim, ws.v.data() + r * kv_dim);
         }
         for (size_t r = 0; r < n; r++) {
-            KvCache& kv = *rows[r].kv;
-            for (uint32_t h = 0; h < c.n_heads; h++) {
-                const size_t kvo = size_t(h / group) * hs;
-                kernels_.attend(ws.q.data() + r * dim + size_t(h) * hs, kv.key(l, 0) + kvo,
-                                kv.value(l, 0) + kvo, kv_dim, rows[r].pos + 1, hs, divisor,
-                                ws.att.data(), ws.xb.data() + r * dim + size_t(h) * hs);
-            }
+            const KvCache& kv = *rows[r].kv;
+            for (uint32_t h = 0; h < c.n_heads; h++)
+                kernels_.attend(ws.q.data() + r * dim + size_t(h) * hs, kv.keys(l, h / group),
+                                kv.values(l, h / group), rows[r].pos + 1, hs, scale, ws.att.data(),
+                                ws.xb.data() + r * dim + size_t(h) * hs);
         }
         matmul(L.wo, ws.xb.data(), n, ws.xb2.data(), ws);
         for (size_t i = 0; i < n * dim; i++)
@@ -128,12 +143,8 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
         for (size_t r = 0; r < n; r++)
             rmsnorm(ws.xb.data() + r * dim, ws.x.data() + r * dim, L.ffn_norm, dim, c.norm_eps);
         matmul(L.w1, ws.xb.data(), n, ws.hb.data(), ws);
-        matmul(L.w3, ws.xb.data(), n, ws.hb2.data(), ws);
-        for (size_t i = 0; i < n * hid; i++) {
-            float val = ws.hb[i];
-            val *= 1.0f / (1.0f + std::exp(-val));
-            ws.hb[i] = val * ws.hb2[i];
-        }
+        matmul(L.w3, ws.xb.data(), n, ws.hb2.data(), ws, false);
+        kernels_.swiglu(ws.hb.data(), ws.hb2.data(), n * hid);
         matmul(L.w2, ws.hb.data(), n, ws.xb.data(), ws);
         for (size_t i = 0; i < n * dim; i++)
             ws.x[i] += ws.xb[i];

@@ -14,19 +14,30 @@
 
 namespace hc1e {
 
-// One context's keys and values: [layer][position][kv_dim] each.
+// One context's keys and values.  Positions are grouped in tiles of
+// kKvTile: per layer and KV head, tile b holds head_size rows of kKvTile
+// floats, element (pos, i) at [b = pos / kKvTile][i][pos % kKvTile].  The
+// attention kernel then scores a whole tile with one multiply-add per
+// head dimension, with no horizontal sums.
 class KvCache {
   public:
     explicit KvCache(const ModelConfig& cfg);
-    float* key(uint32_t layer, uint32_t pos) { return k_.data() + offset(layer, pos); }
-    float* value(uint32_t layer, uint32_t pos) { return v_.data() + offset(layer, pos); }
+    // Stores @k and @v (kv_dim floats each) at @pos of @layer.
+    void store(uint32_t layer, uint32_t pos, const float* k, const float* v);
+    const float* keys(uint32_t layer, uint32_t kv_head) const {
+        return k_.data() + base(layer, kv_head);
+    }
+    const float* values(uint32_t layer, uint32_t kv_head) const {
+        return v_.data() + base(layer, kv_head);
+    }
     static uint64_t bytes(const ModelConfig& cfg);
 
   private:
-    size_t offset(uint32_t layer, uint32_t pos) const {
-        return (size_t(layer) * context_len_ + pos) * kv_dim_;
+    size_t base(uint32_t layer, uint32_t kv_head) const {
+        return (size_t(layer) * n_kv_heads_ + kv_head) * head_stride_;
     }
-    uint32_t context_len_, kv_dim_;
+    uint32_t n_kv_heads_, head_size_;
+    size_t head_stride_; // floats per (layer, head): tiles * head_size * kKvTile
     std::vector<float> k_, v_;
 };
 
@@ -51,6 +62,8 @@ class Transformer {
         friend class Transformer;
         uint32_t max_rows_;
         std::vector<float> x, xb, xb2, hb, hb2, q, k, v, att, logits;
+        // The int8 path quantizes each matmul input once, for all the
+        // matrices that read it.
         std::vector<int8_t> xq;
         std::vector<float> xs;
     };
@@ -64,7 +77,10 @@ class Transformer {
     const Kernels& kernels() const { return kernels_; }
 
   private:
-    void matmul(const Matrix& w, const float* x, size_t n_rows, float* out, Workspace& ws) const;
+    // For int8, @quantize says whether @x must be (re)quantized or the
+    // workspace already holds it from the previous matmul on the same input.
+    void matmul(const Matrix& w, const float* x, size_t n_rows, float* out, Workspace& ws,
+                bool quantize = true) const;
     void rope(float* vec, size_t n, uint32_t pos) const;
 
     const BurnedModel& model_;
