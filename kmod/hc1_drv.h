@@ -291,6 +291,13 @@ struct hc1_ring {
  * @progress_at: jiffies when @progress last moved
  * @gen_cmd: the GENERATE in flight
  * @pending: io_uring commands waiting on this session
+ * @owner: the task that last parked an io_uring command here (a reference
+ *	is held): when its whole process has exited, nobody will collect the
+ *	generation, so the watchdog cancels it
+ * @cancel_cmd: the CANCEL the watchdog sends for an ownerless generation
+ * @cancel_sent: the watchdog cancelled the current generation
+ * @cancel_inflight: @cancel_cmd is in flight (the session must not be
+ *	freed)
  */
 struct hc1_file {
 	struct hc1_dev *hdev;
@@ -321,6 +328,10 @@ struct hc1_file {
 	unsigned long progress_at;
 	struct hc1_cmd gen_cmd;
 	struct list_head pending;
+	struct task_struct *owner;
+	struct hc1_cmd cancel_cmd;
+	bool cancel_sent;
+	bool cancel_inflight;
 };
 
 extern unsigned int hc1_timeout_ms;

@@ -178,6 +178,8 @@ static void test_bad_ioctls(int fd)
 	CHECK_ERR(ioctl(fd, HC1_IOCTL_RESET, 1), EINVAL);
 }
 
+static uint32_t created_ctx;
+
 static void test_session_create(int fd)
 {
 	struct hc1_info info = hc1_get_info(fd);
@@ -199,6 +201,7 @@ static void test_session_create(int fd)
 	CHECK(s.ring_bytes >= 64 + (4u << s.ring_shift));
 	CHECK(s.ring_bytes % 4096 == 0);
 	CHECK(hc1_sysfs_long("sessions") == before + 1);
+	created_ctx = s.ctx;
 	CHECK_ERR(ioctl(fd, HC1_IOCTL_SESSION_CREATE, &s), EEXIST);
 }
 
@@ -300,6 +303,33 @@ static void test_generate_wait_cancel(int fd)
 	CHECK(w.status == 0);
 }
 
+/* fdinfo tells which context a file holds; debugfs shows the queues. */
+static void test_fdinfo_debugfs(int fd, uint32_t ctx)
+{
+	char path[64], line[256], want[64];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	snprintf(want, sizeof(want), "hc1-context:\t%u\n", ctx);
+	f = fopen(path, "r");
+	CHECK(f);
+	while (fgets(line, sizeof(line), f))
+		found |= !strcmp(line, want);
+	fclose(f);
+	if (!found)
+		FAIL("%s has no '%s'", path, want);
+
+	f = fopen("/sys/kernel/debug/hc1/hc0/queues", "r");
+	if (!f) {
+		printf("debugfs not mounted: queue state not checked\n");
+		return;
+	}
+	CHECK(fgets(line, sizeof(line), f));
+	CHECK(!strncmp(line, "qid 0 depth ", 12));
+	fclose(f);
+}
+
 static void test_destroy(int fd)
 {
 	struct hc1_generate g = hc1_gen_args(prompt, 4, 4);
@@ -352,6 +382,7 @@ int main(void)
 	test_session_create(fd);
 	test_generate_errors(fd);
 	test_generate_wait_cancel(fd);
+	test_fdinfo_debugfs(fd, created_ctx);
 	test_destroy(fd);
 	close(fd);
 	test_context_limit();
