@@ -4,8 +4,9 @@
 #   qemu-device/build-qemu.sh OUTDIR
 #
 # Debian 12's QEMU 7.2 source (apt-get source qemu, with Debian's patches) is
-# unpacked once into ${XDG_CACHE_HOME:-$HOME/.cache}/hc1/ and configured for
-# x86_64-softmmu only, with every optional feature off.  Our device is copied
+# unpacked once per checkout into ${XDG_CACHE_HOME:-$HOME/.cache}/hc1/qemu-HASH/
+# and configured for x86_64-softmmu only, with every optional feature off.
+# Our device is copied
 # into hw/misc and hooked into its meson.build, Kconfig and trace-events
 # between marker lines, so re-running is harmless.  The engine (a CMake static
 # library, qemu-device/engine) is built into the cache and linked in.
@@ -33,6 +34,11 @@ SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
 DEVDIR=$(dirname "$SCRIPT")
 REPO=$(cd "$DEVDIR/.." && pwd)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/hc1
+# Each checkout (worktree) gets its own source tree and build directory: the
+# device and engine sources differ between branches, and sharing one tree
+# would make ninja rebuild on every switch (or, worse, trust mtimes of
+# another checkout's older files).  Downloads are shared.
+INSTANCE=$CACHE/qemu-$(printf '%s' "$REPO" | sha256sum | cut -c1-12)
 JOBS=${HC1_JOBS:-2}
 SEABIOS_DIR=/usr/share/seabios
 
@@ -45,39 +51,42 @@ CONFIGURE_FLAGS=(
 	--enable-trace-backends=log
 )
 
-mkdir -p "$CACHE"
-# Several engineers (and make -j) may build at once: one at a time.
-exec 9>"$CACHE/build-qemu.lock"
-flock 9
+mkdir -p "$INSTANCE"
 
 # ------------------------------------------------------------ QEMU source
-fetch_source() {
-	local dl=${HC1_QEMU_DSC_DIR:-$CACHE/dl}
+DL=${HC1_QEMU_DSC_DIR:-$CACHE/dl}
 
-	if ! ls "$dl"/qemu_*.dsc >/dev/null 2>&1; then
-		mkdir -p "$dl"
-		log "fetching Debian's QEMU source (apt-get source qemu)"
-		(cd "$dl" && apt-get source --download-only qemu) >&2 ||
-			die "apt-get source qemu failed (is deb-src enabled?)"
-	fi
-	DSC=$(ls "$dl"/qemu_*.dsc | sort -V | tail -n1)
+# Sets DSC, QEMU_VERSION and SRC; returns 1 if nothing is downloaded yet.
+locate_source() {
+	ls "$DL"/qemu_*.dsc >/dev/null 2>&1 || return 1
+	DSC=$(ls "$DL"/qemu_*.dsc | sort -V | tail -n1)
 	QEMU_VERSION=$(sed -n 's/^Version: //p' "$DSC")
 	# One tree per upstream version (1:7.2+dfsg-7+deb12u18 -> qemu-7.2); a
 	# new Debian revision re-unpacks it.
 	local upstream=${QEMU_VERSION#*:}
-	SRC=$CACHE/src/qemu-${upstream%%[+-]*}
+	SRC=$INSTANCE/src/qemu-${upstream%%[+-]*}
+}
+
+fetch_source() {
+	if ! locate_source; then
+		mkdir -p "$DL"
+		log "fetching Debian's QEMU source (apt-get source qemu)"
+		(cd "$DL" && apt-get source --download-only qemu) >&2 ||
+			die "apt-get source qemu failed (is deb-src enabled?)"
+		locate_source || die "apt-get source left no qemu_*.dsc in $DL"
+	fi
 	if [ "$(cat "$SRC/.hc1-unpacked" 2>/dev/null)" != "$QEMU_VERSION" ]; then
 		log "unpacking $DSC"
 		rm -rf "$SRC"
-		mkdir -p "$CACHE/src"
+		mkdir -p "$INSTANCE/src"
 		dpkg-source -x "$DSC" "$SRC" >&2
 		echo "$QEMU_VERSION" >"$SRC/.hc1-unpacked"
 	fi
 }
 
 # ------------------------------------------------------------ engine
-ENGINE_BUILD=$CACHE/engine-build
-ENGINE_WRAP=$CACHE/engine-wrap
+ENGINE_BUILD=$INSTANCE/engine-build
+ENGINE_WRAP=$INSTANCE/engine-wrap
 
 # Builds the engine library alone: a wrapper project provides the one
 # target (hc1_contract) the engine needs from the top-level CMakeLists.txt.
@@ -161,7 +170,7 @@ $ss.add(when: 'CONFIG_HC1', if_true: [files('hc1.c'), hc1_dep])"
 }
 
 # ------------------------------------------------------------ build
-BUILD=$CACHE/qemu-build
+BUILD=$INSTANCE/qemu-build
 
 configure_qemu() {
 	local want="${CONFIGURE_FLAGS[*]} src=$SRC"
@@ -216,10 +225,28 @@ inputs_hash() {
 	} | sha256sum | cut -d' ' -f1
 }
 
+STAMP=$OUTDIR/.hc1-inputs
+up_to_date() {
+	[ -x "$OUTDIR/qemu-system-x86_64" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$HASH" ]
+}
+
+# The common case answers at once, even while another checkout is building.
+if locate_source; then
+	HASH=$(inputs_hash)
+	if up_to_date; then
+		log "up to date ($OUTDIR/qemu-system-x86_64)"
+		exit 0
+	fi
+fi
+
+# Several engineers (and make -j) may build at once: one at a time, the
+# machine has two cores.
+exec 9>"$CACHE/build-qemu.lock"
+flock 9
+echo "$REPO" >"$INSTANCE/checkout"
 fetch_source
 HASH=$(inputs_hash)
-STAMP=$OUTDIR/.hc1-inputs
-if [ -x "$OUTDIR/qemu-system-x86_64" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$HASH" ]; then
+if up_to_date; then
 	log "up to date ($OUTDIR/qemu-system-x86_64)"
 	exit 0
 fi

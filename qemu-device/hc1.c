@@ -136,6 +136,11 @@ struct HC1State {
     uint32_t coalesce_tokens;
     uint32_t coalesce_usecs;
     bool fault_inject;
+    /*
+     * Runtime QOM property: the card fell off the bus (surprise removal).
+     * MMIO and config space read all ones, nothing is DMA'd or signalled.
+     */
+    bool vanished;
 
     /* The burned-in model */
     hc1_engine *engine;
@@ -160,6 +165,7 @@ struct HC1State {
     QEMUBH *bh;
     GQueue held_cqes;               /* HC1_TEST_DELAY_CQE */
     QEMUTimer *delay_timer;
+    bool held_due;                  /* flush held_cqes in the next BH */
 
     struct hc1_stats stats;
     int64_t enabled_at_ns;
@@ -177,7 +183,8 @@ static uint32_t hc1_nvectors(HC1State *s)
 
 static bool hc1_ready(HC1State *s)
 {
-    return (s->csts & HC1_CSTS_RDY) && !(s->csts & HC1_CSTS_CFS);
+    return (s->csts & HC1_CSTS_RDY) && !(s->csts & HC1_CSTS_CFS) &&
+           !s->vanished;
 }
 
 static bool hc1_dma_ok(HC1State *s, uint64_t addr, uint64_t len, bool write)
@@ -219,7 +226,7 @@ static void hc1_irq(HC1State *s, HC1Queue *q)
 
     q->tokens_unsignalled = 0;
     timer_del(q->coalesce_timer);
-    if (!q->irq_enabled) {
+    if (!q->irq_enabled || s->vanished) {
         return;
     }
     if (s->test & HC1_TEST_DROP_IRQ) {
@@ -355,11 +362,12 @@ static void hc1_drop_held_cqes(HC1State *s, uint16_t qid)
     }
 }
 
+/* DMA only from the (re-entrancy guarded) bottom half. */
 static void hc1_delay_timer(void *opaque)
 {
     HC1State *s = opaque;
 
-    hc1_flush_held_cqes(s);
+    s->held_due = true;
     qemu_bh_schedule(s->bh);
 }
 
@@ -1021,6 +1029,10 @@ static void hc1_bh(void *opaque)
     if (!hc1_ready(s)) {
         return;
     }
+    if (s->held_due) {
+        s->held_due = false;
+        hc1_flush_held_cqes(s);
+    }
     hc1_drain_engine(s);
     for (i = 0; i <= s->n_queues && budget; i++) {
         budget -= hc1_process_sq(s, &s->queues[i], budget);
@@ -1060,6 +1072,7 @@ static void hc1_controller_reset(HC1State *s)
     }
     timer_del(s->delay_timer);
     hc1_free_held_cqes(s);
+    s->held_due = false;
     memset(&s->stats, 0, sizeof(s->stats));
     s->cc &= ~HC1_CC_EN;
     s->csts = 0;
@@ -1147,6 +1160,9 @@ static uint64_t hc1_mmio_read(void *opaque, hwaddr addr, unsigned size)
     HC1State *s = opaque;
     uint64_t val = 0;
 
+    if (s->vanished) {
+        return UINT32_MAX;
+    }
     switch (addr) {
     case HC1_REG_ID:
         val = HC1_ID_MAGIC;
@@ -1225,7 +1241,8 @@ static void hc1_write_test(HC1State *s, hwaddr addr, uint32_t val)
     }
     if (!(s->test & HC1_TEST_DELAY_CQE) && !g_queue_is_empty(&s->held_cqes)) {
         timer_del(s->delay_timer);
-        hc1_flush_held_cqes(s);
+        s->held_due = true;
+        qemu_bh_schedule(s->bh);
     }
 }
 
@@ -1260,6 +1277,9 @@ static void hc1_mmio_write(void *opaque, hwaddr addr, uint64_t val,
     HC1State *s = opaque;
 
     trace_hc1_mmio_write(addr, val);
+    if (s->vanished) {
+        return;
+    }
     switch (addr) {
     case HC1_REG_CC:
         if ((val & HC1_CC_EN) && !(s->cc & HC1_CC_EN)) {
@@ -1508,6 +1528,60 @@ static void hc1_exit(PCIDevice *pci)
     qemu_mutex_destroy(&s->lock);
 }
 
+static uint32_t hc1_config_read(PCIDevice *pci, uint32_t addr, int len)
+{
+    if (HC1(pci)->vanished) {
+        return len == 4 ? UINT32_MAX : (1u << (8 * len)) - 1;
+    }
+    return pci_default_read_config(pci, addr, len);
+}
+
+static void hc1_config_write(PCIDevice *pci, uint32_t addr, uint32_t val,
+                             int len)
+{
+    if (!HC1(pci)->vanished) {
+        pci_default_write_config(pci, addr, val, len);
+    }
+}
+
+static bool hc1_get_vanished(Object *obj, Error **errp)
+{
+    return HC1(obj)->vanished;
+}
+
+/* One way: a card that fell off the bus only comes back by hotplug. */
+static void hc1_set_vanished(Object *obj, bool value, Error **errp)
+{
+    HC1State *s = HC1(obj);
+    uint32_t i;
+
+    if (s->vanished == value) {
+        return;
+    }
+    if (!value) {
+        error_setg(errp, "hc1: a vanished card cannot come back; "
+                   "device_del it and add a new one");
+        return;
+    }
+    if (!s->engine) {
+        error_setg(errp, "hc1: the card is not realized");
+        return;
+    }
+    trace_hc1_vanish();
+    s->vanished = true;
+    for (i = 0; i < s->n_contexts; i++) {
+        if (s->ctxs[i].state == HC1_CTX_RUNNING) {
+            hc1_engine_cancel(s->engine, i);
+        }
+    }
+}
+
+static void hc1_instance_init(Object *obj)
+{
+    object_property_add_bool(obj, "vanished", hc1_get_vanished,
+                             hc1_set_vanished);
+}
+
 static const VMStateDescription vmstate_hc1 = {
     .name = "hc1",
     /* The engine's KV caches and threads are not migratable. */
@@ -1537,6 +1611,8 @@ static void hc1_class_init(ObjectClass *klass, HC1_CLASS_DATA data)
 
     k->realize = hc1_realize;
     k->exit = hc1_exit;
+    k->config_read = hc1_config_read;
+    k->config_write = hc1_config_write;
     k->vendor_id = HC1_PCI_VENDOR_ID;
     k->device_id = HC1_PCI_DEVICE_ID;
     k->subsystem_vendor_id = HC1_PCI_SUBSYS_VENDOR_ID;
@@ -1558,6 +1634,7 @@ static const TypeInfo hc1_info = {
     .name = TYPE_HC1,
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(HC1State),
+    .instance_init = hc1_instance_init,
     .class_init = hc1_class_init,
     .interfaces = (InterfaceInfo[]) {
         { INTERFACE_PCIE_DEVICE },

@@ -46,11 +46,10 @@ struct Generation {
 };
 
 class Card {
-public:
-    Card(const std::string &qemu, const std::string &model_dir,
-         const CardOptions &opt = {});
+  public:
+    Card(const std::string& qemu, const std::string& model_dir, const CardOptions& opt = {});
 
-    Qtest &qt() { return *qt_; }
+    Qtest& qt() { return *qt_; }
 
     // PCI config space of the card.
     uint32_t cfg_read32(uint8_t off);
@@ -67,34 +66,32 @@ public:
     void disable();
 
     // Queue handling.
-    void submit(uint16_t qid, const hc1_sqe &sqe);
+    void submit(uint16_t qid, const hc1_sqe& sqe);
     void ring_sq(uint16_t qid, uint32_t tail);
     std::optional<hc1_cqe> poll_cqe(uint16_t qid,
-                                    std::chrono::milliseconds timeout =
-                                        std::chrono::seconds(30));
-    hc1_cqe admin(const hc1_sqe &sqe);
-    hc1_cqe io(uint16_t qid, const hc1_sqe &sqe);
-    static uint16_t status(const hc1_cqe &c) { return c.status >> HC1_CQE_STATUS_SHIFT; }
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    hc1_cqe admin(const hc1_sqe& sqe);
+    hc1_cqe io(uint16_t qid, const hc1_sqe& sqe);
+    static uint16_t status(const hc1_cqe& c) { return c.status >> HC1_CQE_STATUS_SHIFT; }
 
     // Commands.
-    hc1_cqe identify(hc1_model_card &card, uint64_t addr = kData);
+    hc1_cqe identify(hc1_model_card& card, uint64_t addr = kData);
     std::vector<uint8_t> read_vocab(uint32_t total);
     hc1_cqe create_ioq(uint16_t qid, uint32_t entries = 32, uint16_t vector = 0xffff,
                        uint8_t flags = 0);
     hc1_cqe delete_ioq(uint16_t qid);
-    hc1_cqe get_stats(hc1_stats &st);
+    hc1_cqe get_stats(hc1_stats& st);
     hc1_cqe create_ctx(uint16_t qid, uint32_t ctx);
     hc1_cqe destroy_ctx(uint16_t qid, uint32_t ctx);
     hc1_cqe cancel(uint16_t qid, uint32_t ctx);
 
-    hc1_sqe generate_sqe(uint32_t ctx, const std::vector<uint32_t> &prompt,
-                         uint32_t max_tokens, uint8_t ring_shift = 9);
+    hc1_sqe generate_sqe(uint32_t ctx, const std::vector<uint32_t>& prompt, uint32_t max_tokens,
+                         uint8_t ring_shift = 9);
     // Submit a GENERATE (prompt written to guest RAM first), no waiting.
-    void start_generate(uint16_t qid, const hc1_sqe &sqe,
-                        const std::vector<uint32_t> &prompt);
+    void start_generate(uint16_t qid, const hc1_sqe& sqe, const std::vector<uint32_t>& prompt);
     // Read back the ring of @ctx for a generation that completed with @cqe.
-    Generation collect(uint32_t ctx, const hc1_cqe &cqe, uint8_t ring_shift = 9);
-    Generation generate(uint16_t qid, uint32_t ctx, const std::vector<uint32_t> &prompt,
+    Generation collect(uint32_t ctx, const hc1_cqe& cqe, uint8_t ring_shift = 9);
+    Generation generate(uint16_t qid, uint32_t ctx, const std::vector<uint32_t>& prompt,
                         uint32_t max_tokens);
 
     hc1_ring_header ring_header(uint32_t ctx);
@@ -102,7 +99,7 @@ public:
     void clear_msi(uint16_t vector) { qt_->writel(kMsiArea + 4 * vector, 0); }
     uint16_t nvectors() const { return nvectors_; }
 
-private:
+  private:
     struct Queue {
         uint64_t sq = 0, cq = 0;
         uint32_t sq_entries = 0, cq_entries = 0;

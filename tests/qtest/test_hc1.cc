@@ -29,14 +29,12 @@ constexpr std::string_view kKnownText =
     "the park. One day, she saw a big, red ball. She wanted to play with it, but it was "
     "too high.\nLily's mom said";
 
-std::string env(const char *name)
-{
-    const char *v = std::getenv(name);
+std::string env(const char* name) {
+    const char* v = std::getenv(name);
     return v ? v : "";
 }
 
-std::string model_dir()
-{
+std::string model_dir() {
     std::string dir = env("HC1_MODEL_DIR");
     return dir.empty() ? std::string(HC1_DEFAULT_MODEL_DIR) : dir;
 }
@@ -50,9 +48,8 @@ struct EngineRun {
 };
 
 class Engine {
-public:
-    Engine()
-    {
+  public:
+    Engine() {
         std::string model = model_dir() + "/stories260K.bin";
         std::string tok = model_dir() + "/tok512.bin";
         hc1_engine_config cfg{model.c_str(), tok.c_str(), HC1_ENGINE_FP32, 4, 1};
@@ -62,13 +59,12 @@ public:
             throw std::runtime_error(std::string("engine: ") + err);
     }
     ~Engine() { hc1_engine_close(e_); }
-    Engine(const Engine &) = delete;
-    Engine &operator=(const Engine &) = delete;
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
 
-    hc1_engine *get() { return e_; }
+    hc1_engine* get() { return e_; }
 
-    EngineRun generate(const std::vector<uint32_t> &prompt, uint32_t max_tokens)
-    {
+    EngineRun generate(const std::vector<uint32_t>& prompt, uint32_t max_tokens) {
         struct State {
             std::mutex m;
             std::condition_variable cv;
@@ -76,13 +72,13 @@ public:
             EngineRun run;
         } st;
         hc1_engine_callbacks cb{};
-        cb.token = [](void *o, uint32_t, uint32_t t) {
-            auto *s = static_cast<State *>(o);
+        cb.token = [](void* o, uint32_t, uint32_t t) {
+            auto* s = static_cast<State*>(o);
             std::lock_guard l(s->m);
             s->run.tokens.push_back(t);
         };
-        cb.done = [](void *o, uint32_t, int finish, uint32_t n_prompt, uint32_t) {
-            auto *s = static_cast<State *>(o);
+        cb.done = [](void* o, uint32_t, int finish, uint32_t n_prompt, uint32_t) {
+            auto* s = static_cast<State*>(o);
             std::lock_guard l(s->m);
             s->run.finish = finish;
             s->run.n_prompt = n_prompt;
@@ -103,14 +99,13 @@ public:
         return st.run;
     }
 
-private:
-    hc1_engine *e_ = nullptr;
+  private:
+    hc1_engine* e_ = nullptr;
 };
 
 class Hc1Test : public ::testing::Test {
-protected:
-    void SetUp() override
-    {
+  protected:
+    void SetUp() override {
         qemu_ = env("HC1_QEMU");
         if (qemu_.empty())
             GTEST_SKIP() << "HC1_QEMU not set (path to the built qemu-system-x86_64)";
@@ -120,8 +115,7 @@ protected:
     }
 
     // A card, enabled, with I/O queue 1 and context 0 created.
-    std::unique_ptr<Card> ready_card(const CardOptions &opt = {})
-    {
+    std::unique_ptr<Card> ready_card(const CardOptions& opt = {}) {
         auto card = std::make_unique<Card>(qemu_, model_dir(), opt);
         EXPECT_EQ(card->enable(), HC1_CSTS_RDY);
         EXPECT_EQ(Card::status(card->create_ioq(1)), HC1_SC_SUCCESS);
@@ -129,23 +123,20 @@ protected:
         return card;
     }
 
-    Vocab vocab(Card &card)
-    {
+    Vocab vocab(Card& card) {
         hc1_model_card mc{};
         card.identify(mc);
         return Vocab(card.read_vocab(mc.vocab_bytes));
     }
 
-    std::vector<uint32_t> prompt(Card &card)
-    {
+    std::vector<uint32_t> prompt(Card& card) {
         hc1_model_card mc{};
         card.identify(mc);
         return vocab(card).encode(kPrompt, mc.bos_id);
     }
 
     // The card still works: identify succeeds.
-    void expect_alive(Card &card)
-    {
+    void expect_alive(Card& card) {
         hc1_model_card mc{};
         EXPECT_EQ(Card::status(card.identify(mc)), HC1_SC_SUCCESS);
         EXPECT_EQ(mc.vocab_size, 512u);
@@ -154,13 +145,11 @@ protected:
     std::string qemu_;
 };
 
-TEST_F(Hc1Test, EnumeratesWithContractIdentity)
-{
+TEST_F(Hc1Test, EnumeratesWithContractIdentity) {
     Card card(qemu_, model_dir());
     EXPECT_EQ(card.cfg_read32(0x08) >> 8, uint32_t(HC1_PCI_CLASS));
     EXPECT_EQ(card.cfg_read32(0x08) & 0xff, uint32_t(HC1_PCI_REVISION));
-    EXPECT_EQ(card.cfg_read32(0x2c),
-              uint32_t(HC1_PCI_SUBSYS_ID) << 16 | HC1_PCI_SUBSYS_VENDOR_ID);
+    EXPECT_EQ(card.cfg_read32(0x2c), uint32_t(HC1_PCI_SUBSYS_ID) << 16 | HC1_PCI_SUBSYS_VENDOR_ID);
     EXPECT_EQ(card.reg(HC1_REG_ID), HC1_ID_MAGIC);
     EXPECT_EQ(card.reg(HC1_REG_VERSION), uint32_t(HC1_HW_VERSION));
     uint32_t cap = card.reg(HC1_REG_CAP);
@@ -175,8 +164,7 @@ TEST_F(Hc1Test, EnumeratesWithContractIdentity)
     EXPECT_EQ(card.reg(HC1_REG_INTC), 16u | (200u << HC1_INTC_USECS_SHIFT));
 }
 
-TEST_F(Hc1Test, IdentifyReturnsTheModelCard)
-{
+TEST_F(Hc1Test, IdentifyReturnsTheModelCard) {
     Card card(qemu_, model_dir());
     ASSERT_EQ(card.enable(), HC1_CSTS_RDY);
     card.clear_msi(0);
@@ -216,14 +204,13 @@ TEST_F(Hc1Test, IdentifyReturnsTheModelCard)
     EXPECT_EQ(0, std::memcmp(mc.sha256, info.sha256, sizeof(mc.sha256)));
 
     // Zero padded to 4096 bytes (the buffer was filled with 0xee).
-    auto tail = card.qt().read(kData + sizeof(hc1_model_card),
-                               HC1_IDENTIFY_SIZE - sizeof(hc1_model_card));
+    auto tail =
+        card.qt().read(kData + sizeof(hc1_model_card), HC1_IDENTIFY_SIZE - sizeof(hc1_model_card));
     for (uint8_t b : tail)
         ASSERT_EQ(b, 0);
 }
 
-TEST_F(Hc1Test, VocabularyIsTheTokenizer)
-{
+TEST_F(Hc1Test, VocabularyIsTheTokenizer) {
     Card card(qemu_, model_dir());
     ASSERT_EQ(card.enable(), HC1_CSTS_RDY);
     hc1_model_card mc{};
@@ -238,7 +225,7 @@ TEST_F(Hc1Test, VocabularyIsTheTokenizer)
     for (uint32_t id = 0; id < v.size(); id++) {
         uint32_t len = 0;
         float score = 0;
-        const char *p = hc1_engine_token(engine.get(), id, &len, &score);
+        const char* p = hc1_engine_token(engine.get(), id, &len, &score);
         ASSERT_NE(p, nullptr);
         EXPECT_EQ(v.piece(id), std::string(p, len)) << "token " << id;
         EXPECT_EQ(v.score(id), score) << "token " << id;
@@ -247,8 +234,7 @@ TEST_F(Hc1Test, VocabularyIsTheTokenizer)
     EXPECT_EQ(v.piece(3 + 'A'), "<0x41>");
 }
 
-TEST_F(Hc1Test, GenerateDeliversTheKnownAnswer)
-{
+TEST_F(Hc1Test, GenerateDeliversTheKnownAnswer) {
     auto card = ready_card();
     auto p = prompt(*card);
     Vocab v = vocab(*card);
@@ -281,8 +267,7 @@ TEST_F(Hc1Test, GenerateDeliversTheKnownAnswer)
     EXPECT_EQ(HC1_CQE_FINISH(g.cqe.info), uint32_t(ref.finish));
 }
 
-TEST_F(Hc1Test, ConcurrentContextsEachEqualSolo)
-{
+TEST_F(Hc1Test, ConcurrentContextsEachEqualSolo) {
     CardOptions opt;
     opt.threads = 2;
     auto card = ready_card(opt);
@@ -325,8 +310,7 @@ TEST_F(Hc1Test, ConcurrentContextsEachEqualSolo)
     EXPECT_GT(st.interrupts, 0u);
 }
 
-TEST_F(Hc1Test, CancelStopsAGeneration)
-{
+TEST_F(Hc1Test, CancelStopsAGeneration) {
     auto card = ready_card();
     auto p = prompt(*card);
     // Hold the engine so the cancel lands mid-generation, whatever the speed.
@@ -363,8 +347,7 @@ TEST_F(Hc1Test, CancelStopsAGeneration)
     EXPECT_EQ(g.tokens.size(), 20u);
 }
 
-TEST_F(Hc1Test, CancelWhileRunningMidStream)
-{
+TEST_F(Hc1Test, CancelWhileRunningMidStream) {
     auto card = ready_card();
     auto p = prompt(*card);
     hc1_sqe sqe = card->generate_sqe(0, p, 500 - p.size());
@@ -383,7 +366,7 @@ TEST_F(Hc1Test, CancelWhileRunningMidStream)
     ASSERT_TRUE(a.has_value());
     auto b = card->poll_cqe(1);
     ASSERT_TRUE(b.has_value());
-    const hc1_cqe &gen = a->cid == 0x4242 ? *a : *b;
+    const hc1_cqe& gen = a->cid == 0x4242 ? *a : *b;
     EXPECT_EQ(gen.cid, 0x4242);
     EXPECT_EQ(Card::status(gen), HC1_SC_SUCCESS);
     uint32_t finish = HC1_CQE_FINISH(gen.info);
@@ -392,8 +375,7 @@ TEST_F(Hc1Test, CancelWhileRunningMidStream)
     EXPECT_EQ(card->ring_header(0).produced, gen.result);
 }
 
-TEST_F(Hc1Test, ResetMidGenerationAndReenable)
-{
+TEST_F(Hc1Test, ResetMidGenerationAndReenable) {
     auto card = ready_card();
     auto p = prompt(*card);
     card->set_reg(HC1_REG_TEST, HC1_TEST_STALL_ENGINE);
@@ -429,8 +411,7 @@ TEST_F(Hc1Test, ResetMidGenerationAndReenable)
     EXPECT_EQ(g.tokens.size(), 30u);
 }
 
-TEST_F(Hc1Test, BadCommandsGetTheirStatusAndTheCardKeepsWorking)
-{
+TEST_F(Hc1Test, BadCommandsGetTheirStatusAndTheCardKeepsWorking) {
     auto card = ready_card();
     auto p = prompt(*card);
     hc1_sqe sqe{};
@@ -483,22 +464,21 @@ TEST_F(Hc1Test, BadCommandsGetTheirStatusAndTheCardKeepsWorking)
         auto cqe = card->poll_cqe(1);
         return cqe ? Card::status(*cqe) : 0xffff;
     };
-    EXPECT_EQ(gen([](hc1_sqe &g) { g.gen.ring_shift = 3; }), HC1_SC_RING_TOO_SMALL);
-    EXPECT_EQ(gen([](hc1_sqe &g) { g.gen.ring_shift = 25; }), HC1_SC_RING_TOO_SMALL);
-    EXPECT_EQ(gen([](hc1_sqe &g) { g.gen.ring_shift = 4, g.gen.max_tokens = 17; }),
+    EXPECT_EQ(gen([](hc1_sqe& g) { g.gen.ring_shift = 3; }), HC1_SC_RING_TOO_SMALL);
+    EXPECT_EQ(gen([](hc1_sqe& g) { g.gen.ring_shift = 25; }), HC1_SC_RING_TOO_SMALL);
+    EXPECT_EQ(gen([](hc1_sqe& g) { g.gen.ring_shift = 4, g.gen.max_tokens = 17; }),
               HC1_SC_RING_TOO_SMALL);
-    EXPECT_EQ(gen([](hc1_sqe &g) { g.gen.max_tokens = 0; }), HC1_SC_INVALID_FIELD);
-    EXPECT_EQ(gen([](hc1_sqe &g) { g.gen.n_prompt = 0; }), HC1_SC_INVALID_FIELD);
-    EXPECT_EQ(gen([](hc1_sqe &g) { g.gen.n_prompt = 513; }), HC1_SC_PROMPT_TOO_LONG);
-    EXPECT_EQ(gen([](hc1_sqe &g) { g.gen.n_prompt = 0xffffffff; }), HC1_SC_PROMPT_TOO_LONG);
-    EXPECT_EQ(gen([](hc1_sqe &g) { g.gen.rsvd = 1; }), HC1_SC_INVALID_FIELD);
-    EXPECT_EQ(gen([](hc1_sqe &g) { g.gen.c.flags = 0x80; }), HC1_SC_INVALID_FIELD);
-    EXPECT_EQ(gen([](hc1_sqe &g) { g.gen.ring_addr += 4; }), HC1_SC_INVALID_FIELD);
-    EXPECT_EQ(gen([](hc1_sqe &g) { g.gen.stop[0] = 512; }), HC1_SC_INVALID_TOKEN);
-    EXPECT_EQ(gen([](hc1_sqe &g) { g.gen.prompt_addr = kOutsideRam; }), HC1_SC_DMA_ERROR);
-    EXPECT_EQ(gen([](hc1_sqe &g) { g.gen.ring_addr = kOutsideRam; }), HC1_SC_DMA_ERROR);
-    EXPECT_EQ(gen([](hc1_sqe &g) { g.gen.ring_addr = 256 * 1024 * 1024 - 64; }),
-              HC1_SC_DMA_ERROR);
+    EXPECT_EQ(gen([](hc1_sqe& g) { g.gen.max_tokens = 0; }), HC1_SC_INVALID_FIELD);
+    EXPECT_EQ(gen([](hc1_sqe& g) { g.gen.n_prompt = 0; }), HC1_SC_INVALID_FIELD);
+    EXPECT_EQ(gen([](hc1_sqe& g) { g.gen.n_prompt = 513; }), HC1_SC_PROMPT_TOO_LONG);
+    EXPECT_EQ(gen([](hc1_sqe& g) { g.gen.n_prompt = 0xffffffff; }), HC1_SC_PROMPT_TOO_LONG);
+    EXPECT_EQ(gen([](hc1_sqe& g) { g.gen.rsvd = 1; }), HC1_SC_INVALID_FIELD);
+    EXPECT_EQ(gen([](hc1_sqe& g) { g.gen.c.flags = 0x80; }), HC1_SC_INVALID_FIELD);
+    EXPECT_EQ(gen([](hc1_sqe& g) { g.gen.ring_addr += 4; }), HC1_SC_INVALID_FIELD);
+    EXPECT_EQ(gen([](hc1_sqe& g) { g.gen.stop[0] = 512; }), HC1_SC_INVALID_TOKEN);
+    EXPECT_EQ(gen([](hc1_sqe& g) { g.gen.prompt_addr = kOutsideRam; }), HC1_SC_DMA_ERROR);
+    EXPECT_EQ(gen([](hc1_sqe& g) { g.gen.ring_addr = kOutsideRam; }), HC1_SC_DMA_ERROR);
+    EXPECT_EQ(gen([](hc1_sqe& g) { g.gen.ring_addr = 256 * 1024 * 1024 - 64; }), HC1_SC_DMA_ERROR);
     {
         auto bad = p;
         bad[1] = 9999;
@@ -540,8 +520,7 @@ TEST_F(Hc1Test, BadCommandsGetTheirStatusAndTheCardKeepsWorking)
     EXPECT_EQ(g.tokens.size(), 10u);
 }
 
-TEST_F(Hc1Test, BadRegisterWritesAreIgnoredAndCounted)
-{
+TEST_F(Hc1Test, BadRegisterWritesAreIgnoredAndCounted) {
     auto card = ready_card();
     uint32_t last = card->reg(HC1_REG_ERRCNT);
     auto expect_err = [&](uint32_t want) {
@@ -579,8 +558,7 @@ TEST_F(Hc1Test, BadRegisterWritesAreIgnoredAndCounted)
     expect_alive(*card);
 }
 
-TEST_F(Hc1Test, BrokenAdminQueueIsFatalUntilReset)
-{
+TEST_F(Hc1Test, BrokenAdminQueueIsFatalUntilReset) {
     Card card(qemu_, model_dir());
     card.set_reg(HC1_REG_AQA, 0); // one entry: unusable
     card.set_reg(HC1_REG_ASQ, uint32_t(kAdminSq));
@@ -610,8 +588,7 @@ TEST_F(Hc1Test, BrokenAdminQueueIsFatalUntilReset)
     expect_alive(card);
 }
 
-TEST_F(Hc1Test, FaultInjection)
-{
+TEST_F(Hc1Test, FaultInjection) {
     auto card = ready_card();
     // Completions carry a wrong cid.
     card->set_reg(HC1_REG_TEST, HC1_TEST_BAD_CID);
@@ -637,16 +614,14 @@ TEST_F(Hc1Test, FaultInjection)
     card->set_reg(HC1_REG_TEST, HC1_TEST_FATAL);
     uint32_t csts = card->reg(HC1_REG_CSTS);
     EXPECT_TRUE(csts & HC1_CSTS_CFS);
-    EXPECT_EQ((csts & HC1_CSTS_FATAL_MASK) >> HC1_CSTS_FATAL_SHIFT,
-              uint32_t(HC1_FATAL_INJECTED));
+    EXPECT_EQ((csts & HC1_CSTS_FATAL_MASK) >> HC1_CSTS_FATAL_SHIFT, uint32_t(HC1_FATAL_INJECTED));
     card->set_reg(HC1_REG_TEST, 0);
     card->disable();
     ASSERT_EQ(card->enable(), HC1_CSTS_RDY);
     expect_alive(*card);
 }
 
-TEST_F(Hc1Test, FaultInjectionIsOffByDefault)
-{
+TEST_F(Hc1Test, FaultInjectionIsOffByDefault) {
     CardOptions opt;
     opt.fault_inject = false;
     Card card(qemu_, model_dir(), opt);
@@ -657,8 +632,7 @@ TEST_F(Hc1Test, FaultInjectionIsOffByDefault)
     ASSERT_EQ(card.enable(), HC1_CSTS_RDY);
 }
 
-TEST_F(Hc1Test, TokenInterruptsAreCoalesced)
-{
+TEST_F(Hc1Test, TokenInterruptsAreCoalesced) {
     // Every 4 tokens, no timer: a 40-token generation interrupts ~10 times.
     auto card = ready_card();
     auto p = prompt(*card);
@@ -681,8 +655,7 @@ TEST_F(Hc1Test, TokenInterruptsAreCoalesced)
     EXPECT_EQ(after.interrupts - before.interrupts, 1u); // GET_STATS's own
 }
 
-TEST_F(Hc1Test, DeleteQueueWithAGenerationInFlight)
-{
+TEST_F(Hc1Test, DeleteQueueWithAGenerationInFlight) {
     auto card = ready_card();
     auto p = prompt(*card);
     ASSERT_EQ(Card::status(card->create_ioq(2)), HC1_SC_SUCCESS);
@@ -704,8 +677,32 @@ TEST_F(Hc1Test, DeleteQueueWithAGenerationInFlight)
     EXPECT_EQ(Card::status(g.cqe), HC1_SC_SUCCESS);
 }
 
-TEST_F(Hc1Test, MissingModelRefusesToStart)
-{
+TEST_F(Hc1Test, VanishedCardReadsAllOnesAndStaysSilent) {
+    auto card = ready_card();
+    auto p = prompt(*card);
+    card->set_reg(HC1_REG_TEST, HC1_TEST_STALL_ENGINE);
+    card->start_generate(1, card->generate_sqe(0, p, 50), p);
+    card->clear_msi(1);
+    std::string r = card->qt().qmp(R"({"execute": "qom-set", "arguments": )"
+                                   R"({"path": "/machine/peripheral/hc1", )"
+                                   R"("property": "vanished", "value": true}})");
+    ASSERT_NE(r.find("return"), std::string::npos) << r;
+    card->set_reg(HC1_REG_TEST, 0); // dropped: the card is gone
+    EXPECT_EQ(card->cfg_read32(0), 0xffffffffu);
+    EXPECT_EQ(card->reg(HC1_REG_ID), 0xffffffffu);
+    EXPECT_EQ(card->reg(HC1_REG_CSTS), 0xffffffffu);
+    // No completion, no interrupt, no ring update for the cancelled work.
+    EXPECT_FALSE(card->poll_cqe(1, 200ms).has_value());
+    EXPECT_EQ(card->msi_data(1), 0u);
+    EXPECT_EQ(card->ring_header(0).state, uint32_t(HC1_RING_RUNNING));
+    // One way only.
+    r = card->qt().qmp(R"({"execute": "qom-set", "arguments": )"
+                       R"({"path": "/machine/peripheral/hc1", )"
+                       R"("property": "vanished", "value": false}})");
+    EXPECT_NE(r.find("error"), std::string::npos) << r;
+}
+
+TEST_F(Hc1Test, MissingModelRefusesToStart) {
     std::string err;
     std::string bios = qemu_.substr(0, qemu_.rfind('/') + 1) + "pc-bios";
     int rc = run_qemu(qemu_,

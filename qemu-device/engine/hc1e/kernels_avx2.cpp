@@ -23,6 +23,56 @@ HC1E_AVX2 inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// Eight vectors to one: lane j of the result is the sum of v[j]'s lanes,
+// added as ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)).
+HC1E_AVX2 inline __m256 hsum8(const __m256 v[8]) {
+    const __m256 s01 = _mm256_hadd_ps(v[0], v[1]), s23 = _mm256_hadd_ps(v[2], v[3]);
+    const __m256 s45 = _mm256_hadd_ps(v[4], v[5]), s67 = _mm256_hadd_ps(v[6], v[7]);
+    const __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20),
+                         _mm256_permute2f128_ps(s0123, s4567, 0x31));
+}
+
+// One vector's sum in exactly hsum8's order.
+HC1E_AVX2 inline float hsum_tree(__m256 v) {
+    const __m256 h = _mm256_hadd_ps(v, v);
+    const __m256 h2 = _mm256_hadd_ps(h, h);
+    return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(h2), _mm256_extractf128_ps(h2, 1)));
+}
+
+// The sums of an R x V tile of accumulators to out[v * out_stride + r]: a
+// full tile of eight reduces all at once, a smaller one pair by pair, each
+// sum in the same order either way.
+template <int R, int V>
+HC1E_AVX2 inline void store_sums(const __m256 (&acc)[R][V], float* out, size_t out_stride) {
+    if constexpr (R * V == 8) {
+        __m256 flat[8];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+            for (int v = 0; v < V; v++)
+                flat[r * V + v] = acc[r][v];
+        const __m256 sums = hsum8(flat);
+        if constexpr (V == 1) {
+            _mm256_storeu_ps(out, sums);
+        } else {
+            alignas(32) float s[8];
+            _mm256_store_ps(s, sums);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+                for (int v = 0; v < V; v++)
+                    out[v * out_stride + r] = s[r * V + v];
+        }
+    } else {
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+            for (int v = 0; v < V; v++)
+                out[v * out_stride + r] = hsum_tree(acc[r][v]);
+    }
+}
+
 // Lanes [0, n) set, n in [0, 8].
 HC1E_AVX2 inline __m256i tail_mask(size_t n) {
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -68,11 +118,7 @@ HC1E_AVX2 inline void tile_f32(const float* w, size_t n, const float* x, size_t 
                 acc[r][v] = _mm256_fmadd_ps(wv, xv[v], acc[r][v]);
         }
     }
-#pragma GCC unroll 8
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int v = 0; v < V; v++)
-            out[v * out_stride + r] = hsum(acc[r][v]);
+    store_sums<R, V>(acc, out, out_stride);
 }
 
 // Row tile R for V vectors: R * V = 8 independent accumulators, enough to
@@ -150,11 +196,7 @@ HC1E_AVX2 inline void tile_q8(const Matrix& w, size_t row, const int8_t* xq, con
                 acc[r][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r][v]), scale, acc[r][v]);
             }
     }
-#pragma GCC unroll 8
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int v = 0; v < V; v++)
-            out[v * out_stride + r] = hsum(acc[r][v]);
+    store_sums<R, V>(acc, out, out_stride);
 }
 
 template <int V>
@@ -201,15 +243,6 @@ HC1E_AVX2 inline __m256 exp_ps(__m256 x) {
     return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
 }
 
-// Eight vectors to one: lane j of the result is the sum of v[j]'s lanes.
-HC1E_AVX2 inline __m256 hsum8(const __m256 v[8]) {
-    const __m256 s01 = _mm256_hadd_ps(v[0], v[1]), s23 = _mm256_hadd_ps(v[2], v[3]);
-    const __m256 s45 = _mm256_hadd_ps(v[4], v[5]), s67 = _mm256_hadd_ps(v[6], v[7]);
-    const __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
-    return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20),
-                         _mm256_permute2f128_ps(s0123, s4567, 0x31));
-}
-
 // Scores of one tile (kKvTile positions): sum over i of q[i] * k_tile[i].
 template <int HS>
 HC1E_AVX2 inline void scores_fixed(const float* q, const float* k, size_t tiles, float scale,
@@ -218,21 +251,25 @@ HC1E_AVX2 inline void scores_fixed(const float* q, const float* k, size_t tiles,
 #pragma GCC unroll 16
     for (int i = 0; i < HS; i++)
         qb[i] = _mm256_set1_ps(q[i] * scale);
+    // Four tiles at a time: four independent FMA chains.
     size_t b = 0;
-    for (; b + 2 <= tiles; b += 2) {
+    for (; b + 4 <= tiles; b += 4) {
         const float* k0 = k + b * HS * kKvTile;
-        const float* k1 = k0 + HS * kKvTile;
-        __m256 a0 = _mm256_mul_ps(qb[0], _mm256_loadu_ps(k0));
-        __m256 a1 = _mm256_mul_ps(qb[0], _mm256_loadu_ps(k1));
+        __m256 a[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            a[j] = _mm256_mul_ps(qb[0], _mm256_loadu_ps(k0 + j * HS * kKvTile));
 #pragma GCC unroll 16
-        for (int i = 1; i < HS; i++) {
-            a0 = _mm256_fmadd_ps(qb[i], _mm256_loadu_ps(k0 + i * kKvTile), a0);
-            a1 = _mm256_fmadd_ps(qb[i], _mm256_loadu_ps(k1 + i * kKvTile), a1);
-        }
-        _mm256_storeu_ps(att + b * kKvTile, a0);
-        _mm256_storeu_ps(att + (b + 1) * kKvTile, a1);
+        for (int i = 1; i < HS; i++)
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+                a[j] = _mm256_fmadd_ps(qb[i], _mm256_loadu_ps(k0 + j * HS * kKvTile + i * kKvTile),
+                                       a[j]);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            _mm256_storeu_ps(att + (b + j) * kKvTile, a[j]);
     }
-    if (b < tiles) {
+    for (; b < tiles; b++) {
         const float* k0 = k + b * HS * kKvTile;
         __m256 a0 = _mm256_mul_ps(qb[0], _mm256_loadu_ps(k0));
 #pragma GCC unroll 16
