@@ -62,12 +62,16 @@ test-host: userspace
 test-qtest: userspace qemu
 	$(SRC)/tests/qtest/run.sh $(QEMU)
 
+# Everything in one boot, then the fault-injection half of the reset tests on
+# a card that has fault injection (a test-only register, off by default).
 test-guest: all
 	$(VM) --timeout $(GUEST_TIMEOUT) -- hc1-run-tests
+	$(VM) --timeout 300 --device-opts ,fault-inject=on -- hc1-run-tests guest-hc1-reset
 
 demo: all
 	@echo "== model: $$($(SRC)/tools/vm/default-model.sh name)"
-	$(VM) --timeout 600 -- 'set -x; hcctl list && hcctl info && hcctl run "Once upon a time" --stats'
+	$(VM) --timeout 600 -- "set -x; hcctl list && hcctl info && \
+		hcctl run '$$($(SRC)/tools/vm/default-model.sh prompt)' --stats"
 
 bench: all
 	$(SRC)/tools/bench/run.sh $(BUILD)
