@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <thread>
 
 using namespace hc1test;
@@ -815,6 +816,89 @@ TEST_F(Hc1Test, Int8FormatBurnsAndGenerates) {
     Generation g = card->generate(1, 0, p, 30);
     EXPECT_EQ(Card::status(g.cqe), HC1_SC_SUCCESS);
     EXPECT_EQ(g.tokens.size(), 30u);
+}
+
+// Hostile input: random SQEs (valid opcodes with random fields, random
+// opcodes, addresses in and out of RAM) and random doorbell values.  The card
+// must answer or ignore each, never crash or wedge, and work after a reset.
+TEST_F(Hc1Test, RandomInputNeverBreaksTheCard) {
+    auto card = ready_card();
+    ASSERT_EQ(Card::status(card->create_ioq(2)), HC1_SC_SUCCESS);
+    std::mt19937_64 rng(20261201);
+    auto pick = [&](uint64_t n) { return rng() % n; };
+    auto address = [&]() -> uint64_t {
+        switch (pick(4)) {
+        case 0:
+            return kData + pick(0x20000);
+        case 1:
+            return rng();
+        case 2:
+            return 256 * 1024 * 1024 - pick(0x2000);
+        default:
+            return kRings + pick(8) * kRingStride;
+        }
+    };
+    const uint8_t ops[] = {HC1_OP_IDENTIFY,
+                           HC1_OP_READ_VOCAB,
+                           HC1_OP_CREATE_IOQ,
+                           HC1_OP_GET_STATS,
+                           HC1_OP_CREATE_CTX,
+                           HC1_OP_DESTROY_CTX,
+                           HC1_OP_GENERATE,
+                           HC1_OP_CANCEL,
+                           0x00,
+                           0xff,
+                           0x14,
+                           0x06};
+    int answered = 0;
+    for (int i = 0; i < 300; i++) {
+        hc1_sqe sqe;
+        for (auto& b : sqe.bytes)
+            b = rng();
+        sqe.c.opcode = ops[pick(sizeof(ops))];
+        sqe.c.cid = 0;
+        if (pick(2))
+            sqe.c.flags = 0;
+        if (pick(2))
+            sqe.c.ctx = pick(10);
+        if (sqe.c.opcode == HC1_OP_CREATE_IOQ)
+            sqe.c.ctx = 3 + pick(2); // leave the queues under test alone
+        sqe.data.addr = address();
+        if (sqe.c.opcode == HC1_OP_GENERATE) {
+            sqe.gen.ring_addr = address() & ~63ull;
+            sqe.gen.n_prompt = pick(8);
+            sqe.gen.max_tokens = pick(40);
+            sqe.gen.ring_shift = 4 + pick(4);
+            if (pick(2)) { // nearly valid: reach the DMA and engine paths
+                sqe.gen.rsvd = 0;
+                sqe.gen.c.flags &= HC1_GEN_CONTINUE | HC1_GEN_IGNORE_EOS;
+                sqe.gen.prompt_addr = kPrompts;
+                sqe.gen.stop[0] = sqe.gen.stop[1] = HC1_TOKEN_NONE;
+                sqe.gen.stop[2] = sqe.gen.stop[3] = HC1_TOKEN_NONE;
+            }
+        } else if (pick(2)) {
+            sqe.data.len = pick(2) ? HC1_IDENTIFY_SIZE : pick(8192);
+            sqe.data.offset = pick(2) ? 0 : pick(8192);
+        }
+        const uint16_t qid = sqe.c.opcode < HC1_OP_CREATE_CTX ? 0 : 1 + pick(2);
+        card->submit(qid, sqe);
+        auto cqe = card->poll_cqe(qid, 300ms);
+        answered += cqe.has_value();
+        if (pick(10) == 0) // a bogus doorbell somewhere
+            card->set_reg(HC1_REG_DB_BASE + 4 * pick(12), rng());
+    }
+    EXPECT_GT(answered, 150);
+    EXPECT_EQ(card->reg(HC1_REG_ID), HC1_ID_MAGIC);
+
+    card->disable();
+    ASSERT_EQ(card->enable(), HC1_CSTS_RDY);
+    expect_alive(*card);
+    ASSERT_EQ(Card::status(card->create_ioq(1)), HC1_SC_SUCCESS);
+    ASSERT_EQ(Card::status(card->create_ctx(1, 0)), HC1_SC_SUCCESS);
+    auto p = prompt(*card);
+    Generation g = card->generate(1, 0, p, 10);
+    EXPECT_EQ(Card::status(g.cqe), HC1_SC_SUCCESS);
+    EXPECT_EQ(g.tokens.size(), 10u);
 }
 
 TEST_F(Hc1Test, MissingModelRefusesToStart) {
