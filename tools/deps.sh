@@ -9,9 +9,9 @@ set -eu
 PKGS="build-essential cmake ninja-build pkg-config git dpkg-dev
  python3 python3-venv meson flex bison
  libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
- linux-headers-amd64 kmod cpio busybox-static
+ seabios linux-headers-amd64 kmod cpio busybox-static
  liburing-dev libpci-dev pciutils libcmocka-dev libgtest-dev libgmock-dev
- clang-format"
+ clang-format python3-numpy"
 
 missing=""
 for p in $PKGS; do

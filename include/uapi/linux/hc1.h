@@ -14,6 +14,30 @@
  * the bytes it does not know are zero (copy_struct_from_user() rules);
  * otherwise -E2BIG.  Output is written up to the smaller of the two sizes.
  * New fields are only ever appended; HC1_INFO reports feature bits.
+ * Version 1 needs every field: a @size below sizeof() of version 1 is
+ * -EINVAL, and one above 4096 is -E2BIG.  The driver never writes @size
+ * back.  It matches ioctl numbers without their size bits, so the struct's
+ * own @size is what counts.  _IO ioctls take an argument of 0 (else
+ * -EINVAL).  An unknown ioctl is -ENOTTY.
+ *
+ * Without a session, session operations fail with -ENOENT.  Once the card
+ * is gone (surprise removal), every call fails with -ENODEV; while the
+ * card resets, calls that need it wait, and generations in flight fail
+ * with -EIO.
+ *
+ * read() returns the session's tokens as __u32 values, in order, from the
+ * start of the current generation: it blocks until at least one token is
+ * there (-EAGAIN with O_NONBLOCK), returns 0 once the generation ended
+ * and every token was read (or no generation ever ran), and the
+ * generation's errno if it failed after its last token was read.  A count
+ * below 4 bytes is -EINVAL.  poll() reports EPOLLIN when read() would not
+ * block, EPOLLERR without a session, EPOLLERR | EPOLLHUP once the card is
+ * gone.  mmap() at offset 0 of at most hc1_session.ring_bytes maps the
+ * token ring read-only (PROT_WRITE: -EPERM); the mapping stays valid after
+ * the session ends, and faults (SIGBUS) once the card is gone.  A
+ * generation produces at most 2^ring_shift tokens (@max_tokens is bounded
+ * by the ring), so token i of a generation is at slot i and is never
+ * overwritten while it runs.
  */
 #ifndef _UAPI_LINUX_HC1_H
 #define _UAPI_LINUX_HC1_H
@@ -94,6 +118,11 @@ struct hc1_buffer {
  * @ring_shift: out: ring holds 2^@ring_shift token slots
  * @ring_bytes: out: bytes to mmap() at offset 0 to see the ring
  * @pad: 0
+ *
+ * Errors: -EINVAL for non-zero @flags or @pad, -EEXIST if the file already
+ * has a session, -EBUSY if every context of the card is taken.
+ * HC1_IOCTL_SESSION_DESTROY ends the session as close() would: a running
+ * generation is cancelled and waited for.
  */
 struct hc1_session {
 	__u32 size;
@@ -118,13 +147,20 @@ struct hc1_session {
  * @temperature_milli: temperature * 1000; 0 = greedy
  * @top_p_milli: top-p * 1000; 0 = off
  * @top_k: 0 = off
- * @n_stop: entries used in @stop
+ * @n_stop: entries used in @stop (at most hc1_info.max_stop)
  * @seed: sampler seed
- * @stop: stop tokens
+ * @stop: stop tokens; entries past @n_stop must be 0
  *
- * Errors: -EINVAL for a bad field, -EFAULT for an unreadable @prompt,
+ * Errors: -EINVAL for a bad field (unknown flag, a prompt longer than the
+ * context, @max_tokens above the ring's slots, @temperature_milli above
+ * 65535, @top_p_milli above 1000, @top_k above vocab_size, a prompt or stop
+ * token outside the vocabulary), -EFAULT for an unreadable @prompt,
  * -ENOENT without a session, -EBUSY while the session is generating,
  * -EIO if the card failed the command, -ENODEV if the card is gone.
+ * HC1_IOCTL_GENERATE returns once the card has the command; how the
+ * generation ended is reported by HC1_IOCTL_WAIT (@status, @finish) and
+ * read().  HC1_IOCTL_CANCEL asks the card to stop the running generation
+ * (0 if none runs); the generation then ends with HC1_FINISH_CANCELLED.
  */
 struct hc1_generate {
 	__u32 size;
@@ -151,6 +187,10 @@ struct hc1_generate {
  * @finish: out: enum hc1_finish once done
  * @status: out: 0, or the negative errno the generation failed with
  * @pad: 0
+ *
+ * Errors: -ENOENT without a session, -ETIMEDOUT (with the out fields
+ * written), -ECANCELED if the session was destroyed meanwhile, -EINTR on a
+ * signal.  io_uring WAIT timeouts have a granularity of about 250 ms.
  */
 struct hc1_wait {
 	__u32 size;
@@ -191,8 +231,11 @@ struct hc1_wait {
 /**
  * struct hc1_uring_cmd - payload of an HC1 uring_cmd
  * @addr: user pointer to struct hc1_generate or struct hc1_wait
- * @len: sizeof that struct
+ * @len: sizeof that struct, equal to its own @size (else -EINVAL)
  * @pad: 0
+ *
+ * Unknown cmd_op values complete with -ENOTTY; rings set up with
+ * IORING_SETUP_IOPOLL get -EOPNOTSUPP.
  */
 struct hc1_uring_cmd {
 	__u64 addr;

@@ -347,6 +347,10 @@ void Engine::step(WorkerState& st) {
             reason = HC1_ENGINE_FINISH_EOS;
         } else if (std::find(c->req.stop, c->req.stop + c->req.n_stop, token) !=
                    c->req.stop + c->req.n_stop) {
+            // The card delivers the stop token (include/hc1/hw.h), EOS not.
+            c->n_generated++;
+            if (c->cb.token)
+                c->cb.token(c->cb.opaque, index_of(c), token);
             reason = HC1_ENGINE_FINISH_STOP;
         } else {
             c->n_generated++;

@@ -1,0 +1,86 @@
+# HC1 software stack: the one entry point.
+#
+#   make demo    set everything up, boot the VM, show the card generating
+#   make test    set everything up, run every test (host, device, guest)
+#
+# Other targets: deps, all, userspace, kmod, qemu, kernel, test-host,
+# test-qtest, test-guest, bench, vm-shell, format, clean.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+SRC := $(CURDIR)
+BUILD ?= $(SRC)/build
+JOBS ?= 2
+CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hc1
+# The guest's kernel release: the ABI Debian's linux-headers-amd64 names.
+KREL = $(shell dpkg-query -W -f='$${Depends}' linux-headers-amd64 2>/dev/null | \
+	sed -n 's/.*linux-headers-\([^ ,]*\).*/\1/p')
+KDIR = /usr/src/linux-headers-$(KREL)
+QEMU := $(BUILD)/qemu/qemu-system-x86_64
+VM := HC1_BUILD=$(BUILD) $(SRC)/tools/vm/hc1-vm
+GUEST_TIMEOUT ?= 1500
+
+export HC1_BUILD := $(BUILD)
+
+.PHONY: all deps userspace kmod qemu kernel test test-host test-qtest test-guest \
+	demo bench vm-shell format clean
+
+all: userspace kmod qemu kernel
+
+# Stamp on the dependency list: re-run the installer only when it changes.
+deps: $(BUILD)/.deps
+$(BUILD)/.deps: tools/deps.sh
+	$(SRC)/tools/deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+userspace: $(BUILD)/.deps
+	@[ -f $(BUILD)/build.ninja ] || cmake -S $(SRC) -B $(BUILD) -G Ninja
+	ninja -C $(BUILD) -j$(JOBS)
+
+# Kbuild writes next to the sources, so build a copy.
+kmod: $(BUILD)/.deps
+	@mkdir -p $(BUILD)/kmod
+	cp -u $(SRC)/kmod/* $(BUILD)/kmod/ 2>/dev/null || true
+	$(MAKE) -C $(KDIR) M=$(BUILD)/kmod HC1_INCLUDE=$(SRC)/include modules
+
+qemu: $(BUILD)/.deps
+	$(SRC)/qemu-device/build-qemu.sh $(BUILD)/qemu
+
+kernel: $(BUILD)/.deps
+	$(SRC)/tools/vm/fetch-kernel.sh $(CACHE)/kernel >/dev/null
+
+test: all
+	@rc=0; \
+	$(MAKE) --no-print-directory test-host || rc=1; \
+	$(MAKE) --no-print-directory test-qtest || rc=1; \
+	$(MAKE) --no-print-directory test-guest || rc=1; \
+	exit $$rc
+
+test-host: userspace
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+test-qtest: userspace qemu
+	$(SRC)/tests/qtest/run.sh $(QEMU)
+
+# Everything in one boot, then the fault-injection half of the reset tests on
+# a card that has fault injection (a test-only register, off by default).
+test-guest: all
+	$(VM) --timeout $(GUEST_TIMEOUT) -- hc1-run-tests
+	$(VM) --timeout 300 --device-opts ,fault-inject=on -- hc1-run-tests guest-hc1-reset
+
+demo: all
+	@echo "== model: $$($(SRC)/tools/vm/default-model.sh name)"
+	$(VM) --timeout 600 -- "set -x; hcctl list && hcctl info && \
+		hcctl run '$$($(SRC)/tools/vm/default-model.sh prompt)' --stats"
+
+bench: all
+	$(SRC)/tools/bench/run.sh $(BUILD)
+
+vm-shell: all
+	$(VM) --shell
+
+format:
+	git ls-files '*.c' '*.h' '*.cpp' '*.hpp' | grep -v -e '^kmod/' -e '^qemu-device/hc1\.c$$' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD)

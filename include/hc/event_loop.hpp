@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @file hc/event_loop.hpp
+ * @brief One io_uring driving many sessions on one or more cards from one
+ *        thread.
+ */
+#pragma once
+
+#include <hc/session.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+
+namespace hc {
+
+/**
+ * EventLoop - asynchronous generation over io_uring.
+ *
+ * submit() queues a HC1_URING_CMD_GENERATE for a session together with a
+ * HC1_URING_CMD_WAIT; each WAIT completion means new tokens in the session's
+ * mapped ring, which the loop hands to on_tokens and re-arms the WAIT in the
+ * same io_uring_enter() as it waits for the next event.  One enter serves
+ * every session that made progress, so syscalls per token fall well below
+ * one as sessions and coalescing grow; counters() reports them.
+ *
+ * The loop is single-threaded: call submit/cancel/run from one thread; the
+ * handlers run inside run()/run_once().  Sessions must outlive their
+ * generations in the loop.
+ */
+class EventLoop {
+  public:
+    /** Handle of a submitted generation. */
+    using Id = uint64_t;
+
+    /** Callbacks of one generation. */
+    struct Handlers {
+        /**
+         * New tokens, in order, never an empty batch; called zero or more
+         * times before on_done.  The span is valid during the call only.
+         */
+        std::function<void(std::span<const uint32_t> tokens)> on_tokens;
+        /** The generation ended: @p error is null on success, else why it failed. */
+        std::function<void(const Result& result, const Error* error)> on_done;
+    };
+
+    /** Counters for measuring the loop's cost. */
+    struct Counters {
+        uint64_t enters = 0;         ///< io_uring_enter() syscalls the loop made
+        uint64_t other_syscalls = 0; ///< ioctls (cancel) the loop made
+        uint64_t completions = 0;    ///< CQEs reaped
+        uint64_t waits = 0;          ///< WAIT commands armed
+        uint64_t tokens = 0;         ///< tokens delivered to on_tokens
+    };
+
+    /** Create the loop with an io_uring of @p entries SQEs (ENOMEM, ENOSYS on failure). */
+    explicit EventLoop(unsigned entries = 256);
+    ~EventLoop();
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+
+    /**
+     * Start a generation on @p session; the prompt is copied.  Throws EBUSY
+     * if the session already runs one, EINVAL for bad options, EOPNOTSUPP if
+     * the driver lacks io_uring passthrough.
+     */
+    Id submit(Session& session, std::span<const uint32_t> prompt, const GenerateOptions& opts,
+              Handlers handlers);
+    /** Ask the card to stop generation @p id; its on_done reports Finish::Cancelled. */
+    void cancel(Id id);
+    /** Generations submitted and not yet done. */
+    size_t pending() const;
+    /** Run until no generation is pending. */
+    void run();
+    /**
+     * Wait up to @p timeout (negative: forever) for events and handle them;
+     * returns false on timeout without events.
+     */
+    bool run_once(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
+    /** Syscall and completion counters since construction. */
+    Counters counters() const;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace hc

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: MIT
+/**
+ * @file hc/hc.hpp
+ * @brief libhc, the C++ SDK of the HC1 inference card: include this.
+ *
+ *     hc::Card card = hc::Card::open(0);
+ *     hc::Session s = card.session();
+ *     std::cout << "Once upon a time" << s.complete("Once upon a time");
+ *
+ * See docs/libhc.md.
+ */
+#pragma once
+
+#include <hc/card.hpp>
+#include <hc/error.hpp>
+#include <hc/event_loop.hpp>
+#include <hc/session.hpp>
+#include <hc/tokenizer.hpp>
+#include <hc/version.hpp>

@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hc1.ko internals: the device, its queues and the sessions open files own.
+ *
+ * Lock order, outermost first:
+ *   hc1_file.lock  (mutex, per open file)
+ *   hc1_dev.admin_lock (mutex)
+ *   hc1_dev.sessions_lock (mutex)
+ *   hc1_queue.lock, hc1_queue.sessions_lock, hc1_file.state_lock
+ *	(spinlocks taken from the interrupt handler; never nested in
+ *	each other)
+ */
+#ifndef HC1_DRV_H
+#define HC1_DRV_H
+
+#include <linux/cdev.h>
+#include <linux/completion.h>
+#include <linux/idr.h>
+#include <linux/kref.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "hc1_compat.h"
+#include "hc1_logic.h"
+
+#ifdef __BIG_ENDIAN
+/* The model card and vocabulary reach userspace unchanged (little-endian). */
+#error "hc1 supports little-endian hosts only"
+#endif
+
+#define HC1_DRV_NAME "hc1"
+#define HC1_MAX_CARDS 64
+#define HC1_VOCAB_CHUNK (64 * 1024)
+
+struct hc1_dev;
+struct hc1_cmd;
+
+/**
+ * typedef hc1_cmd_done_t - completion of a submitted command
+ * @cmd: the command
+ * @cqe: the card's completion, or NULL if @err says why there is none
+ * @err: 0 with @cqe; -EIO when a reset dropped the command, -ENODEV when
+ *	the card went away
+ *
+ * Called from the interrupt handler, the watchdog or the reset worker, with
+ * no lock held; it must not sleep.
+ */
+typedef void (*hc1_cmd_done_t)(struct hc1_cmd *cmd, const struct hc1_cqe *cqe,
+			       int err);
+
+/**
+ * struct hc1_cmd - a command in flight
+ * @done: called once when it completes
+ * @cid: slot in the queue's @cmds table
+ * @status: for synchronous commands: errno of the outcome
+ * @cqe: for synchronous commands: copy of the completion
+ * @wait: for synchronous commands: signalled by @done
+ */
+struct hc1_cmd {
+	hc1_cmd_done_t done;
+	u16 cid;
+	int status;
+	struct hc1_cqe cqe;
+	struct completion wait;
+};
+
+/**
+ * struct hc1_queue - a submission/completion queue pair
+ * @hdev: owning card
+ * @qid: 0 for admin, 1..nr_io_queues for I/O
+ * @depth: entries in each of SQ and CQ
+ * @vector: MSI-X vector index
+ * @sq: submission entries (DMA coherent)
+ * @cq: completion entries (DMA coherent)
+ * @sq_dma: bus address of @sq
+ * @cq_dma: bus address of @cq
+ * @lock: protects @live, @sq_tail, @cq_head, @cq_phase, @cmds, @inflight
+ *	and the doorbells; taken in hard interrupt context
+ * @live: the card knows this queue; submissions are refused otherwise
+ * @sq_tail: next SQ slot the driver fills
+ * @cq_head: next CQ slot the driver reads
+ * @cq_phase: phase bit expected at @cq_head
+ * @inflight: commands submitted and not completed
+ * @cmds: command of each cid, NULL when free; at most @depth - 1 are used
+ *	so neither ring can overflow
+ * @slot_wait: woken when a cid is freed
+ * @sessions_lock: protects @sessions; taken in hard interrupt context
+ * @sessions: sessions whose generations run on this queue
+ * @interrupts: interrupts handled, for debugfs
+ * @irq_requested: the vector's handler is installed
+ */
+struct hc1_queue {
+	struct hc1_dev *hdev;
+	u16 qid;
+	u16 depth;
+	u16 vector;
+	union hc1_sqe *sq;
+	struct hc1_cqe *cq;
+	dma_addr_t sq_dma;
+	dma_addr_t cq_dma;
+
+	spinlock_t lock;	/* see @lock above */
+	bool live;
+	u16 sq_tail;
+	u16 cq_head;
+	u8 cq_phase;
+	u16 inflight;
+	struct hc1_cmd **cmds;
+	wait_queue_head_t slot_wait;
+
+	spinlock_t sessions_lock;	/* see @sessions_lock above */
+	struct list_head sessions;
+	u64 interrupts;
+	bool irq_requested;
+};
+
+/* hc1_dev.state */
+enum hc1_state {
+	HC1_STATE_LIVE,
+	HC1_STATE_RESETTING,
+	HC1_STATE_FAILED,	/* a reset did not bring the card back */
+	HC1_STATE_DEAD,		/* removed, or vanished from the bus */
+};
+
+/**
+ * struct hc1_counters - driver-side counters, exported in sysfs
+ * @tokens: tokens delivered by finished generations
+ * @prompt_tokens: prompt tokens the card consumed
+ * @generations: generations finished, however they ended
+ * @cancelled: generations ended by a cancel
+ * @errors: generations that failed
+ * @sessions: sessions created since probe
+ * @resets: controller resets
+ * @timeouts: commands or generations that stopped making progress
+ * @ttft_us_sum: time to first token of every generation that had one (µs)
+ * @ttft_count: generations in @ttft_us_sum
+ * @ttft_us_last: time to first token of the latest such generation
+ */
+struct hc1_counters {
+	atomic64_t tokens;
+	atomic64_t prompt_tokens;
+	atomic64_t generations;
+	atomic64_t cancelled;
+	atomic64_t errors;
+	atomic64_t sessions;
+	atomic64_t resets;
+	atomic64_t timeouts;
+	atomic64_t ttft_us_sum;
+	atomic64_t ttft_count;
+	atomic64_t ttft_us_last;
+};
+
+/**
+ * struct hc1_dev - one HC1 card
+ * @pdev: the PCI function (a reference is held until @ref drops)
+ * @bar: BAR0 registers
+ * @index: N of /dev/hc/N
+ * @cdev: the character device
+ * @dev: the class device (/sys/class/hc1/hcN); its reference count is the
+ *	card's: the PCI binding holds one and each open file one (through
+ *	@cdev), and its release frees this structure
+ * @state_lock: protects @state transitions
+ * @state: enum hc1_state; read without the lock by fast paths
+ * @state_wait: woken when a reset ends
+ * @reset_count: bumped by each reset; card contexts created before the
+ *	current count are gone
+ * @reset_work: performs a controller reset
+ * @watchdog: periodic progress, timeout and fatal-status check
+ * @cap: HC1_REG_CAP
+ * @features: HC1_REG_FEATURES
+ * @ready_timeout_ms: CSTS.RDY transition limit from CAP.TO
+ * @intc: HC1_REG_INTC the driver programs (coalescing), under @admin_lock
+ * @admin_lock: serialises admin commands and the buffers they DMA into
+ * @admin_buf: DMA-coherent page for IDENTIFY and GET_STATS
+ * @admin_buf_dma: its bus address
+ * @card: cached IDENTIFY data
+ * @vocab: cached READ_VOCAB blob (card.vocab_bytes)
+ * @ring_shift: ring size given to every session
+ * @nr_io_queues: I/O queue pairs
+ * @nr_queues_alloc: entries of @queues that were set up (for teardown)
+ * @queues: admin queue then I/O queues
+ * @ctx_ida: card context ids in use
+ * @sessions_lock: protects @sessions, @nr_sessions and @dma_gone; held
+ *	while the CPU touches session DMA memory (rings, prompts) and while
+ *	that memory is allocated or freed, so card removal can free it
+ * @sessions: every session with a context on this card
+ * @nr_sessions: entries in @sessions
+ * @dma_gone: the card is gone and session DMA memory was freed
+ * @rings: every token ring still allocated (sessions' and mapped ones)
+ * @stats: counters
+ * @debugfs: this card's debugfs directory
+ */
+struct hc1_dev {
+	struct pci_dev *pdev;
+	void __iomem *bar;
+	int index;
+	struct cdev cdev;
+	struct device dev;
+
+	spinlock_t state_lock;	/* see @state_lock above */
+	enum hc1_state state;
+	wait_queue_head_t state_wait;
+	unsigned int reset_count;
+	struct work_struct reset_work;
+	struct delayed_work watchdog;
+
+	u32 cap;
+	u32 features;
+	unsigned int ready_timeout_ms;
+	u32 intc;
+
+	struct mutex admin_lock;	/* see @admin_lock above */
+	void *admin_buf;
+	dma_addr_t admin_buf_dma;
+	struct hc1_model_card card;
+	void *vocab;
+	u32 ring_shift;
+
+	u16 nr_io_queues;
+	u16 nr_queues_alloc;
+	struct hc1_queue *queues;
+
+	struct ida ctx_ida;
+	struct mutex sessions_lock;	/* see @sessions_lock above */
+	struct list_head sessions;
+	unsigned int nr_sessions;
+	bool dma_gone;
+	struct list_head rings;
+
+	struct hc1_counters stats;
+	struct dentry *debugfs;
+};
+
+/* hc1_file.gen_state; values match enum hc1_ring_state for WAIT */
+enum hc1_gen_state {
+	HC1_GEN_IDLE = HC1_RING_IDLE,
+	HC1_GEN_RUNNING = HC1_RING_RUNNING,
+	HC1_GEN_DONE = HC1_RING_DONE,
+};
+
+/**
+ * struct hc1_ring - a token ring and the users of its memory
+ * @ref: the session and each mapping of it hold one
+ * @hdev: card whose DMA memory this is (a reference is held)
+ * @node: entry in @hdev->rings, under @hdev->sessions_lock
+ * @vaddr: kernel address; NULL once the card is gone (under
+ *	@hdev->sessions_lock)
+ * @dma: bus address
+ * @bytes: allocation size (page multiple), what mmap() may map
+ * @shift: log2 of the token slots
+ * @mapping: address space of the file it was mapped through, for zapping
+ *	the mappings when the card goes away
+ */
+struct hc1_ring {
+	struct kref ref;
+	struct hc1_dev *hdev;
+	struct list_head node;
+	void *vaddr;
+	dma_addr_t dma;
+	size_t bytes;
+	u32 shift;
+	struct address_space *mapping;
+};
+
+/**
+ * struct hc1_file - what an open file owns
+ * @hdev: card (a reference is held)
+ * @lock: serialises the session's ioctls and read(); protects @ctx,
+ *	@ctx_live, @ctx_epoch, @queue and @read_pos, and (with
+ *	@hdev->sessions_lock for writing) @ring
+ * @ctx: card context id (from @hdev->ctx_ida)
+ * @ctx_live: the card has created @ctx
+ * @ctx_epoch: @hdev->reset_count when it did; a reset since destroyed it
+ * @queue: I/O queue the session's commands go to
+ * @node: entry in @hdev->sessions, under @hdev->sessions_lock
+ * @qnode: entry in @queue->sessions, under @queue->sessions_lock
+ * @ring: token ring
+ * @prompt: DMA-coherent copy of the current prompt (context_len tokens);
+ *	under @hdev->sessions_lock, which frees it when the card goes away
+ * @prompt_dma: its bus address
+ * @read_pos: tokens of this generation consumed by read()
+ * @wait: woken on token progress, at the end of a generation and when the
+ *	session or card goes away
+ * @generations: generations started on this file, for fdinfo
+ * @tokens: tokens those produced, for fdinfo
+ * @state_lock: protects everything below; taken in hard interrupt context
+ *	(nested inside @queue->lock and @queue->sessions_lock)
+ * @active: a session exists on this file (also written under @lock)
+ * @dead: the card went away under the session
+ * @gen_state: enum hc1_gen_state
+ * @gen_status: 0 or the errno the generation failed with
+ * @gen_finish: enum hc1_finish of the last generation
+ * @gen_max: token budget of the current generation
+ * @produced: tokens of the current generation known to be in the ring
+ * @progress: @produced as the watchdog last saw it
+ * @progress_at: jiffies when @progress last moved
+ * @started: when the current generation was submitted
+ * @first_token: the current generation's first token was seen
+ * @gen_cmd: the GENERATE in flight
+ * @pending: io_uring commands waiting on this session
+ * @owner: the task that last parked an io_uring command here (a reference
+ *	is held): when its whole process has exited, nobody will collect the
+ *	generation, so the watchdog cancels it
+ * @cancel_cmd: the CANCEL the watchdog sends for an ownerless generation
+ * @cancel_sent: the watchdog cancelled the current generation
+ * @cancel_inflight: @cancel_cmd is in flight (the session must not be
+ *	freed)
+ */
+struct hc1_file {
+	struct hc1_dev *hdev;
+	struct mutex lock;	/* see @lock above */
+	u32 ctx;
+	bool ctx_live;
+	unsigned int ctx_epoch;
+	struct hc1_queue *queue;
+	struct list_head node;
+	struct list_head qnode;
+	struct hc1_ring *ring;
+	u32 *prompt;
+	dma_addr_t prompt_dma;
+	u32 read_pos;
+	wait_queue_head_t wait;
+	u64 generations;
+	u64 tokens;
+
+	spinlock_t state_lock;	/* see @state_lock above */
+	bool active;
+	bool dead;
+	enum hc1_gen_state gen_state;
+	int gen_status;
+	u32 gen_finish;
+	u32 gen_max;
+	u32 produced;
+	u32 progress;
+	unsigned long progress_at;
+	ktime_t started;
+	bool first_token;
+	struct hc1_cmd gen_cmd;
+	struct list_head pending;
+	struct task_struct *owner;
+	struct hc1_cmd cancel_cmd;
+	bool cancel_sent;
+	bool cancel_inflight;
+};
+
+extern unsigned int hc1_timeout_ms;
+extern const struct file_operations hc1_fops;
+
+/* hc1_main.c */
+u32 hc1_readl(struct hc1_dev *hdev, u32 reg);
+void hc1_writel(struct hc1_dev *hdev, u32 val, u32 reg);
+bool hc1_dev_usable(struct hc1_dev *hdev);
+int hc1_dev_state_errno(struct hc1_dev *hdev);
+void hc1_dev_get(struct hc1_dev *hdev);
+void hc1_dev_put(struct hc1_dev *hdev);
+void hc1_schedule_reset(struct hc1_dev *hdev, const char *why);
+int hc1_reset_sync(struct hc1_dev *hdev);
+int hc1_wait_usable(struct hc1_dev *hdev);
+
+/* hc1_queue.c */
+int hc1_queue_alloc(struct hc1_dev *hdev, struct hc1_queue *q, u16 qid,
+		    u16 depth, u16 vector);
+void hc1_queue_init_rings(struct hc1_queue *q);
+int hc1_submit(struct hc1_queue *q, struct hc1_cmd *cmd, union hc1_sqe *sqe,
+	       bool can_sleep);
+int hc1_submit_sync(struct hc1_queue *q, union hc1_sqe *sqe,
+		    struct hc1_cqe *cqe);
+void hc1_queue_reap(struct hc1_queue *q);
+void hc1_queue_fail_all(struct hc1_queue *q, int err);
+void hc1_queue_set_live(struct hc1_queue *q, bool live);
+irqreturn_t hc1_irq(int irq, void *data);
+int hc1_create_io_queue(struct hc1_dev *hdev, struct hc1_queue *q);
+
+/* hc1_session.c */
+void hc1_session_progress(struct hc1_file *s);
+void hc1_sessions_watch(struct hc1_dev *hdev);
+void hc1_sessions_card_gone(struct hc1_dev *hdev);
+
+/* hc1_sysfs.c */
+extern const struct attribute_group *hc1_dev_groups[];
+void hc1_debugfs_init(struct hc1_dev *hdev);
+void hc1_debugfs_exit(struct hc1_dev *hdev);
+void hc1_debugfs_register(void);
+void hc1_debugfs_unregister(void);
+
+#endif /* HC1_DRV_H */

@@ -1,0 +1,1416 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * HC1 sessions: the character device's file operations.
+ *
+ * An open file owns at most one session: a card context, a token ring the
+ * card writes and a prompt buffer it reads.  Generations start by ioctl or
+ * io_uring; tokens leave by read(), by mmap() of the ring, or by waiting
+ * (ioctl or a pending io_uring command, the way ublk parks its commands).
+ */
+#include <linux/dma-mapping.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "hc1_drv.h"
+
+/* Tokens copied per pass through the bounce buffer in read(). */
+#define HC1_READ_CHUNK 64
+
+/**
+ * struct hc1_uring_pdu - per-command state of a parked io_uring command
+ * @node: entry in hc1_file.pending while parked
+ * @addr: WAIT: the caller's struct hc1_wait, updated at completion
+ * @min_produced: WAIT: complete once more tokens than this are in the ring
+ * @res: once unparked: the result to post
+ * @deadline: WAIT: low 32 bits of jiffies to give up at, 0 = never
+ */
+struct hc1_uring_pdu {
+	struct list_head node;
+	u64 addr;
+	union {
+		u32 min_produced;
+		s32 res;
+	};
+	u32 deadline;
+};
+
+static_assert(sizeof(struct hc1_uring_pdu) <=
+	      sizeof_field(struct io_uring_cmd, pdu));
+
+static struct hc1_uring_pdu *hc1_pdu(struct io_uring_cmd *ioucmd)
+{
+	return (struct hc1_uring_pdu *)ioucmd->pdu;
+}
+
+static struct hc1_ring_header *hc1_ring_header(struct hc1_ring *ring)
+{
+	return ring->vaddr;
+}
+
+/* ------------------------------------------------------------ progress */
+
+static bool hc1_wait_satisfied(struct hc1_file *s, u32 min_produced)
+{
+	return !READ_ONCE(s->active) || READ_ONCE(s->dead) ||
+	       READ_ONCE(s->gen_state) != HC1_GEN_RUNNING ||
+	       READ_ONCE(s->produced) > min_produced;
+}
+
+static void hc1_uring_task_cb(struct io_uring_cmd *ioucmd,
+			      unsigned int issue_flags);
+
+/* Post @res for a parked command; it leaves the session's list first. */
+static void hc1_pending_finish(struct io_uring_cmd *ioucmd, int res)
+{
+	hc1_pdu(ioucmd)->res = res;
+	io_uring_cmd_complete_in_task(ioucmd, hc1_uring_task_cb);
+}
+
+/*
+ * Unpark every command on @list: GENERATEs complete with @gen_res, WAITs
+ * with @wait_res (a WAIT that succeeds reports the ring's state, whatever
+ * the generation's outcome).
+ */
+static void hc1_pending_finish_list(struct list_head *list, int gen_res,
+				    int wait_res)
+{
+	struct hc1_uring_pdu *pdu, *tmp;
+
+	list_for_each_entry_safe(pdu, tmp, list, node) {
+		struct io_uring_cmd *ioucmd =
+			container_of((void *)pdu, struct io_uring_cmd, pdu);
+
+		list_del_init(&pdu->node);
+		hc1_pending_finish(ioucmd,
+				   ioucmd->cmd_op == HC1_URING_CMD_GENERATE ?
+				   gen_res : wait_res);
+	}
+}
+
+/* Fail every parked command of @s with @err. */
+static void hc1_pending_fail_all(struct hc1_file *s, int err)
+{
+	unsigned long flags;
+	LIST_HEAD(list);
+
+	spin_lock_irqsave(&s->state_lock, flags);
+	list_splice_init(&s->pending, &list);
+	spin_unlock_irqrestore(&s->state_lock, flags);
+	hc1_pending_finish_list(&list, err, err);
+}
+
+/* Called with s->state_lock held: unpark the WAITs that are satisfied. */
+static void hc1_pending_wake(struct hc1_file *s, struct list_head *out)
+{
+	struct hc1_uring_pdu *pdu, *tmp;
+
+	list_for_each_entry_safe(pdu, tmp, &s->pending, node) {
+		struct io_uring_cmd *ioucmd =
+			container_of((void *)pdu, struct io_uring_cmd, pdu);
+
+		if (ioucmd->cmd_op == HC1_URING_CMD_WAIT &&
+		    hc1_wait_satisfied(s, pdu->min_produced))
+			list_move_tail(&pdu->node, out);
+	}
+}
+
+/* Called with s->state_lock held when tokens of a generation show up. */
+static void hc1_note_first_token(struct hc1_file *s)
+{
+	struct hc1_counters *stats = &s->hdev->stats;
+	s64 us;
+
+	if (s->first_token || !s->produced)
+		return;
+	s->first_token = true;
+	us = ktime_us_delta(ktime_get(), s->started);
+	atomic64_add(us, &stats->ttft_us_sum);
+	atomic64_inc(&stats->ttft_count);
+	atomic64_set(&stats->ttft_us_last, us);
+}
+
+/**
+ * hc1_session_progress() - pick up tokens the card wrote to a session's ring
+ * @s: session whose ring memory is known to be allocated (it is on a
+ *	queue's list, or the caller holds @s->hdev->sessions_lock and the
+ *	card is not gone)
+ *
+ * Runs from the interrupt handler, the watchdog and before blocking waits.
+ */
+void hc1_session_progress(struct hc1_file *s)
+{
+	struct hc1_ring_header *hdr = hc1_ring_header(s->ring);
+	unsigned long flags;
+	LIST_HEAD(ready);
+	bool moved = false;
+	u32 produced;
+
+	spin_lock_irqsave(&s->state_lock, flags);
+	if (s->gen_state == HC1_GEN_RUNNING) {
+		/* Pairs with the card's barrier before it writes @produced. */
+		produced = le32_to_cpu(smp_load_acquire(&hdr->produced));
+		produced = hc1_clamp_produced(produced, s->gen_max);
+		if (produced > s->produced) {
+			WRITE_ONCE(s->produced, produced);
+			hc1_note_first_token(s);
+			moved = true;
+			hc1_pending_wake(s, &ready);
+		}
+	}
+	spin_unlock_irqrestore(&s->state_lock, flags);
+	hc1_pending_finish_list(&ready, 0, 0);
+	if (moved)
+		wake_up_all(&s->wait);
+}
+
+/* Refresh @s from its ring before deciding to sleep. */
+static void hc1_session_sync(struct hc1_file *s)
+{
+	struct hc1_dev *hdev = s->hdev;
+
+	mutex_lock(&hdev->sessions_lock);
+	if (!hdev->dma_gone && s->ring)
+		hc1_session_progress(s);
+	mutex_unlock(&hdev->sessions_lock);
+}
+
+/* The GENERATE command's completion, under its queue's lock. */
+static void hc1_gen_done(struct hc1_cmd *cmd, const struct hc1_cqe *cqe,
+			 int err)
+{
+	struct hc1_file *s = container_of(cmd, struct hc1_file, gen_cmd);
+	struct hc1_counters *stats = &s->hdev->stats;
+	u32 tokens, finish = HC1_FINISH_NONE, prompt = 0;
+	unsigned long flags;
+	LIST_HEAD(list);
+	int status;
+
+	spin_lock_irqsave(&s->state_lock, flags);
+	if (cqe) {
+		status = hc1_status_to_errno(hc1_cqe_status(cqe));
+		tokens = hc1_clamp_produced(le32_to_cpu(cqe->result),
+					    s->gen_max);
+		finish = HC1_CQE_FINISH(le32_to_cpu(cqe->info));
+		prompt = HC1_CQE_PROMPT(le32_to_cpu(cqe->info));
+	} else {
+		status = err;
+		tokens = s->produced;
+	}
+	WRITE_ONCE(s->produced, tokens);
+	hc1_note_first_token(s);
+	s->gen_status = status;
+	s->gen_finish = finish;
+	s->tokens += tokens;
+	WRITE_ONCE(s->gen_state, HC1_GEN_DONE);
+	list_splice_init(&s->pending, &list);
+	spin_unlock_irqrestore(&s->state_lock, flags);
+
+	atomic64_inc(&stats->generations);
+	atomic64_add(tokens, &stats->tokens);
+	atomic64_add(prompt, &stats->prompt_tokens);
+	if (finish == HC1_FINISH_CANCELLED)
+		atomic64_inc(&stats->cancelled);
+	if (status)
+		atomic64_inc(&stats->errors);
+	hc1_pending_finish_list(&list, status ? status : tokens, 0);
+	wake_up_all(&s->wait);
+}
+
+/* --------------------------------------------------------- ring memory */
+
+static void hc1_ring_release(struct kref *ref)
+{
+	struct hc1_ring *ring = container_of(ref, struct hc1_ring, ref);
+	struct hc1_dev *hdev = ring->hdev;
+
+	mutex_lock(&hdev->sessions_lock);
+	if (ring->vaddr)
+		dma_free_coherent(&hdev->pdev->dev, ring->bytes, ring->vaddr,
+				  ring->dma);
+	list_del(&ring->node);
+	mutex_unlock(&hdev->sessions_lock);
+	hc1_dev_put(hdev);
+	kfree(ring);
+}
+
+/* Called with hdev->sessions_lock held and the card present. */
+static struct hc1_ring *hc1_ring_alloc(struct hc1_dev *hdev)
+{
+	struct hc1_ring *ring = kzalloc(sizeof(*ring), GFP_KERNEL);
+
+	if (!ring)
+		return NULL;
+	ring->shift = hdev->ring_shift;
+	ring->bytes = PAGE_ALIGN(HC1_RING_BYTES(ring->shift));
+	ring->vaddr = dma_alloc_coherent(&hdev->pdev->dev, ring->bytes,
+					 &ring->dma, GFP_KERNEL);
+	if (!ring->vaddr) {
+		kfree(ring);
+		return NULL;
+	}
+	kref_init(&ring->ref);
+	ring->hdev = hdev;
+	hc1_dev_get(hdev);
+	list_add(&ring->node, &hdev->rings);
+	return ring;
+}
+
+static void hc1_ring_vm_open(struct vm_area_struct *vma)
+{
+	struct hc1_ring *ring = vma->vm_private_data;
+
+	kref_get(&ring->ref);
+}
+
+static void hc1_ring_vm_close(struct vm_area_struct *vma)
+{
+	struct hc1_ring *ring = vma->vm_private_data;
+
+	kref_put(&ring->ref, hc1_ring_release);
+}
+
+static const struct vm_operations_struct hc1_ring_vm_ops = {
+	.open = hc1_ring_vm_open,
+	.close = hc1_ring_vm_close,
+};
+
+/* ------------------------------------------------------------ contexts */
+
+static int hc1_ctx_cmd(struct hc1_file *s, u8 opcode)
+{
+	union hc1_sqe sqe;
+
+	hc1_encode_simple(&sqe, opcode, 0, s->ctx);
+	return hc1_submit_sync(s->queue, &sqe, NULL);
+}
+
+/*
+ * Make sure the card holds the session's context.  A reset destroys every
+ * context, so one created before the last reset is created again.
+ */
+static int hc1_ctx_ensure(struct hc1_file *s, bool can_sleep)
+{
+	unsigned int epoch = READ_ONCE(s->hdev->reset_count);
+	int ret;
+
+	if (s->ctx_live && s->ctx_epoch == epoch)
+		return 0;
+	if (!can_sleep)
+		return -EAGAIN;
+	ret = hc1_ctx_cmd(s, HC1_OP_CREATE_CTX);
+	if (ret == -EEXIST) {
+		/* Left behind by a session whose DESTROY_CTX failed. */
+		hc1_ctx_cmd(s, HC1_OP_DESTROY_CTX);
+		ret = hc1_ctx_cmd(s, HC1_OP_CREATE_CTX);
+	}
+	if (ret)
+		return ret;
+	s->ctx_live = true;
+	s->ctx_epoch = epoch;
+	return 0;
+}
+
+static bool hc1_gen_running(struct hc1_file *s)
+{
+	return READ_ONCE(s->gen_state) == HC1_GEN_RUNNING;
+}
+
+/* Ask the card to stop the running generation; its completion follows. */
+static int hc1_cancel(struct hc1_file *s)
+{
+	int ret;
+
+	if (!hc1_gen_running(s))
+		return 0;
+	ret = hc1_ctx_cmd(s, HC1_OP_CANCEL);
+	/*
+	 * The generation may have ended on its own meanwhile, and a reset
+	 * fails it anyway: only a vanished card or a signal is news.
+	 */
+	return ret == -ENODEV || ret == -EINTR ? ret : 0;
+}
+
+/* ------------------------------------------------------- session life */
+
+static int hc1_session_link(struct hc1_file *s)
+{
+	struct hc1_dev *hdev = s->hdev;
+	int ret = 0;
+
+	mutex_lock(&hdev->sessions_lock);
+	if (hdev->dma_gone) {
+		ret = -ENODEV;
+		goto out;
+	}
+	s->prompt = dma_alloc_coherent(&hdev->pdev->dev,
+				       hdev->card.context_len * sizeof(u32),
+				       &s->prompt_dma, GFP_KERNEL);
+	if (!s->prompt) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	s->ring = hc1_ring_alloc(hdev);
+	if (!s->ring) {
+		dma_free_coherent(&hdev->pdev->dev,
+				  hdev->card.context_len * sizeof(u32),
+				  s->prompt, s->prompt_dma);
+		s->prompt = NULL;
+		ret = -ENOMEM;
+		goto out;
+	}
+	list_add_tail(&s->node, &hdev->sessions);
+	hdev->nr_sessions++;
+	spin_lock_irq(&s->queue->sessions_lock);
+	list_add_tail(&s->qnode, &s->queue->sessions);
+	spin_unlock_irq(&s->queue->sessions_lock);
+out:
+	mutex_unlock(&hdev->sessions_lock);
+	return ret;
+}
+
+static void hc1_session_unlink(struct hc1_file *s)
+{
+	struct hc1_dev *hdev = s->hdev;
+	struct hc1_ring *ring;
+
+	spin_lock_irq(&s->queue->sessions_lock);
+	list_del_init(&s->qnode);
+	spin_unlock_irq(&s->queue->sessions_lock);
+
+	mutex_lock(&hdev->sessions_lock);
+	list_del_init(&s->node);
+	hdev->nr_sessions--;
+	if (s->prompt)
+		dma_free_coherent(&hdev->pdev->dev,
+				  hdev->card.context_len * sizeof(u32),
+				  s->prompt, s->prompt_dma);
+	s->prompt = NULL;
+	ring = s->ring;
+	s->ring = NULL;
+	mutex_unlock(&hdev->sessions_lock);
+
+	kref_put(&ring->ref, hc1_ring_release);
+	ida_free(&hdev->ctx_ida, s->ctx);
+}
+
+static void hc1_session_set_active(struct hc1_file *s, bool active)
+{
+	spin_lock_irq(&s->state_lock);
+	WRITE_ONCE(s->active, active);
+	if (active) {
+		s->dead = false;
+		s->gen_state = HC1_GEN_IDLE;
+		s->gen_status = 0;
+		s->gen_finish = HC1_FINISH_NONE;
+		s->produced = 0;
+	}
+	spin_unlock_irq(&s->state_lock);
+	wake_up_all(&s->wait);
+}
+
+static int hc1_session_create(struct hc1_file *s, struct hc1_session *out)
+{
+	struct hc1_dev *hdev = s->hdev;
+	int ctx, ret;
+
+	lockdep_assert_held(&s->lock);
+	if (s->active)
+		return -EEXIST;
+	ret = hc1_wait_usable(hdev);
+	if (ret)
+		return ret;
+	ctx = ida_alloc_max(&hdev->ctx_ida, hdev->card.n_contexts - 1,
+			    GFP_KERNEL);
+	if (ctx < 0)
+		return ctx == -ENOSPC ? -EBUSY : ctx;
+	s->ctx = ctx;
+	s->ctx_live = false;
+	s->queue = &hdev->queues[1 + ctx % hdev->nr_io_queues];
+	ret = hc1_session_link(s);
+	if (ret) {
+		ida_free(&hdev->ctx_ida, ctx);
+		return ret;
+	}
+	ret = hc1_ctx_ensure(s, true);
+	if (ret) {
+		hc1_session_unlink(s);
+		return ret;
+	}
+	s->read_pos = 0;
+	hc1_session_set_active(s, true);
+	atomic64_inc(&hdev->stats.sessions);
+	out->ctx = ctx;
+	out->ring_shift = s->ring->shift;
+	out->ring_bytes = s->ring->bytes;
+	return 0;
+}
+
+static bool hc1_session_quiet(struct hc1_file *s)
+{
+	return !hc1_gen_running(s) && !READ_ONCE(s->cancel_inflight);
+}
+
+/*
+ * End the session: parked commands complete with -ECANCELED, a running
+ * generation is cancelled and waited for (a card that does not stop is
+ * reset), the context is destroyed and the memory freed.
+ */
+static void hc1_session_teardown(struct hc1_file *s)
+{
+	struct hc1_dev *hdev = s->hdev;
+	unsigned long timeout = msecs_to_jiffies(hc1_timeout_ms);
+
+	lockdep_assert_held(&s->lock);
+	hc1_session_set_active(s, false);
+	hc1_pending_fail_all(s, -ECANCELED);
+	if (hc1_gen_running(s))
+		hc1_cancel(s);
+	if (!wait_event_timeout(s->wait, hc1_session_quiet(s), timeout)) {
+		atomic64_inc(&hdev->stats.timeouts);
+		hc1_schedule_reset(hdev, "cancel timed out");
+		wait_event(s->wait, hc1_session_quiet(s));
+	}
+	if (s->ctx_live && s->ctx_epoch == READ_ONCE(hdev->reset_count) &&
+	    !hc1_dev_state_errno(hdev))
+		hc1_ctx_cmd(s, HC1_OP_DESTROY_CTX);
+	s->ctx_live = false;
+	hc1_session_unlink(s);
+}
+
+/**
+ * hc1_sessions_card_gone() - the card went away under its sessions
+ * @hdev: card, whose queues are closed and commands failed
+ *
+ * Parked commands fail with -ENODEV, sleepers wake to find the card gone,
+ * mappings of token rings are zapped (later accesses get SIGBUS) and all
+ * session DMA memory is freed while the PCI binding still exists.
+ */
+void hc1_sessions_card_gone(struct hc1_dev *hdev)
+{
+	struct hc1_file *s;
+	struct hc1_ring *ring;
+
+	mutex_lock(&hdev->sessions_lock);
+	hdev->dma_gone = true;
+	list_for_each_entry(s, &hdev->sessions, node) {
+		spin_lock_irq(&s->queue->sessions_lock);
+		list_del_init(&s->qnode);
+		spin_unlock_irq(&s->queue->sessions_lock);
+		spin_lock_irq(&s->state_lock);
+		WRITE_ONCE(s->dead, true);
+		spin_unlock_irq(&s->state_lock);
+		hc1_pending_fail_all(s, -ENODEV);
+		if (s->prompt)
+			dma_free_coherent(&hdev->pdev->dev,
+					  hdev->card.context_len * sizeof(u32),
+					  s->prompt, s->prompt_dma);
+		s->prompt = NULL;
+		wake_up_all(&s->wait);
+	}
+	list_for_each_entry(ring, &hdev->rings, node) {
+		if (ring->mapping)
+			unmap_mapping_range(ring->mapping, 0, 0, 1);
+		dma_free_coherent(&hdev->pdev->dev, ring->bytes, ring->vaddr,
+				  ring->dma);
+		ring->vaddr = NULL;
+	}
+	mutex_unlock(&hdev->sessions_lock);
+}
+
+static void hc1_cancel_done(struct hc1_cmd *cmd, const struct hc1_cqe *cqe,
+			    int err)
+{
+	struct hc1_file *s = container_of(cmd, struct hc1_file, cancel_cmd);
+	unsigned long flags;
+
+	spin_lock_irqsave(&s->state_lock, flags);
+	WRITE_ONCE(s->cancel_inflight, false);
+	spin_unlock_irqrestore(&s->state_lock, flags);
+	wake_up_all(&s->wait);
+}
+
+/* CANCEL without waiting, from the watchdog. */
+static void hc1_cancel_async(struct hc1_file *s)
+{
+	union hc1_sqe sqe;
+
+	hc1_encode_simple(&sqe, HC1_OP_CANCEL, 0, s->ctx);
+	s->cancel_cmd.done = hc1_cancel_done;
+	if (hc1_submit(s->queue, &s->cancel_cmd, &sqe, false)) {
+		spin_lock_irq(&s->state_lock);
+		WRITE_ONCE(s->cancel_inflight, false);
+		spin_unlock_irq(&s->state_lock);
+		wake_up_all(&s->wait);
+	}
+}
+
+/* Called with s->state_lock held. */
+static bool hc1_owner_gone(struct hc1_file *s)
+{
+	return s->owner && !atomic_read(&s->owner->signal->live);
+}
+
+/* Record the parking task; called before parking, outside state_lock. */
+static void hc1_set_owner(struct hc1_file *s)
+{
+	struct task_struct *old;
+
+	if (READ_ONCE(s->owner) == current)
+		return;
+	get_task_struct(current);
+	spin_lock_irq(&s->state_lock);
+	old = s->owner;
+	s->owner = current;
+	spin_unlock_irq(&s->state_lock);
+	if (old)
+		put_task_struct(old);
+}
+
+/* Called from the watchdog with sessions_lock held. */
+static void hc1_session_check(struct hc1_file *s, unsigned long now)
+{
+	struct hc1_dev *hdev = s->hdev;
+	struct hc1_uring_pdu *pdu, *tmp;
+	unsigned long limit = msecs_to_jiffies(hc1_timeout_ms);
+	LIST_HEAD(expired);
+	bool stalled = false, orphaned = false;
+
+	hc1_session_progress(s);
+	spin_lock_irq(&s->state_lock);
+	if (s->gen_state == HC1_GEN_RUNNING && !s->cancel_sent &&
+	    !s->cancel_inflight && hc1_owner_gone(s)) {
+		s->cancel_sent = true;
+		WRITE_ONCE(s->cancel_inflight, true);
+		orphaned = true;
+	}
+	if (s->gen_state == HC1_GEN_RUNNING) {
+		if (s->produced != s->progress) {
+			s->progress = s->produced;
+			s->progress_at = now;
+		} else if (time_after(now, s->progress_at + limit)) {
+			stalled = true;
+			s->progress_at = now;
+		}
+	}
+	list_for_each_entry_safe(pdu, tmp, &s->pending, node) {
+		if (pdu->deadline && (s32)((u32)now - pdu->deadline) >= 0)
+			list_move_tail(&pdu->node, &expired);
+	}
+	spin_unlock_irq(&s->state_lock);
+	hc1_pending_finish_list(&expired, -ETIMEDOUT, -ETIMEDOUT);
+	if (orphaned)
+		hc1_cancel_async(s);
+	if (stalled && READ_ONCE(hdev->state) == HC1_STATE_LIVE) {
+		atomic64_inc(&hdev->stats.timeouts);
+		dev_warn(&hdev->pdev->dev, "context %u: no tokens for %u ms\n",
+			 s->ctx, hc1_timeout_ms);
+		hc1_schedule_reset(hdev, "generation stalled");
+	}
+}
+
+/**
+ * hc1_sessions_watch() - the watchdog's look at every session
+ * @hdev: card
+ *
+ * Picks up token progress whose interrupt was lost or coalesced away,
+ * expires io_uring WAITs, and resets the card when a generation makes no
+ * progress for hc1_timeout_ms.
+ */
+void hc1_sessions_watch(struct hc1_dev *hdev)
+{
+	unsigned long now = jiffies;
+	struct hc1_file *s;
+
+	mutex_lock(&hdev->sessions_lock);
+	if (!hdev->dma_gone)
+		list_for_each_entry(s, &hdev->sessions, node)
+			hc1_session_check(s, now);
+	mutex_unlock(&hdev->sessions_lock);
+}
+
+/* ----------------------------------------------------------- generate */
+
+static int hc1_load_prompt(struct hc1_file *s, const u32 *prompt, u32 n)
+{
+	struct hc1_dev *hdev = s->hdev;
+	int ret = 0;
+
+	mutex_lock(&hdev->sessions_lock);
+	if (hdev->dma_gone) {
+		ret = -ENODEV;
+	} else {
+		if (n)
+			memcpy(s->prompt, prompt, n * sizeof(u32));
+		/* No generation runs on the ring: the host may write it. */
+		memset(s->ring->vaddr, 0, sizeof(struct hc1_ring_header));
+	}
+	mutex_unlock(&hdev->sessions_lock);
+	return ret;
+}
+
+static void hc1_gen_arm(struct hc1_file *s, u32 max_tokens,
+			struct io_uring_cmd *ioucmd)
+{
+	spin_lock_irq(&s->state_lock);
+	s->gen_state = HC1_GEN_RUNNING;
+	s->gen_status = 0;
+	s->gen_finish = HC1_FINISH_NONE;
+	s->gen_max = max_tokens;
+	s->produced = 0;
+	s->progress = 0;
+	s->progress_at = jiffies;
+	s->cancel_sent = false;
+	s->first_token = false;
+	s->started = ktime_get();
+	if (ioucmd)
+		list_add_tail(&hc1_pdu(ioucmd)->node, &s->pending);
+	spin_unlock_irq(&s->state_lock);
+	s->read_pos = 0;
+}
+
+static void hc1_gen_disarm(struct hc1_file *s, struct io_uring_cmd *ioucmd)
+{
+	spin_lock_irq(&s->state_lock);
+	s->gen_state = HC1_GEN_IDLE;
+	if (ioucmd)
+		list_del_init(&hc1_pdu(ioucmd)->node);
+	spin_unlock_irq(&s->state_lock);
+}
+
+/*
+ * Start a generation.  With @ioucmd, the command is parked on the session
+ * and completes when the generation ends.
+ */
+static int hc1_generate_start(struct hc1_file *s,
+			      const struct hc1_generate *gen,
+			      struct io_uring_cmd *ioucmd, bool can_sleep)
+{
+	struct hc1_dev *hdev = s->hdev;
+	struct hc1_limits lim;
+	u32 *prompt = NULL;
+	union hc1_sqe sqe;
+	u32 max_tokens;
+	int ret;
+
+	lockdep_assert_held(&s->lock);
+	if (!s->active)
+		return -ENOENT;
+	lim.vocab_size = hdev->card.vocab_size;
+	lim.context_len = hdev->card.context_len;
+	lim.ring_shift = s->ring->shift;
+	lim.max_stop = hdev->card.max_stop;
+	ret = hc1_check_generate(gen, &lim);
+	if (ret)
+		return ret;
+	if (hc1_gen_running(s))
+		return -EBUSY;
+	if (gen->n_prompt) {
+		prompt = vmemdup_user(u64_to_user_ptr(gen->prompt),
+				      gen->n_prompt * sizeof(u32));
+		if (IS_ERR(prompt))
+			return PTR_ERR(prompt);
+		ret = hc1_check_prompt(prompt, gen->n_prompt, lim.vocab_size);
+		if (ret)
+			goto out;
+	}
+	if (can_sleep)
+		ret = hc1_wait_usable(hdev);
+	else if (READ_ONCE(hdev->state) == HC1_STATE_RESETTING)
+		ret = -EAGAIN;
+	else
+		ret = hc1_dev_state_errno(hdev);
+	if (ret)
+		goto out;
+	ret = hc1_ctx_ensure(s, can_sleep);
+	if (ret)
+		goto out;
+	ret = hc1_load_prompt(s, prompt, gen->n_prompt);
+	if (ret)
+		goto out;
+
+	max_tokens = hc1_effective_max_tokens(gen, s->ring->shift);
+	hc1_gen_arm(s, max_tokens, ioucmd);
+	s->gen_cmd.done = hc1_gen_done;
+	hc1_encode_generate(&sqe, gen, 0, s->ctx, s->prompt_dma, s->ring->dma,
+			    s->ring->shift);
+	ret = hc1_submit(s->queue, &s->gen_cmd, &sqe, can_sleep);
+	if (ret)
+		hc1_gen_disarm(s, ioucmd);
+	else
+		s->generations++;
+out:
+	kvfree(prompt);
+	return ret;
+}
+
+/* ------------------------------------------------------------- ioctls */
+
+/*
+ * Read an argument struct that starts with its own size, following
+ * copy_struct_from_user() rules.  Return: the caller's size, or -errno.
+ */
+static int hc1_copy_arg(void *karg, u32 ksize, const void __user *uarg)
+{
+	u32 usize;
+	int ret;
+
+	if (get_user(usize, (const u32 __user *)uarg))
+		return -EFAULT;
+	ret = hc1_check_usize(usize, ksize);
+	if (ret)
+		return ret;
+	ret = copy_struct_from_user(karg, ksize, uarg, usize);
+	return ret ? ret : usize;
+}
+
+/* Write back the fields of @karg from @from on, leaving the size alone. */
+static int hc1_copy_out(void __user *uarg, const void *karg, size_t from,
+			size_t ksize)
+{
+	if (copy_to_user(uarg + from, karg + from, ksize - from))
+		return -EFAULT;
+	return 0;
+}
+
+static int hc1_ioctl_info(struct hc1_file *s, void __user *uarg)
+{
+	struct hc1_dev *hdev = s->hdev;
+	struct hc1_info info;
+	int ret;
+
+	ret = hc1_copy_arg(&info, sizeof(info), uarg);
+	if (ret < 0)
+		return ret;
+	memset(&info, 0, sizeof(info));
+	info.uapi_version = HC1_UAPI_VERSION;
+	info.features = HC1_DRV_F_URING_CMD | HC1_DRV_F_MMAP_RING |
+			HC1_DRV_F_POLL;
+	info.hw_version = hdev->card.version;
+	info.hw_features = hdev->features;
+	info.index = hdev->index;
+	info.n_contexts = hdev->card.n_contexts;
+	info.context_len = hdev->card.context_len;
+	info.vocab_size = hdev->card.vocab_size;
+	info.vocab_bytes = hdev->card.vocab_bytes;
+	info.bos_id = hdev->card.bos_id;
+	info.eos_id = hdev->card.eos_id;
+	info.ring_shift = hdev->ring_shift;
+	info.max_stop = hdev->card.max_stop;
+	return hc1_copy_out(uarg, &info, sizeof(info.size), sizeof(info));
+}
+
+static int hc1_buffer_out(void __user *uarg, struct hc1_buffer *b,
+			  const void *blob, u32 blob_len)
+{
+	u32 len = min(b->len, blob_len - b->offset);
+
+	if (copy_to_user(u64_to_user_ptr(b->addr), blob + b->offset, len))
+		return -EFAULT;
+	b->len = len;
+	return hc1_copy_out(uarg, b, offsetof(struct hc1_buffer, len),
+			    offsetofend(struct hc1_buffer, len));
+}
+
+static int hc1_ioctl_stats(struct hc1_dev *hdev, void __user *uarg,
+			   struct hc1_buffer *b)
+{
+	struct hc1_stats stats;
+	union hc1_sqe sqe;
+	int ret;
+
+	ret = mutex_lock_interruptible(&hdev->admin_lock);
+	if (ret)
+		return ret;
+	ret = hc1_dev_state_errno(hdev);
+	if (!ret) {
+		memset(hdev->admin_buf, 0, sizeof(stats));
+		hc1_encode_data(&sqe, HC1_OP_GET_STATS, 0, hdev->admin_buf_dma,
+				sizeof(stats), 0);
+		ret = hc1_submit_sync(&hdev->queues[HC1_ADMIN_QID], &sqe, NULL);
+		memcpy(&stats, hdev->admin_buf, sizeof(stats));
+	}
+	mutex_unlock(&hdev->admin_lock);
+	if (ret)
+		return ret;
+	return hc1_buffer_out(uarg, b, &stats, sizeof(stats));
+}
+
+static int hc1_ioctl_buffer(struct hc1_file *s, unsigned int nr,
+			    void __user *uarg)
+{
+	struct hc1_dev *hdev = s->hdev;
+	bool vocab = nr == _IOC_NR(HC1_IOCTL_READ_VOCAB);
+	u32 blob_len;
+	struct hc1_buffer b;
+	int ret;
+
+	ret = hc1_copy_arg(&b, sizeof(b), uarg);
+	if (ret < 0)
+		return ret;
+	if (vocab)
+		blob_len = hdev->card.vocab_bytes;
+	else if (nr == _IOC_NR(HC1_IOCTL_IDENTIFY))
+		blob_len = sizeof(hdev->card);
+	else
+		blob_len = sizeof(struct hc1_stats);
+	ret = hc1_check_buffer(&b, vocab, blob_len);
+	if (ret)
+		return ret;
+	if (READ_ONCE(hdev->state) == HC1_STATE_DEAD)
+		return -ENODEV;
+	if (vocab)
+		return hc1_buffer_out(uarg, &b, hdev->vocab, blob_len);
+	if (nr == _IOC_NR(HC1_IOCTL_IDENTIFY))
+		return hc1_buffer_out(uarg, &b, &hdev->card, blob_len);
+	return hc1_ioctl_stats(hdev, uarg, &b);
+}
+
+static int hc1_ioctl_session_create(struct hc1_file *s, void __user *uarg)
+{
+	struct hc1_session args;
+	int ret;
+
+	ret = hc1_copy_arg(&args, sizeof(args), uarg);
+	if (ret < 0)
+		return ret;
+	ret = hc1_check_session(&args);
+	if (ret)
+		return ret;
+	ret = mutex_lock_killable(&s->lock);
+	if (ret)
+		return ret;
+	ret = hc1_session_create(s, &args);
+	mutex_unlock(&s->lock);
+	if (ret)
+		return ret;
+	ret = hc1_copy_out(uarg, &args, offsetof(struct hc1_session, ctx),
+			   sizeof(args));
+	return ret;
+}
+
+static int hc1_ioctl_session_destroy(struct hc1_file *s)
+{
+	int ret;
+
+	ret = mutex_lock_killable(&s->lock);
+	if (ret)
+		return ret;
+	if (s->active)
+		hc1_session_teardown(s);
+	else
+		ret = -ENOENT;
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+static int hc1_ioctl_generate(struct hc1_file *s, void __user *uarg)
+{
+	struct hc1_generate gen;
+	int ret;
+
+	ret = hc1_copy_arg(&gen, sizeof(gen), uarg);
+	if (ret < 0)
+		return ret;
+	ret = mutex_lock_killable(&s->lock);
+	if (ret)
+		return ret;
+	ret = hc1_generate_start(s, &gen, NULL, true);
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+static void hc1_wait_fill(struct hc1_file *s, struct hc1_wait *w)
+{
+	spin_lock_irq(&s->state_lock);
+	w->produced = s->produced;
+	w->state = s->gen_state;
+	w->finish = s->gen_finish;
+	w->status = s->gen_status;
+	w->pad = 0;
+	spin_unlock_irq(&s->state_lock);
+}
+
+static int hc1_wait_errno(struct hc1_file *s)
+{
+	if (READ_ONCE(s->dead))
+		return -ENODEV;
+	if (!READ_ONCE(s->active))
+		return -ECANCELED;
+	return 0;
+}
+
+static int hc1_ioctl_wait(struct hc1_file *s, void __user *uarg)
+{
+	struct hc1_wait w;
+	long timeout, left;
+	int ret;
+
+	ret = hc1_copy_arg(&w, sizeof(w), uarg);
+	if (ret < 0)
+		return ret;
+	ret = hc1_check_wait(&w);
+	if (ret)
+		return ret;
+	if (!READ_ONCE(s->active))
+		return -ENOENT;
+	hc1_session_sync(s);
+	timeout = w.timeout_ms ? msecs_to_jiffies(w.timeout_ms) :
+				 MAX_SCHEDULE_TIMEOUT;
+	left = wait_event_interruptible_timeout(s->wait,
+						hc1_wait_satisfied(s, w.min_produced),
+						timeout);
+	if (left < 0)
+		return left;
+	ret = hc1_wait_errno(s);
+	if (ret)
+		return ret;
+	hc1_wait_fill(s, &w);
+	if (hc1_copy_out(uarg, &w, offsetof(struct hc1_wait, produced),
+			 sizeof(w)))
+		return -EFAULT;
+	return left ? 0 : -ETIMEDOUT;
+}
+
+static int hc1_ioctl_cancel(struct hc1_file *s)
+{
+	int ret;
+
+	ret = mutex_lock_killable(&s->lock);
+	if (ret)
+		return ret;
+	ret = s->active ? hc1_cancel(s) : -ENOENT;
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+/* Same command, any struct size: the struct's own size field decides. */
+static bool hc1_ioc_is(unsigned int cmd, unsigned int ref)
+{
+	return (cmd & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT)) ==
+	       (ref & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT));
+}
+
+static long hc1_ioctl_noarg(struct hc1_file *s, unsigned int cmd,
+			    unsigned long arg)
+{
+	if (arg)
+		return -EINVAL;
+	if (cmd == HC1_IOCTL_SESSION_DESTROY)
+		return hc1_ioctl_session_destroy(s);
+	if (cmd == HC1_IOCTL_CANCEL)
+		return hc1_ioctl_cancel(s);
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	return hc1_reset_sync(s->hdev);
+}
+
+static long hc1_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct hc1_file *s = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	/* A session may still be ended (and its memory freed) without a card. */
+	if (READ_ONCE(s->hdev->state) == HC1_STATE_DEAD &&
+	    cmd != HC1_IOCTL_SESSION_DESTROY)
+		return -ENODEV;
+	if (cmd == HC1_IOCTL_SESSION_DESTROY || cmd == HC1_IOCTL_CANCEL ||
+	    cmd == HC1_IOCTL_RESET)
+		return hc1_ioctl_noarg(s, cmd, arg);
+	if (hc1_ioc_is(cmd, HC1_IOCTL_INFO))
+		return hc1_ioctl_info(s, uarg);
+	if (hc1_ioc_is(cmd, HC1_IOCTL_IDENTIFY) ||
+	    hc1_ioc_is(cmd, HC1_IOCTL_READ_VOCAB) ||
+	    hc1_ioc_is(cmd, HC1_IOCTL_STATS))
+		return hc1_ioctl_buffer(s, _IOC_NR(cmd), uarg);
+	if (hc1_ioc_is(cmd, HC1_IOCTL_SESSION_CREATE))
+		return hc1_ioctl_session_create(s, uarg);
+	if (hc1_ioc_is(cmd, HC1_IOCTL_GENERATE))
+		return hc1_ioctl_generate(s, uarg);
+	if (hc1_ioc_is(cmd, HC1_IOCTL_WAIT))
+		return hc1_ioctl_wait(s, uarg);
+	return -ENOTTY;
+}
+
+/* ----------------------------------------------------------- io_uring */
+
+static void hc1_uring_task_cb(struct io_uring_cmd *ioucmd,
+			      unsigned int issue_flags)
+{
+	struct hc1_uring_pdu *pdu = hc1_pdu(ioucmd);
+	struct hc1_file *s = ioucmd->file->private_data;
+	int res = pdu->res;
+	struct hc1_wait w;
+
+	if (ioucmd->cmd_op == HC1_URING_CMD_WAIT &&
+	    (res >= 0 || res == -ETIMEDOUT)) {
+		hc1_wait_fill(s, &w);
+		if (hc1_copy_out(u64_to_user_ptr(pdu->addr), &w,
+				 offsetof(struct hc1_wait, produced),
+				 sizeof(w)))
+			res = -EFAULT;
+		else if (res >= 0)
+			res = w.produced;
+	}
+	hc1_uring_cmd_done(ioucmd, res, issue_flags);
+}
+
+static int hc1_uring_arg(struct io_uring_cmd *ioucmd, void *karg, u32 ksize,
+			 u64 *addr)
+{
+	const struct hc1_uring_cmd *ucmd = hc1_uring_cmd_payload(ioucmd);
+	struct hc1_uring_cmd c;
+	int ret;
+
+	c.addr = READ_ONCE(ucmd->addr);
+	c.len = READ_ONCE(ucmd->len);
+	c.pad = READ_ONCE(ucmd->pad);
+	ret = hc1_check_uring_cmd(&c);
+	if (ret)
+		return ret;
+	ret = hc1_copy_arg(karg, ksize, u64_to_user_ptr(c.addr));
+	if (ret < 0)
+		return ret;
+	if (ret != c.len)
+		return -EINVAL;
+	*addr = c.addr;
+	return 0;
+}
+
+static int hc1_uring_generate(struct hc1_file *s,
+			      struct io_uring_cmd *ioucmd,
+			      unsigned int issue_flags)
+{
+	bool nonblock = issue_flags & IO_URING_F_NONBLOCK;
+	struct hc1_generate gen;
+	u64 addr;
+	int ret;
+
+	ret = hc1_uring_arg(ioucmd, &gen, sizeof(gen), &addr);
+	if (ret)
+		return ret;
+	if (nonblock) {
+		if (!mutex_trylock(&s->lock))
+			return -EAGAIN;
+	} else if (mutex_lock_killable(&s->lock)) {
+		return -EINTR;
+	}
+	INIT_LIST_HEAD(&hc1_pdu(ioucmd)->node);
+	hc1_set_owner(s);
+	ret = hc1_generate_start(s, &gen, ioucmd, !nonblock);
+	mutex_unlock(&s->lock);
+	return ret ? ret : -EIOCBQUEUED;
+}
+
+static int hc1_uring_wait(struct hc1_file *s, struct io_uring_cmd *ioucmd)
+{
+	struct hc1_uring_pdu *pdu = hc1_pdu(ioucmd);
+	struct hc1_wait w;
+	bool parked = false;
+	u64 addr;
+	int ret;
+
+	ret = hc1_uring_arg(ioucmd, &w, sizeof(w), &addr);
+	if (ret)
+		return ret;
+	ret = hc1_check_wait(&w);
+	if (ret)
+		return ret;
+	hc1_session_sync(s);
+	hc1_set_owner(s);
+
+	spin_lock_irq(&s->state_lock);
+	if (!s->active) {
+		ret = -ENOENT;
+	} else if (s->dead) {
+		ret = -ENODEV;
+	} else if (!hc1_wait_satisfied(s, w.min_produced)) {
+		pdu->addr = addr;
+		pdu->min_produced = w.min_produced;
+		pdu->deadline = 0;
+		if (w.timeout_ms)
+			pdu->deadline = (u32)(jiffies +
+					msecs_to_jiffies(w.timeout_ms)) | 1;
+		list_add_tail(&pdu->node, &s->pending);
+		parked = true;
+	}
+	spin_unlock_irq(&s->state_lock);
+	if (ret)
+		return ret;
+	if (parked)
+		return -EIOCBQUEUED;
+	hc1_wait_fill(s, &w);
+	if (hc1_copy_out(u64_to_user_ptr(addr), &w,
+			 offsetof(struct hc1_wait, produced), sizeof(w)))
+		return -EFAULT;
+	return w.produced;
+}
+
+static int hc1_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
+{
+	struct hc1_file *s = ioucmd->file->private_data;
+
+	/* Completions arrive by interrupt; there is nothing to poll. */
+	if (issue_flags & IO_URING_F_IOPOLL)
+		return -EOPNOTSUPP;
+	switch (ioucmd->cmd_op) {
+	case HC1_URING_CMD_GENERATE:
+		return hc1_uring_generate(s, ioucmd, issue_flags);
+	case HC1_URING_CMD_WAIT:
+		return hc1_uring_wait(s, ioucmd);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* ------------------------------------------------------ read/poll/mmap */
+
+/* Copy up to @n tokens from @pos of the ring; under sessions_lock. */
+static int hc1_ring_copy(struct hc1_file *s, u32 *dst, u32 pos, u32 n)
+{
+	struct hc1_dev *hdev = s->hdev;
+	const __le32 *slots;
+	u32 i;
+
+	mutex_lock(&hdev->sessions_lock);
+	if (hdev->dma_gone) {
+		mutex_unlock(&hdev->sessions_lock);
+		return -ENODEV;
+	}
+	slots = s->ring->vaddr + sizeof(struct hc1_ring_header);
+	for (i = 0; i < n; i++) {
+		u32 slot = hc1_ring_slot(pos + i, s->ring->shift);
+
+		dst[i] = le32_to_cpu(READ_ONCE(slots[slot]));
+	}
+	mutex_unlock(&hdev->sessions_lock);
+	return 0;
+}
+
+/*
+ * Tokens available to read(), or 0 with *@end set when read() must return
+ * (end of generation, or error in *@end).
+ */
+static u32 hc1_read_avail(struct hc1_file *s, int *end)
+{
+	u32 avail = 0;
+
+	*end = 1;
+	spin_lock_irq(&s->state_lock);
+	if (s->dead) {
+		*end = -ENODEV;
+	} else if (s->produced > s->read_pos) {
+		avail = s->produced - s->read_pos;
+		*end = 0;
+	} else if (s->gen_state == HC1_GEN_RUNNING) {
+		*end = 0;
+	} else if (s->gen_state == HC1_GEN_DONE && s->gen_status) {
+		*end = s->gen_status;
+	}
+	spin_unlock_irq(&s->state_lock);
+	return avail;
+}
+
+static bool hc1_readable(struct hc1_file *s)
+{
+	return !READ_ONCE(s->active) || READ_ONCE(s->dead) ||
+	       READ_ONCE(s->produced) > READ_ONCE(s->read_pos) ||
+	       READ_ONCE(s->gen_state) != HC1_GEN_RUNNING;
+}
+
+static ssize_t hc1_read_tokens(struct hc1_file *s, char __user *buf,
+			       u32 want, u32 avail)
+{
+	u32 bounce[HC1_READ_CHUNK];
+	u32 done = 0, n;
+	int ret;
+
+	while (done < want && done < avail) {
+		n = min3(want - done, avail - done, (u32)HC1_READ_CHUNK);
+		ret = hc1_ring_copy(s, bounce, s->read_pos, n);
+		if (!ret && copy_to_user(buf + done * sizeof(u32), bounce,
+					 n * sizeof(u32)))
+			ret = -EFAULT;
+		if (ret)
+			return done ? done * sizeof(u32) : ret;
+		s->read_pos += n;
+		done += n;
+	}
+	return done * sizeof(u32);
+}
+
+static ssize_t hc1_read(struct file *file, char __user *buf, size_t count,
+			loff_t *ppos)
+{
+	struct hc1_file *s = file->private_data;
+	u32 want = min_t(size_t, count / sizeof(u32), U32_MAX);
+	ssize_t ret;
+	int end;
+	u32 avail;
+
+	if (!want)
+		return -EINVAL;
+	if (mutex_lock_interruptible(&s->lock))
+		return -ERESTARTSYS;
+	for (;;) {
+		if (!s->active) {
+			ret = -ENOENT;
+			break;
+		}
+		hc1_session_sync(s);
+		avail = hc1_read_avail(s, &end);
+		if (avail) {
+			ret = hc1_read_tokens(s, buf, want, avail);
+			break;
+		}
+		if (end) {
+			ret = end < 0 ? end : 0;
+			break;
+		}
+		if (file->f_flags & O_NONBLOCK) {
+			ret = -EAGAIN;
+			break;
+		}
+		mutex_unlock(&s->lock);
+		if (wait_event_interruptible(s->wait, hc1_readable(s)))
+			return -ERESTARTSYS;
+		if (mutex_lock_interruptible(&s->lock))
+			return -ERESTARTSYS;
+	}
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+static __poll_t hc1_poll(struct file *file, struct poll_table_struct *wait)
+{
+	struct hc1_file *s = file->private_data;
+
+	poll_wait(file, &s->wait, wait);
+	if (READ_ONCE(s->dead))
+		return EPOLLERR | EPOLLHUP;
+	if (!READ_ONCE(s->active))
+		return EPOLLERR;
+	if (hc1_readable(s))
+		return EPOLLIN | EPOLLRDNORM;
+	return 0;
+}
+
+static int hc1_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct hc1_file *s = file->private_data;
+	struct hc1_dev *hdev = s->hdev;
+	unsigned long len = vma->vm_end - vma->vm_start;
+	struct hc1_ring *ring;
+	int ret;
+
+	/* The ring belongs to the card while a generation runs. */
+	if (vma->vm_flags & VM_WRITE)
+		return -EPERM;
+	if (vma->vm_pgoff)
+		return -EINVAL;
+	/* Not s->lock: read() holds it across copy_to_user(). */
+	mutex_lock(&hdev->sessions_lock);
+	ring = s->ring;
+	if (hdev->dma_gone)
+		ret = -ENODEV;
+	else if (!ring)
+		ret = -ENOENT;
+	else if (len > ring->bytes)
+		ret = -EINVAL;
+	else
+		ret = 0;
+	if (ret)
+		goto out;
+	hc1_vm_flags_clear(vma, VM_MAYWRITE);
+	hc1_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	ret = dma_mmap_coherent(&hdev->pdev->dev, vma, ring->vaddr, ring->dma,
+				ring->bytes);
+	if (ret)
+		goto out;
+	ring->mapping = file->f_mapping;
+	vma->vm_private_data = ring;
+	vma->vm_ops = &hc1_ring_vm_ops;
+	kref_get(&ring->ref);
+out:
+	mutex_unlock(&hdev->sessions_lock);
+	return ret;
+}
+
+/* ------------------------------------------------------- open/release */
+
+static int hc1_open(struct inode *inode, struct file *file)
+{
+	struct hc1_dev *hdev = container_of(inode->i_cdev, struct hc1_dev,
+					    cdev);
+	struct hc1_file *s;
+
+	if (READ_ONCE(hdev->state) == HC1_STATE_DEAD)
+		return -ENODEV;
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	s->hdev = hdev;
+	mutex_init(&s->lock);
+	spin_lock_init(&s->state_lock);
+	init_waitqueue_head(&s->wait);
+	INIT_LIST_HEAD(&s->node);
+	INIT_LIST_HEAD(&s->qnode);
+	INIT_LIST_HEAD(&s->pending);
+	hc1_dev_get(hdev);
+	file->private_data = s;
+	return stream_open(inode, file);
+}
+
+static int hc1_release(struct inode *inode, struct file *file)
+{
+	struct hc1_file *s = file->private_data;
+	struct hc1_dev *hdev = s->hdev;
+
+	mutex_lock(&s->lock);
+	if (s->active)
+		hc1_session_teardown(s);
+	mutex_unlock(&s->lock);
+	mutex_destroy(&s->lock);
+	if (s->owner)
+		put_task_struct(s->owner);
+	kfree(s);
+	hc1_dev_put(hdev);
+	return 0;
+}
+
+static void hc1_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct hc1_file *s = file->private_data;
+
+	spin_lock_irq(&s->state_lock);
+	seq_printf(m, "hc1-card:\t%d\n", s->hdev->index);
+	seq_printf(m, "hc1-session:\t%s\n", s->active ? "yes" : "no");
+	if (s->active) {
+		seq_printf(m, "hc1-context:\t%u\n", s->ctx);
+		seq_printf(m, "hc1-state:\t%s\n",
+			   s->gen_state == HC1_GEN_RUNNING ? "running" :
+			   s->gen_state == HC1_GEN_DONE ? "done" : "idle");
+		seq_printf(m, "hc1-produced:\t%u\n", s->produced);
+	}
+	seq_printf(m, "hc1-generations:\t%llu\n", s->generations);
+	seq_printf(m, "hc1-tokens:\t%llu\n", s->tokens);
+	spin_unlock_irq(&s->state_lock);
+}
+
+const struct file_operations hc1_fops = {
+	.owner = THIS_MODULE,
+	.open = hc1_open,
+	.release = hc1_release,
+	.read = hc1_read,
+	.poll = hc1_poll,
+	.mmap = hc1_mmap,
+	.unlocked_ioctl = hc1_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.uring_cmd = hc1_uring_cmd,
+	.show_fdinfo = hc1_show_fdinfo,
+	.llseek = no_llseek,
+};

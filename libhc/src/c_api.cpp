@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT
+// The C API: hc::Error becomes -errno plus a thread-local message.
+#include <hc/hc.h>
+#include <hc/hc.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+#include <optional>
+
+struct hc_card {
+    hc::Card card;
+};
+
+struct hc_session {
+    hc::Session session;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+// Run @f, turning every exception into -errno and a message.
+template <typename F> int guard(F&& f) noexcept {
+    try {
+        last_error.clear();
+        return f();
+    } catch (const hc::Error& e) {
+        last_error = e.what();
+        return -e.code();
+    } catch (const std::bad_alloc&) {
+        last_error = "out of memory";
+        return -ENOMEM;
+    } catch (const std::exception& e) {
+        last_error = e.what();
+        return -EIO;
+    } catch (...) {
+        last_error = "unknown error";
+        return -EIO;
+    }
+}
+
+int invalid(const char* what) {
+    throw hc::Error(EINVAL, what);
+}
+
+// Fields of a caller's struct beyond the size it declares are left at
+// their defaults; a size smaller than the first version's is refused.
+template <typename T> T sized_copy(const T* in, size_t min_size, const char* what) {
+    T out{};
+    if (!in)
+        return out;
+    if (in->size < min_size)
+        invalid(what);
+    std::memcpy(&out, in, std::min<size_t>(in->size, sizeof(T)));
+    return out;
+}
+
+} // namespace
+
+extern "C" {
+
+const char* hc_last_error(void) {
+    return last_error.c_str();
+}
+
+const char* hc_version(void) {
+    return hc::version();
+}
+
+int hc_card_count(void) {
+    return guard([] { return static_cast<int>(hc::device_paths().size()); });
+}
+
+int hc_card_open(const char* device, hc_card** out) {
+    return guard([&] {
+        if (!out)
+            invalid("hc_card_open: out is NULL");
+        *out = nullptr;
+        hc::Card c = hc::Card::open(device ? std::string_view(device) : "0");
+        *out = new hc_card{std::move(c)};
+        return 0;
+    });
+}
+
+void hc_card_close(hc_card* card) {
+    delete card;
+}
+
+int hc_card_model(const hc_card* card, struct hc_model_info* info) {
+    return guard([&] {
+        if (!card || !info)
+            invalid("hc_card_model: NULL argument");
+        if (info->size < sizeof(hc_model_info))
+            invalid("hc_card_model: info->size is smaller than struct hc_model_info");
+        const hc::ModelCard& m = card->card.model();
+        hc_model_info o{};
+        o.size = sizeof(o);
+        std::strncpy(o.name, m.name.c_str(), sizeof(o.name) - 1);
+        std::strncpy(o.arch, m.arch.c_str(), sizeof(o.arch) - 1);
+        std::strncpy(o.sha256_hex, m.sha256_hex().c_str(), sizeof(o.sha256_hex) - 1);
+        o.dim = m.dim;
+        o.hidden_dim = m.hidden_dim;
+        o.n_layers = m.n_layers;
+        o.n_heads = m.n_heads;
+        o.n_kv_heads = m.n_kv_heads;
+        o.vocab_size = m.vocab_size;
+        o.context_len = m.context_len;
+        o.bos_id = m.bos_id;
+        o.eos_id = m.eos_id;
+        o.weight_format = m.weight_format;
+        o.n_contexts = m.n_contexts;
+        o.n_params = m.n_params;
+        *info = o;
+        return 0;
+    });
+}
+
+int hc_tokenize(const hc_card* card, const char* text, int add_bos, uint32_t* tokens,
+                size_t capacity) {
+    return guard([&] {
+        if (!card || !text || (!tokens && capacity))
+            invalid("hc_tokenize: NULL argument");
+        std::vector<uint32_t> t = card->card.tokenizer().encode(text, add_bos != 0);
+        std::copy_n(t.begin(), std::min(capacity, t.size()), tokens);
+        return static_cast<int>(t.size());
+    });
+}
+
+int hc_detokenize(const hc_card* card, const uint32_t* tokens, size_t n, char* text,
+                  size_t capacity) {
+    return guard([&] {
+        if (!card || (!tokens && n) || (!text && capacity))
+            invalid("hc_detokenize: NULL argument");
+        hc::Detokenizer d(card->card.tokenizer());
+        std::string s;
+        for (size_t i = 0; i < n; i++)
+            s += d.push(tokens[i]);
+        s += d.finish();
+        if (capacity) {
+            size_t k = std::min(capacity - 1, s.size());
+            std::memcpy(text, s.data(), k);
+            text[k] = '\0';
+        }
+        return static_cast<int>(s.size());
+    });
+}
+
+int hc_session_open(hc_card* card, hc_session** out) {
+    return guard([&] {
+        if (!card || !out)
+            invalid("hc_session_open: NULL argument");
+        *out = nullptr;
+        *out = new hc_session{card->card.session()};
+        return 0;
+    });
+}
+
+void hc_session_close(hc_session* session) {
+    delete session;
+}
+
+int hc_generate(hc_session* session, const char* prompt, const struct hc_generate_params* params,
+                hc_token_cb cb, void* user, struct hc_result* result) {
+    return guard([&] {
+        if (!session || !prompt)
+            invalid("hc_generate: NULL argument");
+        if (result && result->size < sizeof(hc_result))
+            invalid("hc_generate: result->size is smaller than struct hc_result");
+        hc_generate_params p = sized_copy(params, offsetof(hc_generate_params, timeout_ms) + 4,
+                                          "hc_generate: params->size too small");
+        if (p.n_stop > 4)
+            invalid("hc_generate: n_stop > 4");
+        hc::GenerateOptions o;
+        o.max_tokens = p.max_tokens;
+        o.temperature = p.temperature;
+        o.top_p = p.top_p;
+        o.top_k = p.top_k;
+        o.seed = p.seed;
+        o.stop_tokens.assign(p.stop, p.stop + p.n_stop);
+        o.keep_context = p.flags & HC_GEN_KEEP_CONTEXT;
+        o.ignore_eos = p.flags & HC_GEN_IGNORE_EOS;
+        o.timeout = std::chrono::milliseconds(p.timeout_ms);
+        hc::Session& s = session->session;
+        std::vector<uint32_t> tokens = s.encode_prompt(prompt, o);
+        hc::Detokenizer detok(s.tokenizer(),
+                              tokens.empty() ? s.tokenizer().bos_id() : tokens.back());
+        hc::Result r = s.generate(tokens, o, [&](uint32_t t) {
+            std::string piece = detok.push(t);
+            return !cb || cb(user, t, piece.data(), piece.size()) == 0;
+        });
+        if (std::string tail = detok.finish(); cb && !tail.empty())
+            cb(user, UINT32_MAX, tail.data(), tail.size());
+        if (result) {
+            result->finish = static_cast<uint32_t>(r.finish);
+            result->prompt_tokens = r.prompt_tokens;
+            result->tokens = r.tokens;
+        }
+        return static_cast<int>(r.tokens);
+    });
+}
+
+int hc_session_cancel(hc_session* session) {
+    return guard([&] {
+        if (!session)
+            invalid("hc_session_cancel: NULL session");
+        session->session.cancel();
+        return 0;
+    });
+}
+
+} // extern "C"

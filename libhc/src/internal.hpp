@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+// libhc internals shared by its translation units: the Card and Session
+// state, and thin syscall wrappers.  Not installed.
+#pragma once
+
+#include <hc/card.hpp>
+#include <hc/session.hpp>
+
+#include <hc1/hw.h>
+#include <linux/hc1.h>
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace hc::detail {
+
+[[noreturn]] void throw_error(int code, const std::string& message);
+
+// ioctl() that retries EINTR; 0 or -errno.
+int do_ioctl(int fd, unsigned long request, void* arg);
+
+// An owned file descriptor.
+class Fd {
+  public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    Fd(Fd&& o) noexcept : fd_(o.release()) {}
+    Fd& operator=(Fd&& o) noexcept {
+        if (this != &o) {
+            reset();
+            fd_ = o.release();
+        }
+        return *this;
+    }
+    ~Fd() { reset(); }
+    int get() const { return fd_; }
+    int release() {
+        int f = fd_;
+        fd_ = -1;
+        return f;
+    }
+    void reset() {
+        if (fd_ >= 0)
+            ::close(fd_);
+        fd_ = -1;
+    }
+
+  private:
+    int fd_ = -1;
+};
+
+// Open @path as an HC1 node and read its driver info; throws.
+Fd open_device(const std::string& path, DriverInfo& info);
+
+using Clock = std::chrono::steady_clock;
+
+// Milliseconds left until @deadline for a WAIT (at least 1, 0 = no deadline).
+uint32_t wait_timeout_ms(const std::optional<Clock::time_point>& deadline);
+
+// Fill a struct hc1_generate from options; throws EINVAL for bad ones.
+hc1_generate make_generate(std::span<const uint32_t> prompt, const GenerateOptions& opts,
+                           const DriverInfo& info, uint32_t ring_capacity);
+
+} // namespace hc::detail
+
+namespace hc {
+
+struct Card::Impl {
+    std::string path;
+    detail::Fd fd;
+    DriverInfo info;
+    ModelCard model;
+    std::optional<Tokenizer> tokenizer;
+};
+
+struct Session::Impl {
+    std::shared_ptr<const Card::Impl> card;
+    detail::Fd fd;
+    uint32_t ctx = 0;
+    uint32_t ring_shift = 0;
+    size_t map_len = 0;
+    void* map = nullptr;
+    const hc1_ring_header* header = nullptr;
+    const uint32_t* slots = nullptr;
+
+    // The generation being read by next() (blocking form).
+    bool running = false;   // started and not yet read to the end
+    bool in_loop = false;   // owned by an EventLoop
+    bool done = false;      // the card said the generation is over
+    uint32_t available = 0; // tokens known to be in the ring
+    uint32_t copied = 0;    // of which copied into batch
+    // Tokens are copied out of the ring right after the driver vouched for
+    // the session, so the caller never touches the mapping while it works
+    // on them: a card that goes away zaps the mapping.
+    std::vector<uint32_t> batch;
+    size_t batch_pos = 0;
+    std::optional<detail::Clock::time_point> deadline;
+    Result result;
+
+    ~Impl();
+    uint32_t capacity() const { return 1u << ring_shift; }
+    uint32_t mask() const { return capacity() - 1; }
+    uint32_t token_at(uint32_t i) const {
+        return __atomic_load_n(&slots[i & mask()], __ATOMIC_RELAXED);
+    }
+    // Copy ring slots [from, to) to @out (replacing its contents).
+    void copy_tokens(uint32_t from, uint32_t to, std::vector<uint32_t>& out) const {
+        out.resize(to - from);
+        for (uint32_t i = from; i < to; i++)
+            out[i - from] = token_at(i);
+    }
+    uint32_t load_produced() const { return __atomic_load_n(&header->produced, __ATOMIC_ACQUIRE); }
+    uint32_t load_finish() const { return __atomic_load_n(&header->finish, __ATOMIC_RELAXED); }
+    uint32_t load_n_prompt() const { return __atomic_load_n(&header->n_prompt, __ATOMIC_RELAXED); }
+    int cancel_ioctl();
+    // ioctls made for this session (GENERATE, WAIT, CANCEL); atomic because
+    // cancel() may come from another thread.
+    std::atomic<uint64_t> syscalls{0};
+};
+
+} // namespace hc

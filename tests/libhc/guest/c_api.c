@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* The C API end to end against the card: open, model info, tokenize,
+ * generate with a streaming callback, cancel from the callback, errors. */
+#include <hc/hc.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "FAIL %s:%d: %s (%s)\n", __FILE__, __LINE__, #c, hc_last_error());     \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+struct text {
+    char buf[4096];
+    size_t len;
+    unsigned calls, stop_after;
+};
+
+static int collect(void* user, uint32_t token, const char* s, size_t n) {
+    struct text* t = user;
+    (void)token;
+    if (t->len + n < sizeof(t->buf)) {
+        memcpy(t->buf + t->len, s, n);
+        t->len += n;
+        t->buf[t->len] = '\0';
+    }
+    return t->stop_after && ++t->calls >= t->stop_after;
+}
+
+int main(void) {
+    hc_card* card = NULL;
+    hc_session* s = NULL;
+    if (hc_card_count() == 0) {
+        fprintf(stderr, "SKIP: no card\n");
+        return 77;
+    }
+    CHECK(hc_card_open(NULL, &card) == 0);
+    struct hc_model_info info = {.size = sizeof(info)};
+    CHECK(hc_card_model(card, &info) == 0);
+    printf("model %s, vocab %u, %u contexts\n", info.name, info.vocab_size, info.n_contexts);
+
+    uint32_t tokens[64];
+    int n = hc_tokenize(card, "Once upon a time", 1, tokens, 64);
+    CHECK(n > 1 && tokens[0] == info.bos_id);
+    char text[256];
+    CHECK(hc_detokenize(card, tokens, (size_t)n, text, sizeof(text)) == 16);
+    CHECK(strcmp(text, "Once upon a time") == 0);
+    CHECK(hc_tokenize(card, "Once upon a time", 1, tokens, 1) == n); /* size query */
+
+    CHECK(hc_session_open(card, &s) == 0);
+    struct hc_generate_params p = {.size = sizeof(p), .max_tokens = 120};
+    struct hc_result r = {.size = sizeof(r)};
+    struct text t = {0};
+    int got = hc_generate(s, "Once upon a time", &p, collect, &t, &r);
+    CHECK(got > 0 && (uint32_t)got == r.tokens);
+    printf("Once upon a time%s\n", t.buf);
+    if (info.vocab_size == 512)
+        CHECK(strncmp(t.buf, ", there was a little girl named Lily.", 37) == 0);
+
+    struct text stop = {.stop_after = 2};
+    p.flags = HC_GEN_IGNORE_EOS;
+    p.max_tokens = 200;
+    got = hc_generate(s, "Once upon a time", &p, collect, &stop, &r);
+    CHECK(got >= 2 && r.finish == HC_FINISH_CANCELLED);
+
+    p.n_stop = 5;
+    CHECK(hc_generate(s, "x", &p, NULL, NULL, NULL) == -EINVAL);
+    CHECK(strstr(hc_last_error(), "n_stop") != NULL);
+
+    hc_session_close(s);
+    hc_card_close(card);
+    puts("ok");
+    return 0;
+}

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+// hcctl internals shared by its subcommands.
+#pragma once
+
+#include <hc/hc.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hcctl {
+
+// Exit codes (docs/hcctl.md): scripts branch on them.
+enum Exit : int {
+    kOk = 0,
+    kFailure = 1,    // any other error
+    kUsage = 2,      // bad command line
+    kNoCard = 3,     // driver loaded, no such card
+    kNoDriver = 4,   // hc1.ko not loaded
+    kPermission = 5, // no access to the device node (or reset without CAP_SYS_ADMIN)
+    kVersion = 6,    // driver/card speak an incompatible interface
+    kCardError = 7,  // the card failed or went away during the command
+    kTimeout = 8,    // --timeout expired
+};
+
+// Command line after the subcommand name: options (--name value, --flag)
+// and positional arguments.
+struct Args {
+    std::string device; // -d/--device, empty = card 0
+    bool json = false;
+    std::vector<std::string> positional;
+    std::multimap<std::string, std::string> options;
+
+    bool has(const std::string& name) const { return options.count(name) > 0; }
+    std::optional<std::string> get(const std::string& name) const;
+    std::vector<std::string> all(const std::string& name) const;
+    // Numeric option or @def; throws UsageError on garbage.
+    uint64_t get_uint(const std::string& name, uint64_t def) const;
+    double get_double(const std::string& name, double def) const;
+};
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Open the card named by -d (default 0); hc::Error on failure.
+hc::Card open_card(const Args& args);
+
+// Map an error to an exit code, printing it with a hint on stderr.
+int report(const hc::Error& e, const std::string& device);
+
+// Minimal JSON writer: enough for flat objects and arrays of them.
+class Json {
+  public:
+    Json& begin_object(const char* key = nullptr);
+    Json& end_object();
+    Json& begin_array(const char* key);
+    Json& end_array();
+    Json& field(const char* key, const std::string& v);
+    Json& field(const char* key, const char* v) { return field(key, std::string(v)); }
+    Json& field(const char* key, double v);
+    Json& field(const char* key, uint64_t v);
+    Json& field(const char* key, int64_t v) { return field(key, static_cast<double>(v)); }
+    Json& field(const char* key, uint32_t v) { return field(key, static_cast<uint64_t>(v)); }
+    Json& field(const char* key, int v) { return field(key, static_cast<int64_t>(v)); }
+    Json& field(const char* key, bool v);
+    Json& null_field(const char* key);
+    std::string str() const { return out_; }
+    static std::string quote(std::string_view s);
+
+  private:
+    void key(const char* k);
+    std::string out_;
+    std::vector<bool> first_{true};
+};
+
+int cmd_list(const Args& args);
+int cmd_info(const Args& args);
+int cmd_run(const Args& args);
+int cmd_chat(const Args& args);
+int cmd_bench(const Args& args);
+int cmd_top(const Args& args);
+int cmd_reset(const Args& args);
+
+// Percentile (0..100) of @v (sorted copy); 0 for empty.
+double percentile(std::vector<double> v, double p);
+
+} // namespace hcctl

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+// hcctl info, top and reset: what a card is and what it is doing.
+#include "hcctl.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+
+namespace hcctl {
+
+namespace {
+
+std::string version_str(uint32_t v) {
+    return std::to_string(v >> 16) + "." + std::to_string(v & 0xffff);
+}
+
+std::string feature_names(uint64_t bits,
+                          const std::vector<std::pair<uint64_t, const char*>>& names) {
+    std::string s;
+    for (auto [bit, name] : names)
+        if (bits & bit)
+            s += (s.empty() ? "" : ",") + std::string(name);
+    return s.empty() ? "-" : s;
+}
+
+const std::vector<std::pair<uint64_t, const char*>> kHwFeatures = {{1u << 0, "coalesce"},
+                                                                   {1u << 1, "polled-queues"},
+                                                                   {1u << 2, "int8"},
+                                                                   {1u << 3, "fault-inject"}};
+const std::vector<std::pair<uint64_t, const char*>> kDrvFeatures = {
+    {hc::kDriverUringCmd, "uring_cmd"}, {hc::kDriverMmapRing, "mmap"}, {hc::kDriverPoll, "poll"}};
+
+void stats_json(Json& j, const hc::Stats& s) {
+    j.begin_object("counters")
+        .field("active_contexts", s.active_contexts)
+        .field("running", s.running)
+        .field("commands", s.commands)
+        .field("errors", s.errors)
+        .field("generations", s.generations)
+        .field("cancelled", s.cancelled)
+        .field("prompt_tokens", s.prompt_tokens)
+        .field("tokens", s.tokens)
+        .field("interrupts", s.interrupts)
+        .field("busy_ns", s.busy_ns)
+        .field("uptime_ns", s.uptime_ns)
+        .field("reg_errors", s.reg_errors)
+        .end_object();
+}
+
+} // namespace
+
+int cmd_info(const Args& args) {
+    hc::Card card = open_card(args);
+    const hc::ModelCard& m = card.model();
+    const hc::DriverInfo& d = card.info();
+    hc::Stats s = card.stats();
+    if (args.json) {
+        Json j;
+        j.begin_object().field("device", card.path());
+        j.begin_object("model")
+            .field("name", m.name)
+            .field("arch", m.arch)
+            .field("dim", m.dim)
+            .field("hidden_dim", m.hidden_dim)
+            .field("n_layers", m.n_layers)
+            .field("n_heads", m.n_heads)
+            .field("n_kv_heads", m.n_kv_heads)
+            .field("vocab_size", m.vocab_size)
+            .field("context_len", m.context_len)
+            .field("bos_id", m.bos_id)
+            .field("eos_id", m.eos_id)
+            .field("weight_format", m.weight_format_name())
+            .field("group_size", m.group_size)
+            .field("n_params", m.n_params)
+            .field("weight_bytes", m.weight_bytes)
+            .field("sha256", m.sha256_hex())
+            .end_object();
+        j.begin_object("card")
+            .field("hw_version", version_str(m.version))
+            .field("features", feature_names(m.features, kHwFeatures))
+            .field("n_contexts", m.n_contexts)
+            .field("max_queues", m.max_queues)
+            .field("max_queue_entries", m.max_queue_entries)
+            .field("msix_vectors", m.msix_vectors)
+            .field("max_stop", m.max_stop)
+            .end_object();
+        j.begin_object("driver")
+            .field("uapi_version", d.uapi_version)
+            .field("features", feature_names(d.features, kDrvFeatures))
+            .field("index", d.index)
+            .field("ring_tokens", uint64_t{1} << d.ring_shift)
+            .field("pci_address", card.pci_address())
+            .field("state", card.attribute("state"))
+            .field("io_queues", card.attribute("io_queues"))
+            .field("sessions", card.attribute("sessions"))
+            .end_object();
+        stats_json(j, s);
+        std::cout << j.end_object().str() << "\n";
+        return kOk;
+    }
+    std::printf("%s\n", card.path().c_str());
+    std::printf("  model         %s (%s), %llu parameters, %s\n", m.name.c_str(), m.arch.c_str(),
+                static_cast<unsigned long long>(m.n_params), m.weight_format_name().c_str());
+    std::printf("  shape         dim %u, hidden %u, %u layers, %u heads, %u kv heads\n", m.dim,
+                m.hidden_dim, m.n_layers, m.n_heads, m.n_kv_heads);
+    std::printf("  vocabulary    %u tokens (bos %u, eos %u), context %u\n", m.vocab_size, m.bos_id,
+                m.eos_id, m.context_len);
+    std::printf("  weights       %llu bytes, sha256 %s\n",
+                static_cast<unsigned long long>(m.weight_bytes), m.sha256_hex().c_str());
+    std::printf("  card          contract %s, features %s\n", version_str(m.version).c_str(),
+                feature_names(m.features, kHwFeatures).c_str());
+    std::printf("  queues        %u I/O queues x %u entries, %u MSI-X vectors\n", m.max_queues,
+                m.max_queue_entries, m.msix_vectors);
+    std::printf("  sessions      %u contexts, ring of %llu tokens, %u stop tokens\n", m.n_contexts,
+                1ull << d.ring_shift, d.max_stop);
+    std::printf("  driver        UAPI %u, features %s\n", d.uapi_version,
+                feature_names(d.features, kDrvFeatures).c_str());
+    auto or_dash = [](std::string v) { return v.empty() ? std::string("-") : v; };
+    std::printf("  state         %s at PCI %s, %s I/O queues in use, %s sessions open\n",
+                or_dash(card.attribute("state")).c_str(), or_dash(card.pci_address()).c_str(),
+                or_dash(card.attribute("io_queues")).c_str(),
+                or_dash(card.attribute("sessions")).c_str());
+    std::printf(
+        "  counters      %u active, %u running, %llu generations (%llu cancelled),\n"
+        "                %llu prompt + %llu generated tokens, %llu commands (%llu errors),\n"
+        "                %llu interrupts, busy %.3f s of %.3f s up\n",
+        s.active_contexts, s.running, (unsigned long long)s.generations,
+        (unsigned long long)s.cancelled, (unsigned long long)s.prompt_tokens,
+        (unsigned long long)s.tokens, (unsigned long long)s.commands, (unsigned long long)s.errors,
+        (unsigned long long)s.interrupts, s.busy_ns / 1e9, s.uptime_ns / 1e9);
+    return kOk;
+}
+
+int cmd_top(const Args& args) {
+    hc::Card card = open_card(args);
+    double interval = args.get_double("interval", 1.0);
+    if (interval <= 0)
+        throw UsageError("--interval must be > 0");
+    uint64_t count = args.get_uint("count", 0); // 0 = until interrupted
+    bool tty = ::isatty(STDOUT_FILENO);
+    hc::Stats prev = card.stats();
+    auto t_prev = std::chrono::steady_clock::now();
+    if (!args.json)
+        std::printf("%8s %6s %7s %10s %9s %10s %9s %6s %7s\n", "time", "active", "running",
+                    "tokens/s", "gens/s", "prompt/s", "irq/s", "busy%", "errors");
+    for (uint64_t i = 0; count == 0 || i < count; i++) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+        hc::Stats s = card.stats();
+        auto t = std::chrono::steady_clock::now();
+        double dt = std::chrono::duration<double>(t - t_prev).count();
+        auto rate = [&](uint64_t now, uint64_t before) {
+            return now >= before ? (now - before) / dt : 0.0; // counters restart at a reset
+        };
+        double busy = s.busy_ns >= prev.busy_ns ? (s.busy_ns - prev.busy_ns) / (dt * 1e9) * 100 : 0;
+        if (args.json) {
+            Json j;
+            j.begin_object()
+                .field("uptime_s", s.uptime_ns / 1e9)
+                .field("active_contexts", s.active_contexts)
+                .field("running", s.running)
+                .field("tokens_per_s", rate(s.tokens, prev.tokens))
+                .field("generations_per_s", rate(s.generations, prev.generations))
+                .field("prompt_tokens_per_s", rate(s.prompt_tokens, prev.prompt_tokens))
+                .field("interrupts_per_s", rate(s.interrupts, prev.interrupts))
+                .field("busy_percent", busy)
+                .field("errors", s.errors)
+                .end_object();
+            std::cout << j.str() << std::endl;
+        } else {
+            std::printf("%8.1f %6u %7u %10.1f %9.1f %10.1f %9.1f %6.1f %7llu\n", s.uptime_ns / 1e9,
+                        s.active_contexts, s.running, rate(s.tokens, prev.tokens),
+                        rate(s.generations, prev.generations),
+                        rate(s.prompt_tokens, prev.prompt_tokens),
+                        rate(s.interrupts, prev.interrupts), busy, (unsigned long long)s.errors);
+            if (tty)
+                std::fflush(stdout);
+        }
+        prev = s;
+        t_prev = t;
+    }
+    return kOk;
+}
+
+int cmd_reset(const Args& args) {
+    hc::Card card = open_card(args);
+    std::string path = card.path();
+    card.reset();
+    // Report what the card says after the reset, not what we asked for.
+    hc::Card again = hc::Card::open(path);
+    hc::Stats s = again.stats();
+    if (args.json) {
+        Json j;
+        j.begin_object()
+            .field("device", path)
+            .field("reset", true)
+            .field("active_contexts", s.active_contexts)
+            .field("uptime_s", s.uptime_ns / 1e9)
+            .end_object();
+        std::cout << j.str() << "\n";
+    } else {
+        std::printf("%s: reset, card ready (%u contexts active, up %.3f s)\n", path.c_str(),
+                    s.active_contexts, s.uptime_ns / 1e9);
+    }
+    return kOk;
+}
+
+} // namespace hcctl

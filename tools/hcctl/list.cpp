@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+// hcctl list: every HC1 function on the PCI bus, from libpci, joined with
+// what the kernel says about it in sysfs (driver, device node).
+#include "hcctl.hpp"
+
+#include <hc1/hw.h>
+
+#include <dirent.h>
+#include <fstream>
+#include <iostream>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+extern "C" {
+#include <pci/pci.h>
+}
+
+namespace hcctl {
+
+namespace {
+
+struct PciCard {
+    std::string address;
+    uint16_t vendor = 0, device = 0, subsys_vendor = 0, subsys_device = 0;
+    int numa_node = -1;
+    std::string driver;   // "" = none bound
+    std::string link;     // e.g. "2.5 GT/s PCIe x1", or ""
+    std::string dev_node; // /dev/hc/N or ""
+};
+
+std::string read_line(const std::string& path) {
+    std::ifstream f(path);
+    std::string s;
+    std::getline(f, s);
+    return s;
+}
+
+// "8.0 GT/s PCIe x4" from sysfs (readable without root, unlike the
+// PCIe capability beyond the first 64 bytes of config space).
+std::string link_of(const std::string& sysdir) {
+    std::string speed = read_line(sysdir + "/current_link_speed");
+    std::string width = read_line(sysdir + "/current_link_width");
+    if (speed.empty() || speed.find("Unknown") != std::string::npos)
+        return "";
+    return speed + (width.empty() || width == "0" ? "" : " x" + width);
+}
+
+// The /dev/hc/N whose device number a char device under the PCI function's
+// sysfs directory carries (the class directory's name does not matter).
+std::string node_of(const std::string& sysdir) {
+    std::map<dev_t, std::string> nodes;
+    for (const std::string& p : hc::device_paths()) {
+        struct stat st;
+        if (::stat(p.c_str(), &st) == 0 && S_ISCHR(st.st_mode))
+            nodes[st.st_rdev] = p;
+    }
+    if (nodes.empty())
+        return "";
+    auto match = [&](const std::string& devfile) -> std::string {
+        unsigned maj, min;
+        if (std::sscanf(read_line(devfile).c_str(), "%u:%u", &maj, &min) != 2)
+            return "";
+        auto it = nodes.find(makedev(maj, min));
+        return it == nodes.end() ? "" : it->second;
+    };
+    auto subdirs = [](const std::string& dir) {
+        std::vector<std::string> v;
+        if (DIR* d = ::opendir(dir.c_str())) {
+            while (dirent* e = ::readdir(d))
+                if (e->d_type == DT_DIR && e->d_name[0] != '.')
+                    v.push_back(dir + "/" + e->d_name);
+            ::closedir(d);
+        }
+        return v;
+    };
+    for (const std::string& a : subdirs(sysdir)) {
+        if (auto n = match(a + "/dev"); !n.empty())
+            return n;
+        for (const std::string& b : subdirs(a))
+            if (auto n = match(b + "/dev"); !n.empty())
+                return n;
+    }
+    return "";
+}
+
+std::vector<PciCard> scan() {
+    std::vector<PciCard> cards;
+    pci_access* pacc = pci_alloc();
+    pci_init(pacc);
+    pci_scan_bus(pacc);
+    for (pci_dev* d = pacc->devices; d; d = d->next) {
+        pci_fill_info(d, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_NUMA_NODE | PCI_FILL_SUBSYS |
+                             PCI_FILL_DRIVER);
+        if (d->vendor_id != HC1_PCI_VENDOR_ID || d->device_id != HC1_PCI_DEVICE_ID)
+            continue;
+        PciCard c;
+        char addr[32];
+        std::snprintf(addr, sizeof(addr), "%04x:%02x:%02x.%d", d->domain, d->bus, d->dev, d->func);
+        c.address = addr;
+        c.vendor = d->vendor_id;
+        c.device = d->device_id;
+        c.subsys_vendor = d->subsys_vendor_id;
+        c.subsys_device = d->subsys_id;
+        c.numa_node = d->numa_node;
+        if (const char* drv = pci_get_string_property(d, PCI_FILL_DRIVER))
+            c.driver = drv;
+        std::string sysdir = "/sys/bus/pci/devices/" + c.address;
+        c.link = link_of(sysdir);
+        c.dev_node = node_of(sysdir);
+        cards.push_back(std::move(c));
+    }
+    pci_cleanup(pacc);
+    return cards;
+}
+
+std::string hex4(uint16_t v) {
+    char b[8];
+    std::snprintf(b, sizeof(b), "%04x", v);
+    return b;
+}
+
+} // namespace
+
+int cmd_list(const Args& args) {
+    std::vector<PciCard> cards = scan();
+    if (args.json) {
+        Json j;
+        j.begin_object().begin_array("cards");
+        for (const PciCard& c : cards) {
+            j.begin_object()
+                .field("address", c.address)
+                .field("vendor", hex4(c.vendor))
+                .field("device", hex4(c.device))
+                .field("subsystem_vendor", hex4(c.subsys_vendor))
+                .field("subsystem_device", hex4(c.subsys_device));
+            c.link.empty() ? j.null_field("link") : j.field("link", c.link);
+            j.field("numa_node", static_cast<int64_t>(c.numa_node));
+            c.driver.empty() ? j.null_field("driver") : j.field("driver", c.driver);
+            c.dev_node.empty() ? j.null_field("device_node") : j.field("device_node", c.dev_node);
+            j.end_object();
+        }
+        j.end_array().field("driver_loaded", hc::driver_loaded()).end_object();
+        std::cout << j.str() << "\n";
+    } else {
+        std::printf("%-13s %-9s %-9s %-18s %-4s %-8s %s\n", "ADDRESS", "ID", "SUBSYS", "LINK",
+                    "NUMA", "DRIVER", "DEVICE");
+        for (const PciCard& c : cards) {
+            std::string node = c.dev_node;
+            if (node.empty())
+                node = c.driver.empty()    ? "(no driver bound)"
+                       : c.driver == "hc1" ? "(no device node)"
+                                           : "(bound to another driver)";
+            std::printf("%-13s %-9s %-9s %-18s %-4s %-8s %s\n", c.address.c_str(),
+                        (hex4(c.vendor) + ":" + hex4(c.device)).c_str(),
+                        (hex4(c.subsys_vendor) + ":" + hex4(c.subsys_device)).c_str(),
+                        c.link.empty() ? "-" : c.link.c_str(),
+                        c.numa_node < 0 ? "-" : std::to_string(c.numa_node).c_str(),
+                        c.driver.empty() ? "-" : c.driver.c_str(), node.c_str());
+        }
+        if (cards.empty())
+            std::printf("(no HC1 card on the PCI bus)\n");
+        else if (!hc::driver_loaded())
+            std::printf("hc1 driver not loaded: sudo modprobe hc1\n");
+    }
+    if (cards.empty())
+        return kNoCard;
+    return kOk;
+}
+
+} // namespace hcctl

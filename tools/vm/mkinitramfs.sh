@@ -1,0 +1,47 @@
+#!/bin/bash
+# Build the guest's base initramfs: busybox, our init, hc1.ko, every program
+# of build/bin with the shared libraries it needs, and the in-guest tests.
+#
+#   mkinitramfs.sh OUT.cpio.gz BUILD_DIR SRC_DIR
+set -euo pipefail
+out=$1 build=$2 src=$3
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc,lib/hc1,usr/local/bin,usr/share/misc,tests}
+
+cp /bin/busybox "$root/bin/busybox"
+cp "$src/tools/vm/guest-init" "$root/init"
+cp "$src/tools/vm/guest-run-tests" "$root/usr/local/bin/hc1-run-tests"
+[ -f "$build/kmod/hc1.ko" ] && cp "$build/kmod/hc1.ko" "$root/lib/hc1/"
+[ -f /usr/share/misc/pci.ids ] && cp /usr/share/misc/pci.ids "$root/usr/share/misc/"
+echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+printf 'root:x:0:\nhc1:x:990:\n' >"$root/etc/group"
+
+# Programs and the libraries they link (resolved on the host: the guest's
+# userland is the host's Debian).
+progs=()
+if [ -d "$build/bin" ]; then
+	for f in "$build/bin"/*; do
+		[ -f "$f" ] && [ -x "$f" ] || continue
+		cp "$f" "$root/usr/local/bin/"
+		progs+=("$f")
+	done
+fi
+[ -d "$build/lib" ] && cp -a "$build/lib"/*.so* "$root/usr/local/bin/" 2>/dev/null || true
+for f in "${progs[@]}"; do
+	LD_LIBRARY_PATH="$build/lib" ldd "$f" 2>/dev/null | awk '/=> \//{print $3} /^\t\/.*ld-linux/{print $1}'
+done | sort -u | while read -r lib; do
+	case "$lib" in "$build"/*) continue ;; esac
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+mkdir -p "$root/lib64"
+[ -e "$root/lib64/ld-linux-x86-64.so.2" ] || cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
+
+for d in guest hcctl; do
+	[ -d "$src/tests/$d" ] && cp -r "$src/tests/$d" "$root/tests/"
+done
+
+(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$out.tmp"
+mv "$out.tmp" "$out"
