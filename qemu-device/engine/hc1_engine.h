@@ -100,9 +100,10 @@ const char *hc1_engine_token(const hc1_engine *e, uint32_t id, uint32_t *len,
  * @seed: sampler seed (per context generator, reseeded by each request)
  * @stop: stop tokens; @n_stop of them (<= 8)
  *
- * A generation ends at EOS (unless @ignore_eos) or a stop token, neither of
- * which is reported; after @max_tokens reported tokens; or when the context
- * has no position left for the next token.
+ * A generation ends at EOS (unless @ignore_eos; EOS is not reported), at a
+ * stop token (reported, as the card delivers it: include/hc1/hw.h), after
+ * @max_tokens reported tokens, or when the context has no position left for
+ * the next token.
  */
 struct hc1_engine_request {
 	const uint32_t *prompt;
