@@ -130,7 +130,8 @@ class Session {
     /**
      * Encode @p prompt (BOS first, or none if opts.keep_context) and call
      * @p on_text with each piece of generated text; stop early if it returns
-     * false.
+     * false.  A generation stopped that way reports Finish::Cancelled, even
+     * if the card had already finished it when the cancel reached it.
      */
     Result generate(std::string_view prompt, const GenerateOptions& opts,
                     const std::function<bool(std::string_view text)>& on_text);

@@ -282,7 +282,12 @@ Result Session::generate(std::span<const uint32_t> prompt, const GenerateOptions
         }
         throw;
     }
-    return result();
+    Result r = result();
+    // The caller asked to stop; whether the card finished first is a race
+    // the caller should not have to see.
+    if (stopped)
+        r.finish = Finish::Cancelled;
+    return r;
 }
 
 Result Session::generate(std::string_view prompt, const GenerateOptions& opts,
