@@ -213,6 +213,17 @@ install_outputs() {
 		cp "$BUILD/pc-bios/optionrom/$f" "$OUTDIR/pc-bios/"
 	done
 	# No EFI NIC ROMs: run with -nic none (or -nodefaults).
+	install_default_model
+}
+
+# The model the card burns in when -device hc1 names none (see
+# HC1_DEFAULT_MODEL in hc1.c): found by QEMU like a ROM, in pc-bios/.
+install_default_model() {
+	local f
+	for f in hc1-kjv.bin hc1-kjv-tok.bin; do
+		[ -f "$REPO/models/$f" ] || die "models/$f missing"
+		put_file "$REPO/models/$f" "$OUTDIR/pc-bios/$f"
+	done
 }
 
 inputs_hash() {
@@ -234,6 +245,7 @@ up_to_date() {
 if locate_source; then
 	HASH=$(inputs_hash)
 	if up_to_date; then
+		install_default_model
 		log "up to date ($OUTDIR/qemu-system-x86_64)"
 		exit 0
 	fi
@@ -247,6 +259,7 @@ echo "$REPO" >"$INSTANCE/checkout"
 fetch_source
 HASH=$(inputs_hash)
 if up_to_date; then
+	install_default_model
 	log "up to date ($OUTDIR/qemu-system-x86_64)"
 	exit 0
 fi

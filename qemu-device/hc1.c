@@ -20,6 +20,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/units.h"
+#include "qemu/datadir.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
@@ -37,6 +38,10 @@
 
 #include "hc1/hw.h"
 #include "hc1_engine.h"
+
+/* The model the card burns in when no 'model' property is given. */
+#define HC1_DEFAULT_MODEL "hc1-kjv.bin"
+#define HC1_DEFAULT_TOKENIZER "hc1-kjv-tok.bin"
 
 /*
  * QEMU API differences, kept here instead of spread through the device.
@@ -1370,11 +1375,36 @@ static void hc1_reset(DeviceState *dev)
     s->intc = hc1_default_intc(s);
 }
 
+/*
+ * Without a 'model' property the card burns in the model this project ships
+ * (models/ in the repository), which build-qemu.sh installs among QEMU's data
+ * files like an option ROM.  Said out loud: a card whose model nobody chose
+ * must not pass for one whose model somebody did.
+ */
+static bool hc1_default_model(HC1State *s, Error **errp)
+{
+    g_autofree char *model = qemu_find_file(QEMU_FILE_TYPE_BIOS,
+                                            HC1_DEFAULT_MODEL);
+    g_autofree char *tok = qemu_find_file(QEMU_FILE_TYPE_BIOS,
+                                          HC1_DEFAULT_TOKENIZER);
+
+    if (!model || !tok) {
+        error_setg(errp, "hc1: no 'model' given and the default model "
+                   "%s is not among QEMU's data files (-L); give "
+                   "model=FILE (a llama2.c checkpoint or GGUF file)",
+                   HC1_DEFAULT_MODEL);
+        return false;
+    }
+    info_report("hc1: no 'model' given: burning in the default %s", model);
+    s->model_path = g_steal_pointer(&model);
+    g_free(s->tokenizer_path);
+    s->tokenizer_path = g_steal_pointer(&tok);
+    return true;
+}
+
 static bool hc1_check_props(HC1State *s, int *format, Error **errp)
 {
-    if (!s->model_path || !*s->model_path) {
-        error_setg(errp, "hc1: property 'model' is required "
-                   "(a llama2.c checkpoint or GGUF file)");
+    if ((!s->model_path || !*s->model_path) && !hc1_default_model(s, errp)) {
         return false;
     }
     if (!s->format || !strcmp(s->format, "fp32")) {

@@ -903,6 +903,18 @@ TEST_F(Hc1Test, RandomInputNeverBreaksTheCard) {
     EXPECT_EQ(g.tokens.size(), 10u);
 }
 
+TEST_F(Hc1Test, WithoutAModelTheCardBurnsInTheShippedOne) {
+    CardOptions opt;
+    opt.default_model = true;
+    Card card(qemu_, model_dir(), opt);
+    ASSERT_EQ(card.enable(), HC1_CSTS_RDY);
+    hc1_model_card mc{};
+    ASSERT_EQ(Card::status(card.identify(mc)), HC1_SC_SUCCESS);
+    EXPECT_STREQ(mc.name, "hc1-kjv");
+    EXPECT_EQ(mc.dim, 128u);
+    EXPECT_EQ(mc.vocab_size, 512u);
+}
+
 TEST_F(Hc1Test, MissingModelRefusesToStart) {
     std::string err;
     std::string bios = qemu_.substr(0, qemu_.rfind('/') + 1) + "pc-bios";
@@ -913,12 +925,20 @@ TEST_F(Hc1Test, MissingModelRefusesToStart) {
     EXPECT_NE(rc, 0);
     EXPECT_NE(err.find("/nonexistent/model.bin"), std::string::npos) << err;
 
+    // No model at all, and no default among the data files: refused.
+    namespace fs = std::filesystem;
+    fs::path bare = fs::temp_directory_path() / ("hc1-bios-" + std::to_string(getpid()));
+    fs::create_directories(bare);
+    for (const auto& f : fs::directory_iterator(bios))
+        if (f.path().filename().string().rfind("hc1-", 0) != 0)
+            fs::create_symlink(fs::absolute(f.path()), bare / f.path().filename());
     rc = run_qemu(qemu_,
-                  {"-M", "q35", "-accel", "qtest", "-display", "none", "-nodefaults", "-L", bios,
-                   "-device", "hc1"},
+                  {"-M", "q35", "-accel", "qtest", "-display", "none", "-nodefaults", "-L",
+                   bare.string(), "-device", "hc1"},
                   err);
+    fs::remove_all(bare);
     EXPECT_NE(rc, 0);
-    EXPECT_NE(err.find("'model' is required"), std::string::npos) << err;
+    EXPECT_NE(err.find("no 'model' given"), std::string::npos) << err;
 
     rc = run_qemu(qemu_,
                   {"-M", "q35", "-accel", "qtest", "-display", "none", "-nodefaults", "-L", bios,
