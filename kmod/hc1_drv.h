@@ -135,6 +135,9 @@ enum hc1_state {
  * @sessions: sessions created since probe
  * @resets: controller resets
  * @timeouts: commands or generations that stopped making progress
+ * @ttft_us_sum: time to first token of every generation that had one (µs)
+ * @ttft_count: generations in @ttft_us_sum
+ * @ttft_us_last: time to first token of the latest such generation
  */
 struct hc1_counters {
 	atomic64_t tokens;
@@ -145,6 +148,9 @@ struct hc1_counters {
 	atomic64_t sessions;
 	atomic64_t resets;
 	atomic64_t timeouts;
+	atomic64_t ttft_us_sum;
+	atomic64_t ttft_count;
+	atomic64_t ttft_us_last;
 };
 
 /**
@@ -166,6 +172,7 @@ struct hc1_counters {
  * @cap: HC1_REG_CAP
  * @features: HC1_REG_FEATURES
  * @ready_timeout_ms: CSTS.RDY transition limit from CAP.TO
+ * @intc: HC1_REG_INTC the driver programs (coalescing), under @admin_lock
  * @admin_lock: serialises admin commands and the buffers they DMA into
  * @admin_buf: DMA-coherent page for IDENTIFY and GET_STATS
  * @admin_buf_dma: its bus address
@@ -203,6 +210,7 @@ struct hc1_dev {
 	u32 cap;
 	u32 features;
 	unsigned int ready_timeout_ms;
+	u32 intc;
 
 	struct mutex admin_lock;	/* see @admin_lock above */
 	void *admin_buf;
@@ -289,8 +297,17 @@ struct hc1_ring {
  * @produced: tokens of the current generation known to be in the ring
  * @progress: @produced as the watchdog last saw it
  * @progress_at: jiffies when @progress last moved
+ * @started: when the current generation was submitted
+ * @first_token: the current generation's first token was seen
  * @gen_cmd: the GENERATE in flight
  * @pending: io_uring commands waiting on this session
+ * @owner: the task that last parked an io_uring command here (a reference
+ *	is held): when its whole process has exited, nobody will collect the
+ *	generation, so the watchdog cancels it
+ * @cancel_cmd: the CANCEL the watchdog sends for an ownerless generation
+ * @cancel_sent: the watchdog cancelled the current generation
+ * @cancel_inflight: @cancel_cmd is in flight (the session must not be
+ *	freed)
  */
 struct hc1_file {
 	struct hc1_dev *hdev;
@@ -319,8 +336,14 @@ struct hc1_file {
 	u32 produced;
 	u32 progress;
 	unsigned long progress_at;
+	ktime_t started;
+	bool first_token;
 	struct hc1_cmd gen_cmd;
 	struct list_head pending;
+	struct task_struct *owner;
+	struct hc1_cmd cancel_cmd;
+	bool cancel_sent;
+	bool cancel_inflight;
 };
 
 extern unsigned int hc1_timeout_ms;

@@ -20,8 +20,9 @@
  *
  * A generation never produces more tokens than the context holds, so a ring
  * of at least @context_len slots never wraps within one generation and
- * read() can index it directly.  Return: the shift, within the card's
- * HC1_RING_SHIFT_MIN..HC1_RING_SHIFT_MAX.
+ * read() can index it directly.
+ *
+ * Return: the shift, within the card's HC1_RING_SHIFT_MIN..HC1_RING_SHIFT_MAX.
  */
 u32 hc1_ring_shift_for(u32 context_len, u32 max_shift)
 {
@@ -43,6 +44,8 @@ u32 hc1_ring_shift_for(u32 context_len, u32 max_shift)
  *
  * The ring header lives in memory the device writes; the driver never lets
  * a value read there reach past the tokens it asked for.
+ *
+ * Return: @produced, at most @max_tokens.
  */
 u32 hc1_clamp_produced(u32 produced, u32 max_tokens)
 {
@@ -89,6 +92,8 @@ u16 hc1_queue_count(u32 cap, u32 card_max, u32 vectors, u32 cpus)
  * hc1_cqe_pending() - whether the device has posted this completion entry
  * @cqe: entry at the CQ head
  * @phase: the phase the driver expects on this pass over the queue
+ *
+ * Return: true if the entry carries @phase, i.e. is new.
  */
 bool hc1_cqe_pending(const struct hc1_cqe *cqe, u8 phase)
 {
@@ -121,6 +126,8 @@ u16 hc1_cqe_status(const struct hc1_cqe *cqe)
  *
  * Statuses that can only follow a driver or device fault (wrong opcode,
  * unknown context, DMA failure) become -EIO: the caller cannot fix them.
+ *
+ * Return: 0 or a negative errno.
  */
 int hc1_status_to_errno(u16 status)
 {
@@ -205,6 +212,8 @@ void hc1_encode_create_ioq(union hc1_sqe *sqe, u16 cid, u16 qid, u64 sq,
  * hc1_effective_max_tokens() - the token budget a GENERATE asks the card for
  * @gen: validated request
  * @ring_shift: the session's ring size
+ *
+ * Return: @gen->max_tokens, or the ring's slots when it is 0.
  */
 u32 hc1_effective_max_tokens(const struct hc1_generate *gen, u32 ring_shift)
 {
@@ -256,6 +265,8 @@ void hc1_encode_generate(union hc1_sqe *sqe, const struct hc1_generate *gen,
  * than the driver's is only possible from a caller that predates a field the
  * driver added later: today, smaller means malformed.  Larger is fine if the
  * extra bytes are zero, which copy_struct_from_user() checks.
+ *
+ * Return: 0, -EINVAL or -E2BIG.
  */
 int hc1_check_usize(u32 usize, u32 ksize)
 {
@@ -308,6 +319,8 @@ int hc1_check_generate(const struct hc1_generate *gen,
  * @tokens: the driver's copy of the prompt
  * @n: tokens
  * @vocab_size: tokens in the vocabulary
+ *
+ * Return: 0 or -EINVAL.
  */
 int hc1_check_prompt(const u32 *tokens, u32 n, u32 vocab_size)
 {
@@ -336,6 +349,8 @@ int hc1_check_wait(const struct hc1_wait *w)
  * @b: the request
  * @has_offset: the ioctl takes an offset (READ_VOCAB)
  * @blob_len: bytes of the object copied out
+ *
+ * Return: 0 or -EINVAL.
  */
 int hc1_check_buffer(const struct hc1_buffer *b, bool has_offset,
 		     u32 blob_len)

@@ -59,6 +59,8 @@ u16 hc1_queue_count(u32 cap, u32 card_max, u32 vectors, u32 cpus);
  * hc1_sq_next() - the tail after one more entry
  * @tail: current SQ tail
  * @depth: entries in the queue
+ *
+ * Return: the next tail, wrapped.
  */
 static inline u16 hc1_sq_next(u16 tail, u16 depth)
 {

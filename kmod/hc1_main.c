@@ -141,7 +141,6 @@ static int hc1_disable_ctrl(struct hc1_dev *hdev)
 static int hc1_enable_ctrl(struct hc1_dev *hdev)
 {
 	struct hc1_queue *aq = &hdev->queues[HC1_ADMIN_QID];
-	u32 intc;
 	int ret;
 
 	ret = hc1_disable_ctrl(hdev);
@@ -151,12 +150,8 @@ static int hc1_enable_ctrl(struct hc1_dev *hdev)
 		   ((u32)(aq->depth - 1) << HC1_AQA_ACQS_SHIFT), HC1_REG_AQA);
 	lo_hi_writeq(aq->sq_dma, hdev->bar + HC1_REG_ASQ);
 	lo_hi_writeq(aq->cq_dma, hdev->bar + HC1_REG_ACQ);
-	if ((hdev->features & HC1_FEAT_COALESCE) &&
-	    (coalesce_tokens || coalesce_usecs)) {
-		intc = min(coalesce_tokens, 0xffffu) |
-		       min(coalesce_usecs, 0xffffu) << HC1_INTC_USECS_SHIFT;
-		hc1_writel(hdev, intc, HC1_REG_INTC);
-	}
+	if (hdev->features & HC1_FEAT_COALESCE)
+		hc1_writel(hdev, READ_ONCE(hdev->intc), HC1_REG_INTC);
 	hc1_writel(hdev, HC1_CC_EN, HC1_REG_CC);
 	ret = hc1_wait_ready(hdev, true);
 	if (ret)
@@ -527,6 +522,11 @@ static int hc1_map(struct hc1_dev *hdev)
 	hdev->ready_timeout_ms =
 		max(100u * ((hdev->cap & HC1_CAP_TO_MASK) >> HC1_CAP_TO_SHIFT),
 		    500u);
+	/* The card's default coalescing unless the module says otherwise. */
+	hdev->intc = hc1_readl(hdev, HC1_REG_INTC);
+	if (coalesce_tokens || coalesce_usecs)
+		hdev->intc = min(coalesce_tokens, 0xffffu) |
+			     min(coalesce_usecs, 0xffffu) << HC1_INTC_USECS_SHIFT;
 	return 0;
 }
 
@@ -535,6 +535,12 @@ static int hc1_alloc_vectors(struct hc1_dev *hdev)
 	u32 nq = (hdev->cap & HC1_CAP_NQ_MASK) >> HC1_CAP_NQ_SHIFT;
 	u32 want = 1 + min3(nq, max_io_queues, num_online_cpus());
 
+	if (want < 2) {
+		dev_err(&hdev->pdev->dev,
+			"no I/O queue possible (card offers %u, max_io_queues=%u)\n",
+			nq, max_io_queues);
+		return -ENODEV;
+	}
 	return pci_alloc_irq_vectors(hdev->pdev, 2, want, PCI_IRQ_MSIX);
 }
 

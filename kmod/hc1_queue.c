@@ -25,6 +25,8 @@
  * are only touched while the queue is live.  The queue structure and its
  * command table live as long as @hdev, which open files may keep after
  * removal.
+ *
+ * Return: 0 or -ENOMEM.
  */
 int hc1_queue_alloc(struct hc1_dev *hdev, struct hc1_queue *q, u16 qid,
 		    u16 depth, u16 vector)
@@ -286,6 +288,8 @@ void hc1_queue_fail_all(struct hc1_queue *q, int err)
  *
  * Completions end commands; token progress, which the card signals on the
  * same vector without a completion, wakes the queue's sessions.
+ *
+ * Return: IRQ_HANDLED; the vector is the queue's alone.
  */
 irqreturn_t hc1_irq(int irq, void *data)
 {
@@ -306,6 +310,8 @@ irqreturn_t hc1_irq(int irq, void *data)
  * hc1_create_io_queue() - tell the card about an I/O queue pair
  * @hdev: card, with a live admin queue
  * @q: queue, allocated and with empty rings
+ *
+ * Return: 0, or the CREATE_IOQ command's errno.
  */
 int hc1_create_io_queue(struct hc1_dev *hdev, struct hc1_queue *q)
 {

@@ -119,6 +119,21 @@ static void hc1_pending_wake(struct hc1_file *s, struct list_head *out)
 	}
 }
 
+/* Called with s->state_lock held when tokens of a generation show up. */
+static void hc1_note_first_token(struct hc1_file *s)
+{
+	struct hc1_counters *stats = &s->hdev->stats;
+	s64 us;
+
+	if (s->first_token || !s->produced)
+		return;
+	s->first_token = true;
+	us = ktime_us_delta(ktime_get(), s->started);
+	atomic64_add(us, &stats->ttft_us_sum);
+	atomic64_inc(&stats->ttft_count);
+	atomic64_set(&stats->ttft_us_last, us);
+}
+
 /**
  * hc1_session_progress() - pick up tokens the card wrote to a session's ring
  * @s: session whose ring memory is known to be allocated (it is on a
@@ -142,6 +157,7 @@ void hc1_session_progress(struct hc1_file *s)
 		produced = hc1_clamp_produced(produced, s->gen_max);
 		if (produced > s->produced) {
 			WRITE_ONCE(s->produced, produced);
+			hc1_note_first_token(s);
 			moved = true;
 			hc1_pending_wake(s, &ready);
 		}
@@ -186,6 +202,7 @@ static void hc1_gen_done(struct hc1_cmd *cmd, const struct hc1_cqe *cqe,
 		tokens = s->produced;
 	}
 	WRITE_ONCE(s->produced, tokens);
+	hc1_note_first_token(s);
 	s->gen_status = status;
 	s->gen_finish = finish;
 	s->tokens += tokens;
@@ -435,7 +452,7 @@ static int hc1_session_create(struct hc1_file *s, struct hc1_session *out)
 
 static bool hc1_session_quiet(struct hc1_file *s)
 {
-	return !hc1_gen_running(s);
+	return !hc1_gen_running(s) && !READ_ONCE(s->cancel_inflight);
 }
 
 /*
@@ -451,14 +468,12 @@ static void hc1_session_teardown(struct hc1_file *s)
 	lockdep_assert_held(&s->lock);
 	hc1_session_set_active(s, false);
 	hc1_pending_fail_all(s, -ECANCELED);
-	if (hc1_gen_running(s)) {
+	if (hc1_gen_running(s))
 		hc1_cancel(s);
-		if (!wait_event_timeout(s->wait, hc1_session_quiet(s),
-					timeout)) {
-			atomic64_inc(&hdev->stats.timeouts);
-			hc1_schedule_reset(hdev, "cancel timed out");
-			wait_event(s->wait, hc1_session_quiet(s));
-		}
+	if (!wait_event_timeout(s->wait, hc1_session_quiet(s), timeout)) {
+		atomic64_inc(&hdev->stats.timeouts);
+		hc1_schedule_reset(hdev, "cancel timed out");
+		wait_event(s->wait, hc1_session_quiet(s));
 	}
 	if (s->ctx_live && s->ctx_epoch == READ_ONCE(hdev->reset_count) &&
 	    !hc1_dev_state_errno(hdev))
@@ -507,6 +522,55 @@ void hc1_sessions_card_gone(struct hc1_dev *hdev)
 	mutex_unlock(&hdev->sessions_lock);
 }
 
+static void hc1_cancel_done(struct hc1_cmd *cmd, const struct hc1_cqe *cqe,
+			    int err)
+{
+	struct hc1_file *s = container_of(cmd, struct hc1_file, cancel_cmd);
+	unsigned long flags;
+
+	spin_lock_irqsave(&s->state_lock, flags);
+	WRITE_ONCE(s->cancel_inflight, false);
+	spin_unlock_irqrestore(&s->state_lock, flags);
+	wake_up_all(&s->wait);
+}
+
+/* CANCEL without waiting, from the watchdog. */
+static void hc1_cancel_async(struct hc1_file *s)
+{
+	union hc1_sqe sqe;
+
+	hc1_encode_simple(&sqe, HC1_OP_CANCEL, 0, s->ctx);
+	s->cancel_cmd.done = hc1_cancel_done;
+	if (hc1_submit(s->queue, &s->cancel_cmd, &sqe, false)) {
+		spin_lock_irq(&s->state_lock);
+		WRITE_ONCE(s->cancel_inflight, false);
+		spin_unlock_irq(&s->state_lock);
+		wake_up_all(&s->wait);
+	}
+}
+
+/* Called with s->state_lock held. */
+static bool hc1_owner_gone(struct hc1_file *s)
+{
+	return s->owner && !atomic_read(&s->owner->signal->live);
+}
+
+/* Record the parking task; called before parking, outside state_lock. */
+static void hc1_set_owner(struct hc1_file *s)
+{
+	struct task_struct *old;
+
+	if (READ_ONCE(s->owner) == current)
+		return;
+	get_task_struct(current);
+	spin_lock_irq(&s->state_lock);
+	old = s->owner;
+	s->owner = current;
+	spin_unlock_irq(&s->state_lock);
+	if (old)
+		put_task_struct(old);
+}
+
 /* Called from the watchdog with sessions_lock held. */
 static void hc1_session_check(struct hc1_file *s, unsigned long now)
 {
@@ -514,10 +578,16 @@ static void hc1_session_check(struct hc1_file *s, unsigned long now)
 	struct hc1_uring_pdu *pdu, *tmp;
 	unsigned long limit = msecs_to_jiffies(hc1_timeout_ms);
 	LIST_HEAD(expired);
-	bool stalled = false;
+	bool stalled = false, orphaned = false;
 
 	hc1_session_progress(s);
 	spin_lock_irq(&s->state_lock);
+	if (s->gen_state == HC1_GEN_RUNNING && !s->cancel_sent &&
+	    !s->cancel_inflight && hc1_owner_gone(s)) {
+		s->cancel_sent = true;
+		WRITE_ONCE(s->cancel_inflight, true);
+		orphaned = true;
+	}
 	if (s->gen_state == HC1_GEN_RUNNING) {
 		if (s->produced != s->progress) {
 			s->progress = s->produced;
@@ -532,7 +602,9 @@ static void hc1_session_check(struct hc1_file *s, unsigned long now)
 			list_move_tail(&pdu->node, &expired);
 	}
 	spin_unlock_irq(&s->state_lock);
-	hc1_pending_finish_list(&expired, -ETIMEDOUT, 0);
+	hc1_pending_finish_list(&expired, -ETIMEDOUT, -ETIMEDOUT);
+	if (orphaned)
+		hc1_cancel_async(s);
 	if (stalled && READ_ONCE(hdev->state) == HC1_STATE_LIVE) {
 		atomic64_inc(&hdev->stats.timeouts);
 		dev_warn(&hdev->pdev->dev, "context %u: no tokens for %u ms\n",
@@ -592,6 +664,9 @@ static void hc1_gen_arm(struct hc1_file *s, u32 max_tokens,
 	s->produced = 0;
 	s->progress = 0;
 	s->progress_at = jiffies;
+	s->cancel_sent = false;
+	s->first_token = false;
+	s->started = ktime_get();
 	if (ioucmd)
 		list_add_tail(&hc1_pdu(ioucmd)->node, &s->pending);
 	spin_unlock_irq(&s->state_lock);
@@ -939,8 +1014,9 @@ static long hc1_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	struct hc1_file *s = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
-	/* Cached data (INFO, IDENTIFY, vocabulary) must not outlive the card. */
-	if (READ_ONCE(s->hdev->state) == HC1_STATE_DEAD)
+	/* A session may still be ended (and its memory freed) without a card. */
+	if (READ_ONCE(s->hdev->state) == HC1_STATE_DEAD &&
+	    cmd != HC1_IOCTL_SESSION_DESTROY)
 		return -ENODEV;
 	if (cmd == HC1_IOCTL_SESSION_DESTROY || cmd == HC1_IOCTL_CANCEL ||
 	    cmd == HC1_IOCTL_RESET)
@@ -1024,6 +1100,7 @@ static int hc1_uring_generate(struct hc1_file *s,
 		return -EINTR;
 	}
 	INIT_LIST_HEAD(&hc1_pdu(ioucmd)->node);
+	hc1_set_owner(s);
 	ret = hc1_generate_start(s, &gen, ioucmd, !nonblock);
 	mutex_unlock(&s->lock);
 	return ret ? ret : -EIOCBQUEUED;
@@ -1044,6 +1121,7 @@ static int hc1_uring_wait(struct hc1_file *s, struct io_uring_cmd *ioucmd)
 	if (ret)
 		return ret;
 	hc1_session_sync(s);
+	hc1_set_owner(s);
 
 	spin_lock_irq(&s->state_lock);
 	if (!s->active) {
@@ -1301,6 +1379,8 @@ static int hc1_release(struct inode *inode, struct file *file)
 		hc1_session_teardown(s);
 	mutex_unlock(&s->lock);
 	mutex_destroy(&s->lock);
+	if (s->owner)
+		put_task_struct(s->owner);
 	kfree(s);
 	hc1_dev_put(hdev);
 	return 0;

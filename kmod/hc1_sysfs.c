@@ -5,10 +5,11 @@
  * /sys/class/hc1/hcN/{state,io_queues,sessions}
  * /sys/class/hc1/hcN/model/{name,arch,dim,...,sha256}
  * /sys/class/hc1/hcN/stats/{tokens,generations,...}
- * /sys/kernel/debug/hc1/hcN/{queues,sessions}
+ * /sys/kernel/debug/hc1/hcN/{queues,sessions,fault_inject}
  */
 #include <linux/debugfs.h>
 #include <linux/device.h>
+#include <linux/math64.h>
 #include <linux/seq_file.h>
 #include <linux/sysfs.h>
 
@@ -170,7 +171,35 @@ static struct hc1_stat_attr hc1_stat_attrs[] = {
 	HC1_STAT_ATTR(timeouts, offsetof(struct hc1_counters, timeouts)),
 	HC1_STAT_ATTR(sessions_created,
 		      offsetof(struct hc1_counters, sessions)),
+	HC1_STAT_ATTR(ttft_us_last,
+		      offsetof(struct hc1_counters, ttft_us_last)),
 };
+
+static ssize_t ttft_us_avg_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	struct hc1_counters *stats = &to_hc1(dev)->stats;
+	u64 n = atomic64_read(&stats->ttft_count);
+
+	return sysfs_emit(buf, "%llu\n",
+			  n ? div64_u64(atomic64_read(&stats->ttft_us_sum), n) :
+			      0);
+}
+static DEVICE_ATTR_RO(ttft_us_avg);
+
+/* Commands in flight on all queues: the card's queue depth now. */
+static ssize_t inflight_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	struct hc1_dev *hdev = to_hc1(dev);
+	unsigned int sum = 0;
+	int i;
+
+	for (i = 0; i <= hdev->nr_io_queues; i++)
+		sum += READ_ONCE(hdev->queues[i].inflight);
+	return sysfs_emit(buf, "%u\n", sum);
+}
+static DEVICE_ATTR_RO(inflight);
 
 static ssize_t interrupts_show(struct device *dev,
 			       struct device_attribute *attr, char *buf)
@@ -194,6 +223,9 @@ static struct attribute *hc1_stats_attrs[] = {
 	&hc1_stat_attrs[5].attr.attr,
 	&hc1_stat_attrs[6].attr.attr,
 	&hc1_stat_attrs[7].attr.attr,
+	&hc1_stat_attrs[8].attr.attr,
+	&dev_attr_ttft_us_avg.attr,
+	&dev_attr_inflight.attr,
 	&dev_attr_interrupts.attr,
 	NULL
 };
@@ -271,7 +303,72 @@ static ssize_t ring_shift_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(ring_shift);
 
+/*
+ * Interrupt coalescing (HC1_REG_INTC): an interrupt once this many tokens
+ * are waiting, or this long after the first of them.  Survives resets.
+ */
+static ssize_t hc1_intc_show(struct device *dev, char *buf, u32 mask,
+			     u32 shift)
+{
+	return sysfs_emit(buf, "%u\n",
+			  (READ_ONCE(to_hc1(dev)->intc) & mask) >> shift);
+}
+
+static ssize_t hc1_intc_store(struct device *dev, const char *buf,
+			      size_t count, u32 mask, u32 shift)
+{
+	struct hc1_dev *hdev = to_hc1(dev);
+	u32 val;
+	int ret;
+
+	if (!(hdev->features & HC1_FEAT_COALESCE))
+		return -EOPNOTSUPP;
+	ret = kstrtou32(buf, 0, &val);
+	if (ret)
+		return ret;
+	if (val > mask >> shift)
+		return -ERANGE;
+	mutex_lock(&hdev->admin_lock);
+	WRITE_ONCE(hdev->intc, (hdev->intc & ~mask) | val << shift);
+	if (READ_ONCE(hdev->state) == HC1_STATE_LIVE)
+		hc1_writel(hdev, hdev->intc, HC1_REG_INTC);
+	mutex_unlock(&hdev->admin_lock);
+	return count;
+}
+
+static ssize_t coalesce_tokens_show(struct device *dev,
+				    struct device_attribute *attr, char *buf)
+{
+	return hc1_intc_show(dev, buf, HC1_INTC_TOKENS_MASK, 0);
+}
+
+static ssize_t coalesce_tokens_store(struct device *dev,
+				     struct device_attribute *attr,
+				     const char *buf, size_t count)
+{
+	return hc1_intc_store(dev, buf, count, HC1_INTC_TOKENS_MASK, 0);
+}
+static DEVICE_ATTR_RW(coalesce_tokens);
+
+static ssize_t coalesce_usecs_show(struct device *dev,
+				   struct device_attribute *attr, char *buf)
+{
+	return hc1_intc_show(dev, buf, HC1_INTC_USECS_MASK,
+			     HC1_INTC_USECS_SHIFT);
+}
+
+static ssize_t coalesce_usecs_store(struct device *dev,
+				    struct device_attribute *attr,
+				    const char *buf, size_t count)
+{
+	return hc1_intc_store(dev, buf, count, HC1_INTC_USECS_MASK,
+			      HC1_INTC_USECS_SHIFT);
+}
+static DEVICE_ATTR_RW(coalesce_usecs);
+
 static struct attribute *hc1_dev_attrs[] = {
+	&dev_attr_coalesce_tokens.attr,
+	&dev_attr_coalesce_usecs.attr,
 	&dev_attr_state.attr,
 	&dev_attr_sessions.attr,
 	&dev_attr_dma_buffers.attr,
@@ -341,6 +438,35 @@ static int hc1_sessions_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(hc1_sessions);
 
+/*
+ * HC1_REG_TEST, for cards built with fault injection: tests make the card
+ * stall, drop interrupts or fail, and watch the driver recover.  BAR0 is
+ * the driver's, so userspace cannot reach the register any other way.
+ */
+static int hc1_fault_get(void *data, u64 *val)
+{
+	struct hc1_dev *hdev = data;
+
+	if (READ_ONCE(hdev->state) == HC1_STATE_DEAD)
+		return -ENODEV;
+	*val = hc1_readl(hdev, HC1_REG_TEST);
+	return 0;
+}
+
+static int hc1_fault_set(void *data, u64 val)
+{
+	struct hc1_dev *hdev = data;
+
+	if (val > U32_MAX)
+		return -EINVAL;
+	if (READ_ONCE(hdev->state) == HC1_STATE_DEAD)
+		return -ENODEV;
+	hc1_writel(hdev, val, HC1_REG_TEST);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(hc1_fault_fops, hc1_fault_get, hc1_fault_set,
+			 "0x%llx\n");
+
 void hc1_debugfs_init(struct hc1_dev *hdev)
 {
 	hdev->debugfs = debugfs_create_dir(dev_name(&hdev->dev),
@@ -349,6 +475,9 @@ void hc1_debugfs_init(struct hc1_dev *hdev)
 			    &hc1_queues_fops);
 	debugfs_create_file("sessions", 0400, hdev->debugfs, hdev,
 			    &hc1_sessions_fops);
+	if (hdev->features & HC1_FEAT_FAULT_INJECT)
+		debugfs_create_file_unsafe("fault_inject", 0600, hdev->debugfs,
+					   hdev, &hc1_fault_fops);
 }
 
 void hc1_debugfs_exit(struct hc1_dev *hdev)

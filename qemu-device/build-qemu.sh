@@ -4,8 +4,9 @@
 #   qemu-device/build-qemu.sh OUTDIR
 #
 # Debian 12's QEMU 7.2 source (apt-get source qemu, with Debian's patches) is
-# unpacked once into ${XDG_CACHE_HOME:-$HOME/.cache}/hc1/ and configured for
-# x86_64-softmmu only, with every optional feature off.  Our device is copied
+# unpacked once per checkout into ${XDG_CACHE_HOME:-$HOME/.cache}/hc1/qemu-HASH/
+# and configured for x86_64-softmmu only, with every optional feature off.
+# Our device is copied
 # into hw/misc and hooked into its meson.build, Kconfig and trace-events
 # between marker lines, so re-running is harmless.  The engine (a CMake static
 # library, qemu-device/engine) is built into the cache and linked in.
@@ -22,10 +23,12 @@
 #                                tarballs (skips apt-get source)
 #              HC1_JOBS          parallel jobs (default 2)
 #              HC1_QEMU_SANITIZE=1  build with AddressSanitizer and UBSan
-#                                (QEMU and the engine) for the device fuzzer,
-#                                in its own cache area ($CACHE/asan) with its
-#                                own source tree and lock, so the default
-#                                build is untouched and never waits on it
+#                                (QEMU and the engine) for the device fuzzer
+#                                (make stress), in its own cache area
+#                                ($CACHE/asan, one for all checkouts: it is
+#                                rare and takes 25 minutes from scratch) with
+#                                its own lock, so the default build is
+#                                untouched and never waits on it
 set -euo pipefail
 
 die() { echo "build-qemu.sh: $*" >&2; exit 1; }
@@ -38,9 +41,14 @@ SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
 DEVDIR=$(dirname "$SCRIPT")
 REPO=$(cd "$DEVDIR/.." && pwd)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/hc1
-DL_CACHE=$CACHE
+# Each checkout (worktree) gets its own source tree and build directory: the
+# device and engine sources differ between branches, and sharing one tree
+# would make ninja rebuild on every switch (or, worse, trust mtimes of
+# another checkout's older files).  Downloads are shared.
+INSTANCE=$CACHE/qemu-$(printf '%s' "$REPO" | sha256sum | cut -c1-12)
 JOBS=${HC1_JOBS:-2}
 SANITIZE=${HC1_QEMU_SANITIZE:-0}
+LOCK=$CACHE/build-qemu.lock
 SEABIOS_DIR=/usr/share/seabios
 
 CONFIGURE_FLAGS=(
@@ -53,46 +61,50 @@ CONFIGURE_FLAGS=(
 )
 ENGINE_CMAKE_FLAGS=()
 if [ "$SANITIZE" = 1 ]; then
-	CACHE=$CACHE/asan
+	INSTANCE=$CACHE/asan
+	LOCK=$INSTANCE/build-qemu.lock
 	CONFIGURE_FLAGS+=(--enable-sanitizers)
 	ENGINE_CMAKE_FLAGS+=(
 		"-DCMAKE_C_FLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer"
 		"-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer")
 fi
 
-mkdir -p "$CACHE"
-# Several engineers (and make -j) may build at once: one at a time.
-exec 9>"$CACHE/build-qemu.lock"
-flock 9
+mkdir -p "$INSTANCE"
 
 # ------------------------------------------------------------ QEMU source
-fetch_source() {
-	local dl=${HC1_QEMU_DSC_DIR:-$DL_CACHE/dl}
+DL=${HC1_QEMU_DSC_DIR:-$CACHE/dl}
 
-	if ! ls "$dl"/qemu_*.dsc >/dev/null 2>&1; then
-		mkdir -p "$dl"
-		log "fetching Debian's QEMU source (apt-get source qemu)"
-		(cd "$dl" && apt-get source --download-only qemu) >&2 ||
-			die "apt-get source qemu failed (is deb-src enabled?)"
-	fi
-	DSC=$(ls "$dl"/qemu_*.dsc | sort -V | tail -n1)
+# Sets DSC, QEMU_VERSION and SRC; returns 1 if nothing is downloaded yet.
+locate_source() {
+	ls "$DL"/qemu_*.dsc >/dev/null 2>&1 || return 1
+	DSC=$(ls "$DL"/qemu_*.dsc | sort -V | tail -n1)
 	QEMU_VERSION=$(sed -n 's/^Version: //p' "$DSC")
 	# One tree per upstream version (1:7.2+dfsg-7+deb12u18 -> qemu-7.2); a
 	# new Debian revision re-unpacks it.
 	local upstream=${QEMU_VERSION#*:}
-	SRC=$CACHE/src/qemu-${upstream%%[+-]*}
+	SRC=$INSTANCE/src/qemu-${upstream%%[+-]*}
+}
+
+fetch_source() {
+	if ! locate_source; then
+		mkdir -p "$DL"
+		log "fetching Debian's QEMU source (apt-get source qemu)"
+		(cd "$DL" && apt-get source --download-only qemu) >&2 ||
+			die "apt-get source qemu failed (is deb-src enabled?)"
+		locate_source || die "apt-get source left no qemu_*.dsc in $DL"
+	fi
 	if [ "$(cat "$SRC/.hc1-unpacked" 2>/dev/null)" != "$QEMU_VERSION" ]; then
 		log "unpacking $DSC"
 		rm -rf "$SRC"
-		mkdir -p "$CACHE/src"
+		mkdir -p "$INSTANCE/src"
 		dpkg-source -x "$DSC" "$SRC" >&2
 		echo "$QEMU_VERSION" >"$SRC/.hc1-unpacked"
 	fi
 }
 
 # ------------------------------------------------------------ engine
-ENGINE_BUILD=$CACHE/engine-build
-ENGINE_WRAP=$CACHE/engine-wrap
+ENGINE_BUILD=$INSTANCE/engine-build
+ENGINE_WRAP=$INSTANCE/engine-wrap
 
 # Builds the engine library alone: a wrapper project provides the one
 # target (hc1_contract) the engine needs from the top-level CMakeLists.txt.
@@ -179,7 +191,7 @@ $ss.add(when: 'CONFIG_HC1', if_true: [files('hc1.c'), hc1_dep])"
 }
 
 # ------------------------------------------------------------ build
-BUILD=$CACHE/qemu-build
+BUILD=$INSTANCE/qemu-build
 
 configure_qemu() {
 	local want="${CONFIGURE_FLAGS[*]} src=$SRC"
@@ -222,6 +234,17 @@ install_outputs() {
 		cp "$BUILD/pc-bios/optionrom/$f" "$OUTDIR/pc-bios/"
 	done
 	# No EFI NIC ROMs: run with -nic none (or -nodefaults).
+	install_default_model
+}
+
+# The model the card burns in when -device hc1 names none (see
+# HC1_DEFAULT_MODEL in hc1.c): found by QEMU like a ROM, in pc-bios/.
+install_default_model() {
+	local f
+	for f in hc1-kjv.bin hc1-kjv-tok.bin; do
+		[ -f "$REPO/models/$f" ] || die "models/$f missing"
+		put_file "$REPO/models/$f" "$OUTDIR/pc-bios/$f"
+	done
 }
 
 inputs_hash() {
@@ -234,10 +257,30 @@ inputs_hash() {
 	} | sha256sum | cut -d' ' -f1
 }
 
+STAMP=$OUTDIR/.hc1-inputs
+up_to_date() {
+	[ -x "$OUTDIR/qemu-system-x86_64" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$HASH" ]
+}
+
+# The common case answers at once, even while another checkout is building.
+if locate_source; then
+	HASH=$(inputs_hash)
+	if up_to_date; then
+		install_default_model
+		log "up to date ($OUTDIR/qemu-system-x86_64)"
+		exit 0
+	fi
+fi
+
+# Several engineers (and make -j) may build at once: one at a time, the
+# machine has two cores.
+exec 9>"$LOCK"
+flock 9
+echo "$REPO" >"$INSTANCE/checkout"
 fetch_source
 HASH=$(inputs_hash)
-STAMP=$OUTDIR/.hc1-inputs
-if [ -x "$OUTDIR/qemu-system-x86_64" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$HASH" ]; then
+if up_to_date; then
+	install_default_model
 	log "up to date ($OUTDIR/qemu-system-x86_64)"
 	exit 0
 fi

@@ -20,6 +20,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/units.h"
+#include "qemu/datadir.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
@@ -38,6 +39,10 @@
 #include "hc1/hw.h"
 #include "hc1_engine.h"
 
+/* The model the card burns in when no 'model' property is given. */
+#define HC1_DEFAULT_MODEL "hc1-kjv.bin"
+#define HC1_DEFAULT_TOKENIZER "hc1-kjv-tok.bin"
+
 /*
  * QEMU API differences, kept here instead of spread through the device.
  * 7.2 is what we build; the newer branches follow the upstream renames.
@@ -52,6 +57,11 @@
 #else
 #define HC1_CLASS_DATA void *
 #endif
+/* 9.2 dropped the DEFINE_PROP_END_OF_LIST() terminator. */
+#if QEMU_VERSION_MAJOR < 9 || \
+    (QEMU_VERSION_MAJOR == 9 && QEMU_VERSION_MINOR < 2)
+#define HC1_PROPS_TERMINATED
+#endif
 
 #define TYPE_HC1 "hc1"
 OBJECT_DECLARE_SIMPLE_TYPE(HC1State, HC1)
@@ -60,6 +70,13 @@ OBJECT_DECLARE_SIMPLE_TYPE(HC1State, HC1)
 #define HC1_CAP_TIMEOUT 50          /* CAP.TO: 5 s, in 100 ms units */
 #define HC1_CMDS_PER_BH 64          /* keep the main loop responsive */
 #define HC1_DELAY_CQE_NS (2 * NANOSECONDS_PER_SECOND)
+/*
+ * While generations run, the main loop moves tokens to guest memory this
+ * often; engine threads wake it only for the first tokens of a generation
+ * and for its end.  A wake-up per token cost the engine thread ~15% of its
+ * time in the eventfd write and IPI alone: see docs/performance.md.
+ */
+#define HC1_DRAIN_NS (500 * SCALE_US)
 #define HC1_MAX_QUEUES 255          /* CAP.NQ is 8 bits */
 #define HC1_MAX_QUEUE_ENTRIES 65536 /* CAP.MQES is 16 bits */
 
@@ -86,7 +103,7 @@ typedef struct HC1Queue {
      * its completion is guaranteed a slot, so posting never overruns.
      */
     uint32_t cq_reserved;
-    uint32_t tokens_unsignalled;
+    uint32_t tokens_unsignalled;    /* all contexts of the queue */
     QEMUTimer *coalesce_timer;
 } HC1Queue;
 
@@ -106,9 +123,11 @@ typedef struct HC1Context {
     uint64_t ring_addr;
     uint32_t ring_mask;
     uint32_t produced;
+    uint32_t tokens_unsignalled;    /* since its queue's last interrupt */
 
     /* Written by engine threads, under HC1State.lock. */
     GArray *pending;                /* uint32_t tokens not yet DMA'd */
+    bool kicked;                    /* the main loop knows of this generation */
     bool done;
     int finish;
     uint32_t n_prompt;
@@ -137,12 +156,10 @@ struct HC1State {
     uint32_t coalesce_usecs;
     bool fault_inject;
     /*
-     * Runtime QOM property "surprise-removed": the card drops off the bus
-     * as if yanked out (config space and BAR0 read all ones, writes are
-     * lost, no DMA and no interrupts), so that a following device_del
-     * behaves like a surprise removal rather than a cooperative one.
+     * Runtime QOM property: the card fell off the bus (surprise removal).
+     * MMIO and config space read all ones, nothing is DMA'd or signalled.
      */
-    bool removed;
+    bool vanished;
 
     /* The burned-in model */
     hc1_engine *engine;
@@ -167,11 +184,13 @@ struct HC1State {
     QEMUBH *bh;
     GQueue held_cqes;               /* HC1_TEST_DELAY_CQE */
     QEMUTimer *delay_timer;
+    bool held_due;                  /* flush held_cqes in the next BH */
+    QEMUTimer *drain_timer;         /* HC1_DRAIN_NS while generations run */
 
     struct hc1_stats stats;
     int64_t enabled_at_ns;
 
-    /* Protects HC1Context.pending/done/finish/n_prompt/n_generated. */
+    /* Protects HC1Context.pending/kicked/done/finish/n_prompt/n_generated. */
     QemuMutex lock;
 };
 
@@ -184,7 +203,8 @@ static uint32_t hc1_nvectors(HC1State *s)
 
 static bool hc1_ready(HC1State *s)
 {
-    return (s->csts & HC1_CSTS_RDY) && !(s->csts & HC1_CSTS_CFS);
+    return (s->csts & HC1_CSTS_RDY) && !(s->csts & HC1_CSTS_CFS) &&
+           !s->vanished;
 }
 
 static bool hc1_dma_ok(HC1State *s, uint64_t addr, uint64_t len, bool write)
@@ -223,10 +243,17 @@ static void hc1_fatal(HC1State *s, enum hc1_fatal reason);
 static void hc1_irq(HC1State *s, HC1Queue *q)
 {
     PCIDevice *pci = PCI_DEVICE(s);
+    uint32_t i;
 
+    /* The host re-reads every ring of the queue on its interrupt. */
     q->tokens_unsignalled = 0;
+    for (i = 0; i < s->n_contexts; i++) {
+        if (s->ctxs[i].qid == q->qid) {
+            s->ctxs[i].tokens_unsignalled = 0;
+        }
+    }
     timer_del(q->coalesce_timer);
-    if (!q->irq_enabled) {
+    if (!q->irq_enabled || s->vanished) {
         return;
     }
     if (s->test & HC1_TEST_DROP_IRQ) {
@@ -263,8 +290,16 @@ static uint32_t hc1_intc_usecs(HC1State *s)
     return (s->intc & HC1_INTC_USECS_MASK) >> HC1_INTC_USECS_SHIFT;
 }
 
-/* Token progress: interrupt every INTC.TOKENS tokens or INTC.USECS. */
-static void hc1_token_progress(HC1State *s, HC1Queue *q, uint32_t n)
+/*
+ * Token progress: interrupt once one generation has INTC.TOKENS new tokens,
+ * or INTC.USECS after the first token not yet signalled.  Counting per
+ * generation, not per queue, means each wake-up of a reader brings it
+ * INTC.TOKENS tokens however many sessions share the queue: with a per-queue
+ * count, 8 sessions got 2 tokens each per interrupt and their readers made
+ * 0.19-0.37 syscalls per token (docs/performance.md).
+ */
+static void hc1_token_progress(HC1State *s, HC1Queue *q, HC1Context *c,
+                               uint32_t n)
 {
     uint32_t usecs = hc1_intc_usecs(s);
 
@@ -272,7 +307,13 @@ static void hc1_token_progress(HC1State *s, HC1Queue *q, uint32_t n)
         return;
     }
     q->tokens_unsignalled += n;
-    if (q->tokens_unsignalled >= hc1_intc_tokens(s)) {
+    c->tokens_unsignalled += n;
+    /*
+     * The first tokens of a generation are signalled at once: a reader
+     * waiting for them would otherwise see its time to first token grow by
+     * up to INTC.USECS.
+     */
+    if (c->produced == n || c->tokens_unsignalled >= hc1_intc_tokens(s)) {
         hc1_irq(s, q);
     } else if (usecs && !timer_pending(q->coalesce_timer)) {
         timer_mod(q->coalesce_timer,
@@ -296,6 +337,8 @@ static void hc1_write_cqe(HC1State *s, HC1Queue *q, struct hc1_cqe *cqe)
         .cid = cpu_to_le16(cqe->cid),
     };
 
+    /* DMA and MSI-X only with the BQL: from the BH or a main-loop timer. */
+    assert(HC1_BQL_LOCKED());
     if (q->cq_reserved) {
         q->cq_reserved--;
     }
@@ -362,11 +405,12 @@ static void hc1_drop_held_cqes(HC1State *s, uint16_t qid)
     }
 }
 
+/* DMA only from the (re-entrancy guarded) bottom half. */
 static void hc1_delay_timer(void *opaque)
 {
     HC1State *s = opaque;
 
-    hc1_flush_held_cqes(s);
+    s->held_due = true;
     qemu_bh_schedule(s->bh);
 }
 
@@ -405,17 +449,35 @@ static void hc1_complete(HC1State *s, HC1Queue *q, uint16_t cid,
 
 /* ------------------------------------------------------ engine side */
 
-/* Engine thread: must not touch anything but the pending buffer. */
+/*
+ * Engine thread: must not touch anything but the pending buffer.  Only the
+ * first tokens of a generation wake the main loop; drain_timer collects
+ * the rest.
+ */
 static void hc1_on_token(void *opaque, uint32_t ctx, uint32_t token)
 {
     HC1State *s = opaque;
+    HC1Context *c;
+    bool kick;
 
     if (ctx >= s->n_contexts) {
         return;
     }
+    c = &s->ctxs[ctx];
     qemu_mutex_lock(&s->lock);
-    g_array_append_val(s->ctxs[ctx].pending, token);
+    g_array_append_val(c->pending, token);
+    kick = !c->kicked;
+    c->kicked = true;
     qemu_mutex_unlock(&s->lock);
+    if (kick) {
+        qemu_bh_schedule(s->bh);
+    }
+}
+
+static void hc1_drain_timer(void *opaque)
+{
+    HC1State *s = opaque;
+
     qemu_bh_schedule(s->bh);
 }
 
@@ -472,7 +534,7 @@ static void hc1_deliver_tokens(HC1State *s, HC1Context *c,
                    &produced_le, sizeof(produced_le));
     trace_hc1_tokens(c - s->ctxs, n, c->produced);
     if (!c->orphaned) {
-        hc1_token_progress(s, &s->queues[c->qid], n);
+        hc1_token_progress(s, &s->queues[c->qid], c, n);
     }
 }
 
@@ -486,6 +548,7 @@ static void hc1_finish_generation(HC1State *s, HC1Context *c, int finish,
     trace_hc1_gen_done(c - s->ctxs, finish, n_prompt, c->produced);
     hc1_ring_write(s, c, offsetof(struct hc1_ring_header, finish), tail,
                    sizeof(tail));
+    /* finish and n_prompt are valid once the host sees DONE. */
     smp_wmb();
     hc1_ring_write(s, c, offsetof(struct hc1_ring_header, state), &state_le,
                    sizeof(state_le));
@@ -767,7 +830,8 @@ static enum hc1_status hc1_admin_cmd(HC1State *s, const union hc1_sqe *sqe)
 {
     switch (sqe->c.opcode) {
     case HC1_OP_IDENTIFY:
-        return sqe->c.flags ? HC1_SC_INVALID_FIELD : hc1_identify(s, &sqe->data);
+        return sqe->c.flags ? HC1_SC_INVALID_FIELD :
+                              hc1_identify(s, &sqe->data);
     case HC1_OP_READ_VOCAB:
         return sqe->c.flags ? HC1_SC_INVALID_FIELD :
                               hc1_read_vocab(s, &sqe->data);
@@ -941,6 +1005,7 @@ static enum hc1_status hc1_generate(HC1State *s, HC1Queue *q,
     /* Engine callbacks may fire before generate() returns: arm first. */
     qemu_mutex_lock(&s->lock);
     g_array_set_size(c->pending, 0);
+    c->kicked = false;
     c->done = false;
     qemu_mutex_unlock(&s->lock);
     c->qid = q->qid;
@@ -950,6 +1015,7 @@ static enum hc1_status hc1_generate(HC1State *s, HC1Queue *q,
     c->ring_addr = ring_addr;
     c->ring_mask = (1u << g->ring_shift) - 1;
     c->produced = 0;
+    c->tokens_unsignalled = 0;
 
     ret = hc1_engine_generate(s->engine, ctx, &req, &s->engine_cb);
     if (ret) {
@@ -1028,7 +1094,15 @@ static void hc1_bh(void *opaque)
     if (!hc1_ready(s)) {
         return;
     }
+    if (s->held_due) {
+        s->held_due = false;
+        hc1_flush_held_cqes(s);
+    }
     hc1_drain_engine(s);
+    if (s->stats.running && !timer_pending(s->drain_timer)) {
+        timer_mod(s->drain_timer,
+                  qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + HC1_DRAIN_NS);
+    }
     for (i = 0; i <= s->n_queues && budget; i++) {
         budget -= hc1_process_sq(s, &s->queues[i], budget);
     }
@@ -1066,7 +1140,9 @@ static void hc1_controller_reset(HC1State *s)
         timer_del(s->queues[i].coalesce_timer);
     }
     timer_del(s->delay_timer);
+    timer_del(s->drain_timer);
     hc1_free_held_cqes(s);
+    s->held_due = false;
     memset(&s->stats, 0, sizeof(s->stats));
     s->cc &= ~HC1_CC_EN;
     s->csts = 0;
@@ -1154,8 +1230,7 @@ static uint64_t hc1_mmio_read(void *opaque, hwaddr addr, unsigned size)
     HC1State *s = opaque;
     uint64_t val = 0;
 
-    if (s->removed) {
-        /* Reads of a vanished PCIe device complete with all ones. */
+    if (s->vanished) {
         return UINT32_MAX;
     }
     switch (addr) {
@@ -1236,7 +1311,8 @@ static void hc1_write_test(HC1State *s, hwaddr addr, uint32_t val)
     }
     if (!(s->test & HC1_TEST_DELAY_CQE) && !g_queue_is_empty(&s->held_cqes)) {
         timer_del(s->delay_timer);
-        hc1_flush_held_cqes(s);
+        s->held_due = true;
+        qemu_bh_schedule(s->bh);
     }
 }
 
@@ -1271,7 +1347,7 @@ static void hc1_mmio_write(void *opaque, hwaddr addr, uint64_t val,
     HC1State *s = opaque;
 
     trace_hc1_mmio_write(addr, val);
-    if (s->removed) {
+    if (s->vanished) {
         return;
     }
     switch (addr) {
@@ -1355,11 +1431,36 @@ static void hc1_reset(DeviceState *dev)
     s->intc = hc1_default_intc(s);
 }
 
+/*
+ * Without a 'model' property the card burns in the model this project ships
+ * (models/ in the repository), which build-qemu.sh installs among QEMU's data
+ * files like an option ROM.  Said out loud: a card whose model nobody chose
+ * must not pass for one whose model somebody did.
+ */
+static bool hc1_default_model(HC1State *s, Error **errp)
+{
+    g_autofree char *model = qemu_find_file(QEMU_FILE_TYPE_BIOS,
+                                            HC1_DEFAULT_MODEL);
+    g_autofree char *tok = qemu_find_file(QEMU_FILE_TYPE_BIOS,
+                                          HC1_DEFAULT_TOKENIZER);
+
+    if (!model || !tok) {
+        error_setg(errp, "hc1: no 'model' given and the default model "
+                   "%s is not among QEMU's data files (-L); give "
+                   "model=FILE (a llama2.c checkpoint or GGUF file)",
+                   HC1_DEFAULT_MODEL);
+        return false;
+    }
+    info_report("hc1: no 'model' given: burning in the default %s", model);
+    s->model_path = g_steal_pointer(&model);
+    g_free(s->tokenizer_path);
+    s->tokenizer_path = g_steal_pointer(&tok);
+    return true;
+}
+
 static bool hc1_check_props(HC1State *s, int *format, Error **errp)
 {
-    if (!s->model_path || !*s->model_path) {
-        error_setg(errp, "hc1: property 'model' is required "
-                   "(a llama2.c checkpoint or GGUF file)");
+    if ((!s->model_path || !*s->model_path) && !hc1_default_model(s, errp)) {
         return false;
     }
     if (!s->format || !strcmp(s->format, "fp32")) {
@@ -1482,6 +1583,8 @@ static void hc1_realize(PCIDevice *pci, Error **errp)
     s->bh = qemu_bh_new_guarded(hc1_bh, s,
                                 &DEVICE(pci)->mem_reentrancy_guard);
     s->delay_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, hc1_delay_timer, s);
+    /* Host time: it paces the emulation, not anything the guest sees. */
+    s->drain_timer = timer_new_ns(QEMU_CLOCK_REALTIME, hc1_drain_timer, s);
     s->queues = g_new0(HC1Queue, s->n_queues + 1);
     for (i = 0; i <= s->n_queues; i++) {
         s->queues[i].dev = s;
@@ -1509,6 +1612,7 @@ static void hc1_exit(PCIDevice *pci)
     msix_uninit_exclusive_bar(pci);
     qemu_bh_delete(s->bh);
     timer_free(s->delay_timer);
+    timer_free(s->drain_timer);
     hc1_free_held_cqes(s);
     for (i = 0; i <= s->n_queues; i++) {
         timer_free(s->queues[i].coalesce_timer);
@@ -1522,11 +1626,9 @@ static void hc1_exit(PCIDevice *pci)
     qemu_mutex_destroy(&s->lock);
 }
 
-/* ------------------------------------------------------ surprise removal */
-
 static uint32_t hc1_config_read(PCIDevice *pci, uint32_t addr, int len)
 {
-    if (HC1(pci)->removed) {
+    if (HC1(pci)->vanished) {
         return len == 4 ? UINT32_MAX : (1u << (8 * len)) - 1;
     }
     return pci_default_read_config(pci, addr, len);
@@ -1535,49 +1637,47 @@ static uint32_t hc1_config_read(PCIDevice *pci, uint32_t addr, int len)
 static void hc1_config_write(PCIDevice *pci, uint32_t addr, uint32_t val,
                              int len)
 {
-    if (!HC1(pci)->removed) {
+    if (!HC1(pci)->vanished) {
         pci_default_write_config(pci, addr, val, len);
     }
 }
 
-static bool hc1_get_removed(Object *obj, Error **errp)
+static bool hc1_get_vanished(Object *obj, Error **errp)
 {
-    return HC1(obj)->removed;
+    return HC1(obj)->vanished;
 }
 
-/*
- * Vanishing is one-way: the card's state is gone with it (every
- * generation aborted without a completion, every queue and context
- * dropped), and only device_del and a fresh device_add bring a card back.
- */
-static void hc1_set_removed(Object *obj, bool value, Error **errp)
+/* One way: a card that fell off the bus only comes back by hotplug. */
+static void hc1_set_vanished(Object *obj, bool value, Error **errp)
 {
     HC1State *s = HC1(obj);
+    uint32_t i;
 
+    if (s->vanished == value) {
+        return;
+    }
     if (!value) {
-        if (s->removed) {
-            error_setg(errp, "hc1: a removed card cannot come back; "
-                       "device_add a new one");
+        error_setg(errp, "hc1: a vanished card cannot come back; "
+                   "device_del it and add a new one");
+        return;
+    }
+    if (!s->engine) {
+        error_setg(errp, "hc1: the card is not realized");
+        return;
+    }
+    trace_hc1_vanish();
+    s->vanished = true;
+    for (i = 0; i < s->n_contexts; i++) {
+        if (s->ctxs[i].state == HC1_CTX_RUNNING) {
+            hc1_engine_cancel(s->engine, i);
         }
-        return;
     }
-    if (s->removed) {
-        return;
-    }
-    trace_hc1_surprise_removed();
-    if (s->engine) {
-        hc1_controller_reset(s);
-    }
-    s->removed = true;
 }
 
 static void hc1_instance_init(Object *obj)
 {
-    object_property_add_bool(obj, "surprise-removed", hc1_get_removed,
-                             hc1_set_removed);
-    object_property_set_description(obj, "surprise-removed",
-                                    "set to make the card vanish from the bus "
-                                    "(test surprise removal)");
+    object_property_add_bool(obj, "vanished", hc1_get_vanished,
+                             hc1_set_vanished);
 }
 
 static const VMStateDescription vmstate_hc1 = {
@@ -1594,10 +1694,10 @@ static Property hc1_properties[] = {
     DEFINE_PROP_UINT32("queues", HC1State, n_queues, 8),
     DEFINE_PROP_UINT32("queue-entries", HC1State, max_entries, 1024),
     DEFINE_PROP_UINT32("threads", HC1State, n_threads, 1),
-    DEFINE_PROP_UINT32("coalesce-tokens", HC1State, coalesce_tokens, 16),
-    DEFINE_PROP_UINT32("coalesce-usecs", HC1State, coalesce_usecs, 200),
+    DEFINE_PROP_UINT32("coalesce-tokens", HC1State, coalesce_tokens, 32),
+    DEFINE_PROP_UINT32("coalesce-usecs", HC1State, coalesce_usecs, 16000),
     DEFINE_PROP_BOOL("fault-inject", HC1State, fault_inject, false),
-#if QEMU_VERSION_MAJOR < 9 || (QEMU_VERSION_MAJOR == 9 && QEMU_VERSION_MINOR < 2)
+#ifdef HC1_PROPS_TERMINATED
     DEFINE_PROP_END_OF_LIST(),
 #endif
 };

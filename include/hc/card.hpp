@@ -148,6 +148,16 @@ class Card {
     void reset();
     /** Start a session on this card (claims one of info().n_contexts). */
     Session session() const;
+    /** The driver's sysfs directory of this card, /sys/class/hc1/hcN. */
+    std::string sysfs_dir() const;
+    /**
+     * A sysfs attribute of the card (e.g. "state": live, resetting, failed,
+     * dead; "sessions"; "io_queues"; "stats/tokens"), without the trailing
+     * newline; "" if the driver does not expose it.
+     */
+    std::string attribute(std::string_view name) const;
+    /** PCI address of the card ("0000:01:00.0"), "" if sysfs does not say. */
+    std::string pci_address() const;
     /** Query file descriptor (for poll or fdinfo); owned by the Card. */
     int fd() const;
 

@@ -37,7 +37,10 @@ class EventLoop {
 
     /** Callbacks of one generation. */
     struct Handlers {
-        /** New tokens, in order (may be empty-never; called zero or more times). */
+        /**
+         * New tokens, in order, never an empty batch; called zero or more
+         * times before on_done.  The span is valid during the call only.
+         */
         std::function<void(std::span<const uint32_t> tokens)> on_tokens;
         /** The generation ended: @p error is null on success, else why it failed. */
         std::function<void(const Result& result, const Error* error)> on_done;

@@ -112,6 +112,12 @@ class Session {
     std::optional<uint32_t> next();
     /** How the last generation ended (valid once next() returned nullopt). */
     const Result& result() const;
+    /**
+     * ioctls this session has made (GENERATE, WAIT, CANCEL) since it was
+     * created: divide by tokens for syscalls per token.  EventLoop
+     * generations are counted by EventLoop::counters() instead.
+     */
+    uint64_t syscalls() const;
     /** Whether a generation started with start() is still being read. */
     bool running() const;
     /** Stop the running generation (no-op if none); safe from another thread. */
@@ -124,7 +130,8 @@ class Session {
     /**
      * Encode @p prompt (BOS first, or none if opts.keep_context) and call
      * @p on_text with each piece of generated text; stop early if it returns
-     * false.
+     * false.  A generation stopped that way reports Finish::Cancelled, even
+     * if the card had already finished it when the cancel reached it.
      */
     Result generate(std::string_view prompt, const GenerateOptions& opts,
                     const std::function<bool(std::string_view text)>& on_text);
@@ -179,8 +186,11 @@ class TokenStream {
         Session* s_ = nullptr;
         uint32_t cur_ = 0;
     };
+    /** Iterate over @p s's running generation (started by Session::tokens()). */
     explicit TokenStream(Session& s) : s_(&s) {}
+    /** Blocks for the first token. */
     iterator begin() { return iterator(s_); }
+    /** Reached when the generation has ended. */
     std::default_sentinel_t end() { return {}; }
 
   private:
@@ -214,8 +224,11 @@ class TextStream {
         TextStream* ts_ = nullptr;
         std::string cur_;
     };
+    /** Iterate over @p s's running generation, decoding as if after token @p prev. */
     TextStream(Session& s, uint32_t prev) : s_(&s), detok_(s.tokenizer(), prev) {}
+    /** Blocks for the first piece of text. */
     iterator begin() { return iterator(this); }
+    /** Reached when the generation has ended and all text was flushed. */
     std::default_sentinel_t end() { return {}; }
 
   private:

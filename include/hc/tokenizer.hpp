@@ -59,8 +59,11 @@ class Tokenizer {
     /** Id of the exact vocabulary entry @p text, or -1. */
     int64_t lookup(std::string_view text) const;
 
+    /** Tokens in the vocabulary. */
     size_t size() const { return entries_.size(); }
+    /** Beginning-of-sequence token (encode() puts it first). */
     uint32_t bos_id() const { return bos_; }
+    /** End-of-sequence token (decoding skips it). */
     uint32_t eos_id() const { return eos_; }
 
   private:
@@ -79,6 +82,7 @@ class Tokenizer {
     void build_index();
 
   public:
+    /** Copies rebuild the lookup index; moves keep it. */
     Tokenizer(const Tokenizer&);
     Tokenizer& operator=(const Tokenizer&) = delete;
     Tokenizer(Tokenizer&&) noexcept = default;

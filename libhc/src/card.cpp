@@ -7,10 +7,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <fstream>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <vector>
 
 namespace hc {
@@ -234,6 +237,27 @@ Stats Card::stats() const {
     s.uptime_ns = raw.uptime_ns;
     s.reg_errors = raw.reg_errors;
     return s;
+}
+
+std::string Card::sysfs_dir() const {
+    return "/sys/class/hc1/hc" + std::to_string(impl_->info.index);
+}
+
+std::string Card::attribute(std::string_view name) const {
+    std::ifstream f(sysfs_dir() + "/" + std::string(name));
+    std::string value;
+    if (!f || !std::getline(f, value))
+        return "";
+    return value;
+}
+
+std::string Card::pci_address() const {
+    char target[PATH_MAX];
+    ssize_t n = ::readlink((sysfs_dir() + "/device").c_str(), target, sizeof(target) - 1);
+    if (n <= 0)
+        return "";
+    std::string_view t(target, static_cast<size_t>(n));
+    return std::string(t.substr(t.rfind('/') + 1));
 }
 
 void Card::reset() {

@@ -33,6 +33,7 @@ struct Job {
     hc1_wait wait{};
     std::optional<detail::Clock::time_point> deadline;
     uint32_t consumed = 0;
+    std::vector<uint32_t> batch;
     bool generate_done = false;
     bool wait_armed = false;
     bool needs_wait = false; // re-arm the WAIT once this batch is handled
@@ -90,9 +91,10 @@ struct EventLoop::Impl {
         upto = std::min(upto, s.capacity());
         if (upto <= job.consumed)
             return;
-        // The ring never wraps within a generation (max_tokens <= slots),
-        // so the new tokens are contiguous.
-        std::span<const uint32_t> tokens(s.slots + job.consumed, upto - job.consumed);
+        // Copied out so the handler never works on the mapping itself (a
+        // card that goes away zaps it).
+        s.copy_tokens(job.consumed, upto, job.batch);
+        std::span<const uint32_t> tokens(job.batch);
         job.consumed = upto;
         counters.tokens += tokens.size();
         if (job.handlers.on_tokens)

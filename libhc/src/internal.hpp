@@ -9,10 +9,12 @@
 #include <hc1/hw.h>
 #include <linux/hc1.h>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 namespace hc::detail {
 
@@ -86,11 +88,16 @@ struct Session::Impl {
     const uint32_t* slots = nullptr;
 
     // The generation being read by next() (blocking form).
-    bool running = false;     // started and not yet read to the end
-    bool in_loop = false;     // owned by an EventLoop
-    bool header_live = false; // the header belongs to this generation
-    bool done = false;        // the card said the generation is over
-    uint32_t consumed = 0, available = 0;
+    bool running = false;   // started and not yet read to the end
+    bool in_loop = false;   // owned by an EventLoop
+    bool done = false;      // the card said the generation is over
+    uint32_t available = 0; // tokens known to be in the ring
+    uint32_t copied = 0;    // of which copied into batch
+    // Tokens are copied out of the ring right after the driver vouched for
+    // the session, so the caller never touches the mapping while it works
+    // on them: a card that goes away zaps the mapping.
+    std::vector<uint32_t> batch;
+    size_t batch_pos = 0;
     std::optional<detail::Clock::time_point> deadline;
     Result result;
 
@@ -100,10 +107,19 @@ struct Session::Impl {
     uint32_t token_at(uint32_t i) const {
         return __atomic_load_n(&slots[i & mask()], __ATOMIC_RELAXED);
     }
+    // Copy ring slots [from, to) to @out (replacing its contents).
+    void copy_tokens(uint32_t from, uint32_t to, std::vector<uint32_t>& out) const {
+        out.resize(to - from);
+        for (uint32_t i = from; i < to; i++)
+            out[i - from] = token_at(i);
+    }
     uint32_t load_produced() const { return __atomic_load_n(&header->produced, __ATOMIC_ACQUIRE); }
     uint32_t load_finish() const { return __atomic_load_n(&header->finish, __ATOMIC_RELAXED); }
     uint32_t load_n_prompt() const { return __atomic_load_n(&header->n_prompt, __ATOMIC_RELAXED); }
-    int cancel_ioctl() const;
+    int cancel_ioctl();
+    // ioctls made for this session (GENERATE, WAIT, CANCEL); atomic because
+    // cancel() may come from another thread.
+    std::atomic<uint64_t> syscalls{0};
 };
 
 } // namespace hc

@@ -90,7 +90,8 @@ Session::Impl::~Impl() {
     // Closing the fd cancels a running generation and frees the context.
 }
 
-int Session::Impl::cancel_ioctl() const {
+int Session::Impl::cancel_ioctl() {
+    syscalls++;
     return detail::do_ioctl(fd.get(), HC1_IOCTL_CANCEL, nullptr);
 }
 
@@ -147,6 +148,9 @@ int Session::fd() const {
 const Result& Session::result() const {
     return impl_->result;
 }
+uint64_t Session::syscalls() const {
+    return impl_->syscalls;
+}
 bool Session::running() const {
     return impl_->running;
 }
@@ -156,12 +160,14 @@ void Session::start(std::span<const uint32_t> prompt, const GenerateOptions& opt
     if (s.running || s.in_loop)
         detail::throw_error(EBUSY, "start: the session is generating");
     hc1_generate g = detail::make_generate(prompt, opts, info(), s.capacity());
+    s.syscalls++;
     if (int r = detail::do_ioctl(s.fd.get(), HC1_IOCTL_GENERATE, &g); r < 0)
         detail::throw_error(-r, "generate on " + s.card->path);
     s.running = true;
-    s.header_live = false;
     s.done = false;
-    s.consumed = s.available = 0;
+    s.available = s.copied = 0;
+    s.batch.clear();
+    s.batch_pos = 0;
     s.result = Result{};
     s.deadline.reset();
     if (opts.timeout.count() > 0)
@@ -178,20 +184,11 @@ std::optional<uint32_t> Session::next() {
     if (!s.running)
         return std::nullopt;
     for (;;) {
-        if (s.consumed < s.available)
-            return s.token_at(s.consumed++);
+        if (s.batch_pos < s.batch.size())
+            return s.batch[s.batch_pos++];
         if (s.done) {
             s.running = false;
             return std::nullopt;
-        }
-        // Until the driver has seen this generation, the header may still
-        // describe the previous one: only trust it after a WAIT.
-        if (s.header_live) {
-            uint32_t p = std::min(s.load_produced(), s.capacity());
-            if (p > s.available) {
-                s.available = p;
-                continue;
-            }
         }
         hc1_wait w{};
         w.size = sizeof(w);
@@ -200,6 +197,8 @@ std::optional<uint32_t> Session::next() {
         // Tokens trickling in must not extend the deadline: check it here,
         // not only through the WAIT's own timeout.
         bool expired = s.deadline && detail::Clock::now() >= *s.deadline;
+        if (!expired)
+            s.syscalls++;
         int r = expired ? -ETIMEDOUT : detail::do_ioctl(s.fd.get(), HC1_IOCTL_WAIT, &w);
         if (r == -ETIMEDOUT) {
             // Stop the card's work before reporting, so the session is
@@ -222,13 +221,24 @@ std::optional<uint32_t> Session::next() {
             s.running = false;
             detail::throw_error(-w.status, "generation on " + s.card->path);
         }
-        s.header_live = true;
-        s.available = std::max(s.available, std::min(w.produced, s.capacity()));
+        // The driver just vouched for this generation, so the ring header
+        // is its own (not the previous one's) and the mapping is live: take
+        // everything the ring holds now, including tokens that arrived
+        // since the WAIT returned.  Reading the ring only here keeps a
+        // card that vanishes (its mapping is zapped) from faulting us later.
+        uint32_t produced = std::min(w.produced, s.capacity());
         if (w.state == HC1_RING_DONE) {
             s.done = true;
             s.result.finish = static_cast<Finish>(w.finish);
             s.result.tokens = w.produced;
             s.result.prompt_tokens = s.load_n_prompt();
+        } else {
+            produced = std::max(produced, std::min(s.load_produced(), s.capacity()));
+        }
+        if (produced > s.copied) {
+            s.copy_tokens(s.copied, produced, s.batch);
+            s.batch_pos = 0;
+            s.copied = s.available = produced;
         }
     }
 }
@@ -272,7 +282,12 @@ Result Session::generate(std::span<const uint32_t> prompt, const GenerateOptions
         }
         throw;
     }
-    return result();
+    Result r = result();
+    // The caller asked to stop; whether the card finished first is a race
+    // the caller should not have to see.
+    if (stopped)
+        r.finish = Finish::Cancelled;
+    return r;
 }
 
 Result Session::generate(std::string_view prompt, const GenerateOptions& opts,

@@ -89,7 +89,9 @@ const char *hc1_engine_token(const hc1_engine *e, uint32_t id, uint32_t *len,
  * struct hc1_engine_request - one generation
  * @prompt: prompt tokens (copied before hc1_engine_generate() returns)
  * @n_prompt: number of prompt tokens
- * @keep_cache: continue after the context's current position
+ * @keep_cache: continue after the context's current position; the last
+ *	token the previous generation sampled (reported, or the EOS/stop
+ *	token that ended it) is fed first, then @prompt
  * @ignore_eos: EOS does not stop generation
  * @max_tokens: tokens to generate at most (>= 1)
  * @temperature: 0 = greedy
@@ -97,6 +99,11 @@ const char *hc1_engine_token(const hc1_engine *e, uint32_t id, uint32_t *len,
  * @top_k: 0 = off
  * @seed: sampler seed (per context generator, reseeded by each request)
  * @stop: stop tokens; @n_stop of them (<= 8)
+ *
+ * A generation ends at EOS (unless @ignore_eos; EOS is not reported), at a
+ * stop token (reported, as the card delivers it: include/hc1/hw.h), after
+ * @max_tokens reported tokens, or when the context has no position left for
+ * the next token.
  */
 struct hc1_engine_request {
 	const uint32_t *prompt;
@@ -159,7 +166,10 @@ int hc1_engine_generate(hc1_engine *e, uint32_t ctx,
 			const struct hc1_engine_request *req,
 			const struct hc1_engine_callbacks *cb);
 
-/** hc1_engine_cancel() - end @ctx's generation soon (done reports CANCELLED) */
+/**
+ * hc1_engine_cancel() - end @ctx's generation soon (done reports CANCELLED)
+ * Return: 0 (also when @ctx is idle), or -HC1_ENGINE_ECTX.
+ */
 int hc1_engine_cancel(hc1_engine *e, uint32_t ctx);
 
 /**

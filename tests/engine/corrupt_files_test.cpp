@@ -127,6 +127,34 @@ TEST_F(CorruptLlama2c, HostileTokenizersAreRefused) {
         expect(std::vector<uint8_t>(good.begin(), good.begin() + long(len)), "tokenizer");
 }
 
+// Limits that no small hostile file can reach through the weights it must
+// hold, checked on the configuration directly.
+TEST(CorruptFiles, ConfigurationLimits) {
+    ModelConfig c = synthetic_model().cfg;
+    EXPECT_NO_THROW(c.validate("ok"));
+    auto error = [](ModelConfig cfg) {
+        try {
+            cfg.validate("cfg");
+            return std::string();
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+    };
+    ModelConfig rope = c;
+    rope.dim = 512;
+    rope.n_heads = rope.n_kv_heads = 1;
+    rope.context_len = kMaxContext;
+    EXPECT_NE(error(rope).find("RoPE tables"), std::string::npos) << error(rope);
+    ModelConfig eps = c;
+    eps.norm_eps = 0.0f;
+    EXPECT_NE(error(eps).find("norm epsilon"), std::string::npos);
+    eps.norm_eps = std::numeric_limits<float>::quiet_NaN();
+    EXPECT_NE(error(eps).find("norm epsilon"), std::string::npos);
+    ModelConfig theta = c;
+    theta.rope_theta = std::numeric_limits<float>::infinity();
+    EXPECT_NE(error(theta).find("rope theta"), std::string::npos);
+}
+
 TEST(CorruptFiles, MissingAndSpecialFiles) {
     EXPECT_NE(load_error("/nonexistent/model.bin", "/nonexistent/tok.bin").find("cannot open"),
               std::string::npos);

@@ -103,7 +103,7 @@ TEST_F(SyntheticEngine, FinishReasons) {
     EXPECT_EQ(len.finish, HC1_ENGINE_FINISH_LENGTH);
     EXPECT_EQ(len.tokens, std::vector<uint32_t>(free.tokens.begin(), free.tokens.begin() + 5));
 
-    // A stop token ends before its first occurrence and is not reported.
+    // A stop token ends at its first occurrence and is reported.
     req.max_tokens = 100;
     req.stop[0] = 999; // outside the vocabulary: never matches
     req.stop[1] = free.tokens[3];
@@ -111,7 +111,7 @@ TEST_F(SyntheticEngine, FinishReasons) {
     Outcome stop = generate(0, req);
     const auto first = std::find(free.tokens.begin(), free.tokens.end(), free.tokens[3]);
     EXPECT_EQ(stop.finish, HC1_ENGINE_FINISH_STOP);
-    EXPECT_EQ(stop.tokens, std::vector<uint32_t>(free.tokens.begin(), first));
+    EXPECT_EQ(stop.tokens, std::vector<uint32_t>(free.tokens.begin(), first + 1));
     EXPECT_EQ(stop.n_generated, stop.tokens.size());
 
     // EOS ends generation unless ignored: sample (seeded, so repeatable)

@@ -124,7 +124,9 @@ class TempFile {
     void write(const std::vector<uint8_t>& bytes) const {
         FILE* f = std::fopen(path_.c_str(), "wb");
         ASSERT_NE(f, nullptr) << path_;
-        ASSERT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
+        if (!bytes.empty()) {
+            ASSERT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
+        }
         std::fclose(f);
     }
     std::vector<uint8_t> read() const {

@@ -20,141 +20,135 @@
 
 #define REF_TOKENS 24
 
-static uint32_t prompt[] = { 1, 41, 42, 43 };
+static uint32_t prompt[] = {1, 41, 42, 43};
 
-static void reference_run(uint32_t *out)
-{
-	int fd = hc1_open();
-	struct hc1_generate g = hc1_gen_args(prompt, 4, REF_TOKENS);
+static void reference_run(uint32_t* out) {
+    int fd = hc1_open();
+    struct hc1_generate g = hc1_gen_args(prompt, 4, REF_TOKENS);
 
-	hc1_create(fd);
-	g.flags = HC1_GENERATE_IGNORE_EOS;
-	CHECK_OK(ioctl(fd, HC1_IOCTL_GENERATE, &g));
-	CHECK(hc1_read_all(fd, out, REF_TOKENS) == REF_TOKENS);
-	CHECK(hc1_wait_end(fd).status == 0);
-	close(fd);
+    hc1_create(fd);
+    g.flags = HC1_GENERATE_IGNORE_EOS;
+    CHECK_OK(ioctl(fd, HC1_IOCTL_GENERATE, &g));
+    CHECK(hc1_read_all(fd, out, REF_TOKENS) == REF_TOKENS);
+    CHECK(hc1_wait_end(fd).status == 0);
+    close(fd);
 }
 
 /* Generates forever, one way or another, until killed. */
-static void victim(unsigned int kind, uint32_t slots)
-{
-	struct hc1_generate g = hc1_gen_args(prompt, 4, slots);
-	struct hc1_wait w = { .size = sizeof(w), .min_produced = UINT32_MAX };
-	struct hc1_uring_cmd cmd;
-	struct io_uring ring;
-	struct io_uring_sqe *sqe;
-	struct hc1_session s;
-	uint32_t tok[64];
-	int fd;
+static void victim(unsigned int kind, uint32_t slots) {
+    struct hc1_generate g = hc1_gen_args(prompt, 4, slots);
+    struct hc1_wait w = {.size = sizeof(w), .min_produced = UINT32_MAX};
+    struct hc1_uring_cmd cmd;
+    struct io_uring ring;
+    struct io_uring_sqe* sqe;
+    struct hc1_session s;
+    uint32_t tok[64];
+    int fd;
 
-	g.flags = HC1_GENERATE_IGNORE_EOS;
-	for (;;) {
-		fd = open(HC1_DEV, O_RDWR);
-		if (fd < 0)
-			_exit(1);
-		s = (struct hc1_session){ .size = sizeof(s) };
-		if (ioctl(fd, HC1_IOCTL_SESSION_CREATE, &s)) {
-			/* Every context taken by other victims: retry. */
-			close(fd);
-			usleep(1000);
-			continue;
-		}
-		switch (kind % 4) {
-		case 0:
-			ioctl(fd, HC1_IOCTL_GENERATE, &g);
-			while (read(fd, tok, sizeof(tok)) > 0)
-				;
-			break;
-		case 1:
-			if (io_uring_queue_init(4, &ring, 0))
-				break;
-			sqe = io_uring_get_sqe(&ring);
-			io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-			sqe->cmd_op = HC1_URING_CMD_GENERATE;
-			cmd = (struct hc1_uring_cmd){ (uintptr_t)&g, sizeof(g), 0 };
-			memcpy(sqe->cmd, &cmd, sizeof(cmd));
-			sqe = io_uring_get_sqe(&ring);
-			io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-			sqe->cmd_op = HC1_URING_CMD_WAIT;
-			cmd = (struct hc1_uring_cmd){ (uintptr_t)&w, sizeof(w), 0 };
-			memcpy(sqe->cmd, &cmd, sizeof(cmd));
-			io_uring_submit(&ring);
-			io_uring_submit_and_wait(&ring, 2);
-			io_uring_queue_exit(&ring);
-			break;
-		case 2: {
-			volatile struct hc1_ring_header *h =
-				mmap(NULL, s.ring_bytes, PROT_READ, MAP_SHARED,
-				     fd, 0);
+    g.flags = HC1_GENERATE_IGNORE_EOS;
+    for (;;) {
+        fd = open(HC1_DEV, O_RDWR);
+        if (fd < 0)
+            _exit(1);
+        s = (struct hc1_session){.size = sizeof(s)};
+        if (ioctl(fd, HC1_IOCTL_SESSION_CREATE, &s)) {
+            /* Every context taken by other victims: retry. */
+            close(fd);
+            usleep(1000);
+            continue;
+        }
+        switch (kind % 4) {
+        case 0:
+            ioctl(fd, HC1_IOCTL_GENERATE, &g);
+            while (read(fd, tok, sizeof(tok)) > 0)
+                ;
+            break;
+        case 1:
+            if (io_uring_queue_init(4, &ring, 0))
+                break;
+            sqe = io_uring_get_sqe(&ring);
+            io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+            sqe->cmd_op = HC1_URING_CMD_GENERATE;
+            cmd = (struct hc1_uring_cmd){(uintptr_t)&g, sizeof(g), 0};
+            memcpy(sqe->cmd, &cmd, sizeof(cmd));
+            sqe = io_uring_get_sqe(&ring);
+            io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+            sqe->cmd_op = HC1_URING_CMD_WAIT;
+            cmd = (struct hc1_uring_cmd){(uintptr_t)&w, sizeof(w), 0};
+            memcpy(sqe->cmd, &cmd, sizeof(cmd));
+            io_uring_submit(&ring);
+            io_uring_submit_and_wait(&ring, 2);
+            io_uring_queue_exit(&ring);
+            break;
+        case 2: {
+            volatile struct hc1_ring_header* h =
+                mmap(NULL, s.ring_bytes, PROT_READ, MAP_SHARED, fd, 0);
 
-			if (h == MAP_FAILED)
-				break;
-			ioctl(fd, HC1_IOCTL_GENERATE, &g);
-			while (h->state != HC1_RING_DONE)
-				usleep(1000);
-			break;
-		}
-		default:
-			g.max_tokens = 4;
-			ioctl(fd, HC1_IOCTL_GENERATE, &g);
-			ioctl(fd, HC1_IOCTL_WAIT, &w);
-			g.max_tokens = slots;
-			break;
-		}
-		close(fd);
-	}
+            if (h == MAP_FAILED)
+                break;
+            ioctl(fd, HC1_IOCTL_GENERATE, &g);
+            while (h->state != HC1_RING_DONE)
+                usleep(1000);
+            break;
+        }
+        default:
+            g.max_tokens = 4;
+            ioctl(fd, HC1_IOCTL_GENERATE, &g);
+            ioctl(fd, HC1_IOCTL_WAIT, &w);
+            g.max_tokens = slots;
+            break;
+        }
+        close(fd);
+    }
 }
 
-int main(int argc, char **argv)
-{
-	unsigned int total = argc > 1 ? strtoul(argv[1], NULL, 0) : 100;
-	unsigned int parallel = argc > 2 ? strtoul(argv[2], NULL, 0) : 8;
-	unsigned int seed = argc > 3 ? strtoul(argv[3], NULL, 0) : (unsigned int)time(NULL);
-	uint32_t before[REF_TOKENS], after[REF_TOKENS];
-	pid_t *pids = calloc(parallel, sizeof(*pids));
-	unsigned int started = 0, killed = 0, i;
-	int fd = hc1_open(), status;
-	struct hc1_info info = hc1_get_info(fd);
-	uint32_t slots = 1u << info.ring_shift;
-	double t0 = hc1_now();
+int main(int argc, char** argv) {
+    unsigned int total = argc > 1 ? strtoul(argv[1], NULL, 0) : 100;
+    unsigned int parallel = argc > 2 ? strtoul(argv[2], NULL, 0) : 8;
+    unsigned int seed = argc > 3 ? strtoul(argv[3], NULL, 0) : (unsigned int)time(NULL);
+    uint32_t before[REF_TOKENS], after[REF_TOKENS];
+    pid_t* pids = calloc(parallel, sizeof(*pids));
+    unsigned int started = 0, killed = 0, i;
+    int fd = hc1_open(), status;
+    struct hc1_info info = hc1_get_info(fd);
+    uint32_t slots = 1u << info.ring_shift;
+    double t0 = hc1_now();
 
-	close(fd);
-	CHECK(pids);
-	srand(seed);
-	reference_run(before);
-	printf("killstorm: seed %u, %u processes, %u at a time\n", seed, total,
-	       parallel);
-	while (killed < total) {
-		for (i = 0; i < parallel; i++) {
-			if (!pids[i] && started < total) {
-				pids[i] = fork();
-				CHECK(pids[i] >= 0);
-				if (!pids[i])
-					victim(started, slots);
-				started++;
-			}
-		}
-		/* Kill one at a random point of its life: 0..40 ms in. */
-		usleep(rand() % 40000);
-		i = rand() % parallel;
-		if (!pids[i])
-			continue;
-		CHECK_OK(kill(pids[i], SIGKILL));
-		CHECK(waitpid(pids[i], &status, 0) == pids[i]);
-		if (!WIFSIGNALED(status))
-			FAIL("victim exited by itself: status %#x", status);
-		pids[i] = 0;
-		killed++;
-	}
-	/* Parked io_uring commands keep a file until their generation ends. */
-	hc1_wait_sysfs("sessions", 0, 120);
-	hc1_wait_sysfs("dma_buffers", 0, 10);
-	reference_run(after);
-	hc1_wait_sysfs("dma_buffers", 0, 10);
-	printf("killstorm: killed %u in %.1f s; sessions %ld dma_buffers %ld\n",
-	       killed, hc1_now() - t0, hc1_sysfs_long("sessions"),
-	       hc1_sysfs_long("dma_buffers"));
-	if (memcmp(before, after, sizeof(before)))
-		FAIL("the card generates differently after the storm");
-	return 0;
+    close(fd);
+    CHECK(pids);
+    srand(seed);
+    reference_run(before);
+    printf("killstorm: seed %u, %u processes, %u at a time\n", seed, total, parallel);
+    while (killed < total) {
+        for (i = 0; i < parallel; i++) {
+            if (!pids[i] && started < total) {
+                pids[i] = fork();
+                CHECK(pids[i] >= 0);
+                if (!pids[i])
+                    victim(started, slots);
+                started++;
+            }
+        }
+        /* Kill one at a random point of its life: 0..40 ms in. */
+        usleep(rand() % 40000);
+        i = rand() % parallel;
+        if (!pids[i])
+            continue;
+        CHECK_OK(kill(pids[i], SIGKILL));
+        CHECK(waitpid(pids[i], &status, 0) == pids[i]);
+        if (!WIFSIGNALED(status))
+            FAIL("victim exited by itself: status %#x", status);
+        pids[i] = 0;
+        killed++;
+    }
+    /* Parked io_uring commands keep a file until their generation ends. */
+    hc1_wait_sysfs("sessions", 0, 120);
+    hc1_wait_sysfs("dma_buffers", 0, 10);
+    reference_run(after);
+    hc1_wait_sysfs("dma_buffers", 0, 10);
+    printf("killstorm: killed %u in %.1f s; sessions %ld dma_buffers %ld\n", killed, hc1_now() - t0,
+           hc1_sysfs_long("sessions"), hc1_sysfs_long("dma_buffers"));
+    if (memcmp(before, after, sizeof(before)))
+        FAIL("the card generates differently after the storm");
+    return 0;
 }

@@ -5,170 +5,217 @@
  * refuses writes and outlives the session.
  */
 #include <poll.h>
-#include <signal.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <sys/mman.h>
 
 #include "hc1_guest.h"
 
-static uint32_t prompt[] = { 1, 400, 260, 300, 200 };
+static uint32_t prompt[] = {1, 400, 260, 300, 200};
 
 /* Greedy, fixed length: the same tokens every time. */
-static void start(int fd, uint32_t max_tokens)
-{
-	struct hc1_generate g = hc1_gen_args(prompt, 5, max_tokens);
+static void start(int fd, uint32_t max_tokens) {
+    struct hc1_generate g = hc1_gen_args(prompt, 5, max_tokens);
 
-	g.flags = HC1_GENERATE_IGNORE_EOS;
-	CHECK_OK(ioctl(fd, HC1_IOCTL_GENERATE, &g));
+    g.flags = HC1_GENERATE_IGNORE_EOS;
+    CHECK_OK(ioctl(fd, HC1_IOCTL_GENERATE, &g));
 }
 
-static uint32_t read_polled(int fd, uint32_t *out, uint32_t cap)
-{
-	int fl = fcntl(fd, F_GETFL);
-	uint32_t n = 0;
-	int wakeups = 0;
+static uint32_t read_polled(int fd, uint32_t* out, uint32_t cap) {
+    int fl = fcntl(fd, F_GETFL);
+    uint32_t n = 0;
+    int wakeups = 0;
 
-	CHECK_OK(fcntl(fd, F_SETFL, fl | O_NONBLOCK));
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t r;
+    CHECK_OK(fcntl(fd, F_SETFL, fl | O_NONBLOCK));
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t r;
 
-		CHECK(poll(&p, 1, 20000) == 1);
-		CHECK(p.revents & POLLIN);
-		CHECK(!(p.revents & (POLLERR | POLLHUP)));
-		wakeups++;
-		/* poll() said readable: read() must not say EAGAIN. */
-		r = read(fd, out + n, (cap - n) * sizeof(uint32_t));
-		CHECK(r >= 0);
-		if (r == 0)
-			break;
-		n += r / 4;
-	}
-	CHECK_OK(fcntl(fd, F_SETFL, fl));
-	printf("poll: %u tokens in %d wakeups\n", n, wakeups);
-	return n;
+        CHECK(poll(&p, 1, 20000) == 1);
+        CHECK(p.revents & POLLIN);
+        CHECK(!(p.revents & (POLLERR | POLLHUP)));
+        wakeups++;
+        /* poll() said readable: read() must not say EAGAIN. */
+        r = read(fd, out + n, (cap - n) * sizeof(uint32_t));
+        CHECK(r >= 0);
+        if (r == 0)
+            break;
+        n += r / 4;
+    }
+    CHECK_OK(fcntl(fd, F_SETFL, fl));
+    printf("poll: %u tokens in %d wakeups\n", n, wakeups);
+    return n;
 }
 
 static sigjmp_buf fault_jmp;
 
-static void on_segv(int sig)
-{
-	siglongjmp(fault_jmp, 1);
+static void on_segv(int sig) {
+    siglongjmp(fault_jmp, 1);
 }
 
-static void test_mmap(int fd, const struct hc1_session *s,
-		      const uint32_t *tokens, uint32_t n)
-{
-	const struct hc1_ring_header *hdr;
-	const uint32_t *slots;
-	void *ring;
-	uint32_t i;
+static void test_mmap(int fd, const struct hc1_session* s, const uint32_t* tokens, uint32_t n) {
+    const struct hc1_ring_header* hdr;
+    const uint32_t* slots;
+    void* ring;
+    uint32_t i;
 
-	CHECK(mmap(NULL, s->ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		   0) == MAP_FAILED && errno == EPERM);
-	CHECK(mmap(NULL, s->ring_bytes + 4096, PROT_READ, MAP_SHARED, fd, 0) ==
-	      MAP_FAILED && errno == EINVAL);
-	CHECK(mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 4096) ==
-	      MAP_FAILED && errno == EINVAL);
-	ring = mmap(NULL, s->ring_bytes, PROT_READ, MAP_SHARED, fd, 0);
-	CHECK(ring != MAP_FAILED);
-	/* Read-only for good: it cannot be made writable later. */
-	CHECK_ERR(mprotect(ring, s->ring_bytes, PROT_READ | PROT_WRITE),
-		  EACCES);
+    CHECK(mmap(NULL, s->ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED &&
+          errno == EPERM);
+    CHECK(mmap(NULL, s->ring_bytes + 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED &&
+          errno == EINVAL);
+    CHECK(mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 4096) == MAP_FAILED && errno == EINVAL);
+    ring = mmap(NULL, s->ring_bytes, PROT_READ, MAP_SHARED, fd, 0);
+    CHECK(ring != MAP_FAILED);
+    /* Read-only for good: it cannot be made writable later. */
+    CHECK_ERR(mprotect(ring, s->ring_bytes, PROT_READ | PROT_WRITE), EACCES);
 
-	hdr = ring;
-	slots = (const uint32_t *)(hdr + 1);
-	CHECK(__atomic_load_n(&hdr->state, __ATOMIC_ACQUIRE) ==
-	      HC1_RING_DONE);
-	CHECK(hdr->produced == n);
-	CHECK(hdr->finish == HC1_FINISH_LENGTH);
-	for (i = 0; i < n; i++)
-		CHECK(slots[i] == tokens[i]);
+    hdr = ring;
+    slots = (const uint32_t*)(hdr + 1);
+    CHECK(__atomic_load_n(&hdr->state, __ATOMIC_ACQUIRE) == HC1_RING_DONE);
+    CHECK(hdr->produced == n);
+    CHECK(hdr->finish == HC1_FINISH_LENGTH);
+    for (i = 0; i < n; i++)
+        CHECK(slots[i] == tokens[i]);
 
-	/* A write faults instead of corrupting the ring. */
-	signal(SIGSEGV, on_segv);
-	if (!sigsetjmp(fault_jmp, 1)) {
-		*(volatile uint32_t *)slots = 7;
-		FAIL("write to the read-only ring succeeded");
-	}
-	signal(SIGSEGV, SIG_DFL);
+    /* A write faults instead of corrupting the ring. */
+    signal(SIGSEGV, on_segv);
+    if (!sigsetjmp(fault_jmp, 1)) {
+        *(volatile uint32_t*)slots = 7;
+        FAIL("write to the read-only ring succeeded");
+    }
+    signal(SIGSEGV, SIG_DFL);
 
-	/* The mapping outlives the session. */
-	CHECK_OK(ioctl(fd, HC1_IOCTL_SESSION_DESTROY, 0));
-	for (i = 0; i < n; i++)
-		CHECK(slots[i] == tokens[i]);
-	CHECK_OK(munmap(ring, s->ring_bytes));
+    /* The mapping outlives the session. */
+    CHECK_OK(ioctl(fd, HC1_IOCTL_SESSION_DESTROY, 0));
+    for (i = 0; i < n; i++)
+        CHECK(slots[i] == tokens[i]);
+    CHECK_OK(munmap(ring, s->ring_bytes));
 }
 
 /* Follow a running generation through the ring alone. */
-static void test_mmap_live(int fd, const struct hc1_session *s,
-			   const uint32_t *tokens, uint32_t n)
-{
-	const struct hc1_ring_header *hdr;
-	const uint32_t *slots;
-	uint32_t seen = 0, produced;
-	void *ring;
-	double end;
+static void test_mmap_live(int fd, const struct hc1_session* s, const uint32_t* tokens,
+                           uint32_t n) {
+    const struct hc1_ring_header* hdr;
+    const uint32_t* slots;
+    uint32_t seen = 0, produced;
+    void* ring;
+    double end;
 
-	ring = mmap(NULL, s->ring_bytes, PROT_READ, MAP_SHARED, fd, 0);
-	CHECK(ring != MAP_FAILED);
-	hdr = ring;
-	slots = (const uint32_t *)(hdr + 1);
-	start(fd, n);
-	end = hc1_now() + 30;
-	for (;;) {
-		struct hc1_wait w = { .size = sizeof(w), .min_produced = seen };
+    ring = mmap(NULL, s->ring_bytes, PROT_READ, MAP_SHARED, fd, 0);
+    CHECK(ring != MAP_FAILED);
+    hdr = ring;
+    slots = (const uint32_t*)(hdr + 1);
+    start(fd, n);
+    end = hc1_now() + 30;
+    for (;;) {
+        struct hc1_wait w = {.size = sizeof(w), .min_produced = seen};
 
-		CHECK_OK(ioctl(fd, HC1_IOCTL_WAIT, &w));
-		produced = __atomic_load_n(&hdr->produced, __ATOMIC_ACQUIRE);
-		CHECK(produced <= n);
-		for (; seen < produced; seen++)
-			CHECK(slots[seen] == tokens[seen]);
-		if (w.state == HC1_RING_DONE && seen == w.produced)
-			break;
-		CHECK(hc1_now() < end);
-	}
-	CHECK(seen == n);
-	CHECK_OK(munmap(ring, s->ring_bytes));
+        CHECK_OK(ioctl(fd, HC1_IOCTL_WAIT, &w));
+        produced = __atomic_load_n(&hdr->produced, __ATOMIC_ACQUIRE);
+        CHECK(produced <= n);
+        for (; seen < produced; seen++)
+            CHECK(slots[seen] == tokens[seen]);
+        if (w.state == HC1_RING_DONE && seen == w.produced)
+            break;
+        CHECK(hc1_now() < end);
+    }
+    CHECK(seen == n);
+    CHECK_OK(munmap(ring, s->ring_bytes));
 }
 
-int main(void)
-{
-	int fd = hc1_open();
-	struct hc1_info info = hc1_get_info(fd);
-	uint32_t n = 48 < (1u << info.ring_shift) ? 48 : 1u << info.ring_shift;
-	uint32_t a[512], b[512], i, tok;
-	struct hc1_session s;
-	uint8_t byte;
+static void sysfs_set(const char* attr, long val, int want_errno) {
+    char path[128];
+    FILE* f;
+    int ret;
 
-	if (info.vocab_size <= 400)
-		skip("prompt needs a vocabulary of more than 400 tokens");
-	s = hc1_create(fd);
-	CHECK_ERR(read(fd, &byte, 1), EINVAL);
-	/* No generation yet: end of stream at once. */
-	CHECK(read(fd, &tok, 4) == 0);
+    snprintf(path, sizeof(path), HC1_SYSFS "/%s", attr);
+    f = fopen(path, "w");
+    CHECK(f);
+    fprintf(f, "%ld\n", val);
+    errno = 0;
+    ret = fclose(f);
+    if (want_errno)
+        CHECK(ret != 0 && errno == want_errno);
+    else
+        CHECK(ret == 0);
+}
 
-	start(fd, n);
-	CHECK(hc1_read_all(fd, a, 512) == n);
-	/* After the end, read() keeps returning 0. */
-	CHECK(read(fd, &tok, 4) == 0);
+/* Interrupts one generation of @n tokens costs. */
+static long interrupts_for(int fd, uint32_t n) {
+    long before = hc1_sysfs_long("stats/interrupts");
+    uint32_t tok[512];
 
-	start(fd, n);
-	CHECK(read_polled(fd, b, 512) == n);
-	for (i = 0; i < n; i++)
-		CHECK(a[i] == b[i]);
+    start(fd, n);
+    /* Sleep in WAIT, not in read(): both are woken by the same events. */
+    CHECK(hc1_wait_end(fd).produced == n);
+    CHECK(hc1_read_all(fd, tok, n) == n);
+    return hc1_sysfs_long("stats/interrupts") - before;
+}
 
-	/* One token per read() call. */
-	start(fd, n);
-	for (i = 0; i < n; i++) {
-		CHECK(read(fd, &tok, 4) == 4);
-		CHECK(tok == a[i]);
-	}
-	CHECK(read(fd, &tok, 4) == 0);
+/*
+ * Coalescing is the card's, set through sysfs: with no token threshold and
+ * no timer, a generation interrupts once, for its completion.
+ */
+static void test_coalescing(int fd, uint32_t n) {
+    long tokens = hc1_sysfs_long("coalesce_tokens");
+    long usecs = hc1_sysfs_long("coalesce_usecs");
+    long quiet, chatty;
 
-	test_mmap_live(fd, &s, a, n);
-	test_mmap(fd, &s, a, n);
-	close(fd);
-	printf("stream tests passed (%u tokens)\n", n);
-	return 0;
+    sysfs_set("coalesce_tokens", 65536, ERANGE);
+    sysfs_set("coalesce_usecs", -1, EINVAL);
+    sysfs_set("coalesce_tokens", 65535, 0);
+    sysfs_set("coalesce_usecs", 0, 0);
+    CHECK(hc1_sysfs_long("coalesce_tokens") == 65535);
+    CHECK(hc1_sysfs_long("coalesce_usecs") == 0);
+    quiet = interrupts_for(fd, n);
+    sysfs_set("coalesce_tokens", 1, 0);
+    chatty = interrupts_for(fd, n);
+    sysfs_set("coalesce_tokens", tokens, 0);
+    sysfs_set("coalesce_usecs", usecs, 0);
+    printf("coalescing: %ld interrupt(s) with it off, %ld with one per token (%u tokens)\n", quiet,
+           chatty, n);
+    CHECK(quiet >= 1 && quiet <= 2);
+    CHECK(hc1_sysfs_long("stats/ttft_us_last") > 0);
+    CHECK(hc1_sysfs_long("stats/ttft_us_avg") > 0);
+}
+
+int main(void) {
+    int fd = hc1_open();
+    struct hc1_info info = hc1_get_info(fd);
+    uint32_t n = 48 < (1u << info.ring_shift) ? 48 : 1u << info.ring_shift;
+    uint32_t a[512], b[512], i, tok;
+    struct hc1_session s;
+    uint8_t byte;
+
+    if (info.vocab_size <= 400)
+        skip("prompt needs a vocabulary of more than 400 tokens");
+    s = hc1_create(fd);
+    CHECK_ERR(read(fd, &byte, 1), EINVAL);
+    /* No generation yet: end of stream at once. */
+    CHECK(read(fd, &tok, 4) == 0);
+
+    start(fd, n);
+    CHECK(hc1_read_all(fd, a, 512) == n);
+    /* After the end, read() keeps returning 0. */
+    CHECK(read(fd, &tok, 4) == 0);
+
+    start(fd, n);
+    CHECK(read_polled(fd, b, 512) == n);
+    for (i = 0; i < n; i++)
+        CHECK(a[i] == b[i]);
+
+    /* One token per read() call. */
+    start(fd, n);
+    for (i = 0; i < n; i++) {
+        CHECK(read(fd, &tok, 4) == 4);
+        CHECK(tok == a[i]);
+    }
+    CHECK(read(fd, &tok, 4) == 0);
+
+    test_coalescing(fd, n);
+    test_mmap_live(fd, &s, a, n);
+    test_mmap(fd, &s, a, n);
+    close(fd);
+    printf("stream tests passed (%u tokens)\n", n);
+    return 0;
 }

@@ -8,194 +8,177 @@
 
 #include "hc1_guest.h"
 
-static uint32_t prompt[] = { 1, 40, 50, 60 };
+static uint32_t prompt[] = {1, 40, 50, 60};
 
-static void prep_cmd(struct io_uring_sqe *sqe, int fd, uint32_t op,
-		     const void *arg, uint32_t len, uint64_t tag)
-{
-	struct hc1_uring_cmd cmd = { .addr = (uintptr_t)arg, .len = len };
+static void prep_cmd(struct io_uring_sqe* sqe, int fd, uint32_t op, const void* arg, uint32_t len,
+                     uint64_t tag) {
+    struct hc1_uring_cmd cmd = {.addr = (uintptr_t)arg, .len = len};
 
-	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-	sqe->cmd_op = op;
-	memcpy(sqe->cmd, &cmd, sizeof(cmd));
-	io_uring_sqe_set_data64(sqe, tag);
+    io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+    sqe->cmd_op = op;
+    memcpy(sqe->cmd, &cmd, sizeof(cmd));
+    io_uring_sqe_set_data64(sqe, tag);
 }
 
-static struct io_uring_sqe *get_sqe(struct io_uring *ring)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+static struct io_uring_sqe* get_sqe(struct io_uring* ring) {
+    struct io_uring_sqe* sqe = io_uring_get_sqe(ring);
 
-	CHECK(sqe);
-	return sqe;
+    CHECK(sqe);
+    return sqe;
 }
 
 /* Submit one command and return its result. */
-static int run_one(struct io_uring *ring, int fd, uint32_t op,
-		   const void *arg, uint32_t len)
-{
-	struct io_uring_cqe *cqe;
-	int res;
+static int run_one(struct io_uring* ring, int fd, uint32_t op, const void* arg, uint32_t len) {
+    struct io_uring_cqe* cqe;
+    int res;
 
-	prep_cmd(get_sqe(ring), fd, op, arg, len, 1);
-	CHECK(io_uring_submit(ring) == 1);
-	CHECK(io_uring_wait_cqe(ring, &cqe) == 0);
-	res = cqe->res;
-	io_uring_cqe_seen(ring, cqe);
-	return res;
+    prep_cmd(get_sqe(ring), fd, op, arg, len, 1);
+    CHECK(io_uring_submit(ring) == 1);
+    CHECK(io_uring_wait_cqe(ring, &cqe) == 0);
+    res = cqe->res;
+    io_uring_cqe_seen(ring, cqe);
+    return res;
 }
 
-static void test_errors(struct io_uring *ring, int fd)
-{
-	struct hc1_generate g = hc1_gen_args(prompt, 4, 8);
-	struct hc1_wait w = { .size = sizeof(w) };
-	struct io_uring_cqe *cqe;
-	struct hc1_uring_cmd cmd = { .addr = (uintptr_t)&w, .len = sizeof(w),
-				     .pad = 1 };
-	struct io_uring_sqe *sqe;
+static void test_errors(struct io_uring* ring, int fd) {
+    struct hc1_generate g = hc1_gen_args(prompt, 4, 8);
+    struct hc1_wait w = {.size = sizeof(w)};
+    struct io_uring_cqe* cqe;
+    struct hc1_uring_cmd cmd = {.addr = (uintptr_t)&w, .len = sizeof(w), .pad = 1};
+    struct io_uring_sqe* sqe;
 
-	CHECK(run_one(ring, fd, 0x77, &w, sizeof(w)) == -ENOTTY);
-	CHECK(run_one(ring, fd, HC1_URING_CMD_WAIT, &w, sizeof(w) + 4) ==
-	      -EINVAL);
-	CHECK(run_one(ring, fd, HC1_URING_CMD_WAIT, NULL, sizeof(w)) ==
-	      -EFAULT);
-	g.flags = 8;
-	CHECK(run_one(ring, fd, HC1_URING_CMD_GENERATE, &g, sizeof(g)) ==
-	      -EINVAL);
+    CHECK(run_one(ring, fd, 0x77, &w, sizeof(w)) == -ENOTTY);
+    CHECK(run_one(ring, fd, HC1_URING_CMD_WAIT, &w, sizeof(w) + 4) == -EINVAL);
+    CHECK(run_one(ring, fd, HC1_URING_CMD_WAIT, NULL, sizeof(w)) == -EFAULT);
+    g.flags = 8;
+    CHECK(run_one(ring, fd, HC1_URING_CMD_GENERATE, &g, sizeof(g)) == -EINVAL);
 
-	sqe = get_sqe(ring);
-	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-	sqe->cmd_op = HC1_URING_CMD_WAIT;
-	memcpy(sqe->cmd, &cmd, sizeof(cmd));
-	CHECK(io_uring_submit(ring) == 1);
-	CHECK(io_uring_wait_cqe(ring, &cqe) == 0);
-	CHECK(cqe->res == -EINVAL);
-	io_uring_cqe_seen(ring, cqe);
+    sqe = get_sqe(ring);
+    io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+    sqe->cmd_op = HC1_URING_CMD_WAIT;
+    memcpy(sqe->cmd, &cmd, sizeof(cmd));
+    CHECK(io_uring_submit(ring) == 1);
+    CHECK(io_uring_wait_cqe(ring, &cqe) == 0);
+    CHECK(cqe->res == -EINVAL);
+    io_uring_cqe_seen(ring, cqe);
 }
 
-static void test_generate(struct io_uring *ring, int fd)
-{
-	struct hc1_generate g = hc1_gen_args(prompt, 4, 24);
-	struct hc1_wait w = { .size = sizeof(w) };
-	uint32_t tokens[64];
-	int res;
+static void test_generate(struct io_uring* ring, int fd) {
+    struct hc1_generate g = hc1_gen_args(prompt, 4, 24);
+    struct hc1_wait w = {.size = sizeof(w)};
+    uint32_t tokens[64];
+    int res;
 
-	g.flags = HC1_GENERATE_IGNORE_EOS;
-	res = run_one(ring, fd, HC1_URING_CMD_GENERATE, &g, sizeof(g));
-	CHECK(res == 24);
-	/* The stream is the same whichever way the generation started. */
-	CHECK(hc1_read_all(fd, tokens, 64) == 24);
+    g.flags = HC1_GENERATE_IGNORE_EOS;
+    res = run_one(ring, fd, HC1_URING_CMD_GENERATE, &g, sizeof(g));
+    CHECK(res == 24);
+    /* The stream is the same whichever way the generation started. */
+    CHECK(hc1_read_all(fd, tokens, 64) == 24);
 
-	/* WAIT on a finished generation completes at once. */
-	w.min_produced = 0;
-	res = run_one(ring, fd, HC1_URING_CMD_WAIT, &w, sizeof(w));
-	CHECK(res == 24);
-	CHECK(w.produced == 24 && w.state == HC1_RING_DONE);
-	CHECK(w.finish == HC1_FINISH_LENGTH && w.status == 0);
+    /* WAIT on a finished generation completes at once. */
+    w.min_produced = 0;
+    res = run_one(ring, fd, HC1_URING_CMD_WAIT, &w, sizeof(w));
+    CHECK(res == 24);
+    CHECK(w.produced == 24 && w.state == HC1_RING_DONE);
+    CHECK(w.finish == HC1_FINISH_LENGTH && w.status == 0);
 }
 
 /* GENERATE and a chain of WAITs in flight together. */
-static void test_wait_chain(struct io_uring *ring, int fd, uint32_t max)
-{
-	struct hc1_generate g = hc1_gen_args(prompt, 4, max);
-	struct hc1_wait w = { .size = sizeof(w) };
-	struct io_uring_cqe *cqe;
-	bool gen_done = false, wait_done = false;
-	uint32_t last = 0, waits = 0;
+static void test_wait_chain(struct io_uring* ring, int fd, uint32_t max) {
+    struct hc1_generate g = hc1_gen_args(prompt, 4, max);
+    struct hc1_wait w = {.size = sizeof(w)};
+    struct io_uring_cqe* cqe;
+    bool gen_done = false, wait_done = false;
+    uint32_t last = 0, waits = 0;
 
-	g.flags = HC1_GENERATE_IGNORE_EOS;
-	prep_cmd(get_sqe(ring), fd, HC1_URING_CMD_GENERATE, &g, sizeof(g), 1);
-	CHECK(io_uring_submit(ring) == 1);
-	w.min_produced = 0;
-	prep_cmd(get_sqe(ring), fd, HC1_URING_CMD_WAIT, &w, sizeof(w), 2);
-	CHECK(io_uring_submit(ring) == 1);
+    g.flags = HC1_GENERATE_IGNORE_EOS;
+    prep_cmd(get_sqe(ring), fd, HC1_URING_CMD_GENERATE, &g, sizeof(g), 1);
+    CHECK(io_uring_submit(ring) == 1);
+    w.min_produced = 0;
+    prep_cmd(get_sqe(ring), fd, HC1_URING_CMD_WAIT, &w, sizeof(w), 2);
+    CHECK(io_uring_submit(ring) == 1);
 
-	while (!gen_done || !wait_done) {
-		CHECK(io_uring_wait_cqe(ring, &cqe) == 0);
-		if (cqe->user_data == 1) {
-			CHECK(cqe->res == (int)max);
-			gen_done = true;
-		} else {
-			CHECK(cqe->res >= 0);
-			CHECK((uint32_t)cqe->res >= last);
-			CHECK((uint32_t)cqe->res == w.produced);
-			last = cqe->res;
-			waits++;
-			if (w.state == HC1_RING_DONE) {
-				wait_done = true;
-			} else {
-				CHECK(w.produced > w.min_produced);
-				w.min_produced = w.produced;
-				prep_cmd(get_sqe(ring), fd, HC1_URING_CMD_WAIT,
-					 &w, sizeof(w), 2);
-				CHECK(io_uring_submit(ring) == 1);
-			}
-		}
-		io_uring_cqe_seen(ring, cqe);
-	}
-	CHECK(last == max);
-	printf("wait chain: %u completions for %u tokens\n", waits, max);
+    while (!gen_done || !wait_done) {
+        CHECK(io_uring_wait_cqe(ring, &cqe) == 0);
+        if (cqe->user_data == 1) {
+            CHECK(cqe->res == (int)max);
+            gen_done = true;
+        } else {
+            CHECK(cqe->res >= 0);
+            CHECK((uint32_t)cqe->res >= last);
+            CHECK((uint32_t)cqe->res == w.produced);
+            last = cqe->res;
+            waits++;
+            if (w.state == HC1_RING_DONE) {
+                wait_done = true;
+            } else {
+                CHECK(w.produced > w.min_produced);
+                w.min_produced = w.produced;
+                prep_cmd(get_sqe(ring), fd, HC1_URING_CMD_WAIT, &w, sizeof(w), 2);
+                CHECK(io_uring_submit(ring) == 1);
+            }
+        }
+        io_uring_cqe_seen(ring, cqe);
+    }
+    CHECK(last == max);
+    printf("wait chain: %u completions for %u tokens\n", waits, max);
 }
 
-static void test_cancelled_by_destroy(struct io_uring *ring, int fd,
-				      uint32_t max)
-{
-	struct hc1_generate g = hc1_gen_args(prompt, 4, max);
-	struct hc1_wait w = { .size = sizeof(w), .min_produced = UINT32_MAX };
-	struct io_uring_cqe *cqe;
-	int i, seen = 0;
+static void test_cancelled_by_destroy(struct io_uring* ring, int fd, uint32_t max) {
+    struct hc1_generate g = hc1_gen_args(prompt, 4, max);
+    struct hc1_wait w = {.size = sizeof(w), .min_produced = UINT32_MAX};
+    struct io_uring_cqe* cqe;
+    int i, seen = 0;
 
-	g.flags = HC1_GENERATE_IGNORE_EOS;
-	prep_cmd(get_sqe(ring), fd, HC1_URING_CMD_GENERATE, &g, sizeof(g), 1);
-	prep_cmd(get_sqe(ring), fd, HC1_URING_CMD_WAIT, &w, sizeof(w), 2);
-	CHECK(io_uring_submit(ring) == 2);
-	CHECK_OK(ioctl(fd, HC1_IOCTL_SESSION_DESTROY, 0));
-	for (i = 0; i < 2; i++) {
-		CHECK(io_uring_wait_cqe(ring, &cqe) == 0);
-		/* Either still parked (cancelled) or finished just before. */
-		if (cqe->user_data == 1)
-			CHECK(cqe->res == -ECANCELED || cqe->res == (int)max);
-		else
-			CHECK(cqe->res == -ECANCELED || cqe->res >= 0);
-		seen |= 1 << cqe->user_data;
-		io_uring_cqe_seen(ring, cqe);
-	}
-	CHECK(seen == 6);
-	hc1_create(fd);
+    g.flags = HC1_GENERATE_IGNORE_EOS;
+    prep_cmd(get_sqe(ring), fd, HC1_URING_CMD_GENERATE, &g, sizeof(g), 1);
+    prep_cmd(get_sqe(ring), fd, HC1_URING_CMD_WAIT, &w, sizeof(w), 2);
+    CHECK(io_uring_submit(ring) == 2);
+    CHECK_OK(ioctl(fd, HC1_IOCTL_SESSION_DESTROY, 0));
+    for (i = 0; i < 2; i++) {
+        CHECK(io_uring_wait_cqe(ring, &cqe) == 0);
+        /* Either still parked (cancelled) or finished just before. */
+        if (cqe->user_data == 1)
+            CHECK(cqe->res == -ECANCELED || cqe->res == (int)max);
+        else
+            CHECK(cqe->res == -ECANCELED || cqe->res >= 0);
+        seen |= 1 << cqe->user_data;
+        io_uring_cqe_seen(ring, cqe);
+    }
+    CHECK(seen == 6);
+    hc1_create(fd);
 }
 
 /* WAIT with a timeout on a generation that cannot satisfy it in time. */
-static void test_wait_timeout(struct io_uring *ring, int fd)
-{
-	struct hc1_wait w = { .size = sizeof(w), .min_produced = UINT32_MAX,
-			      .timeout_ms = 1 };
-	int res;
+static void test_wait_timeout(struct io_uring* ring, int fd) {
+    struct hc1_wait w = {.size = sizeof(w), .min_produced = UINT32_MAX, .timeout_ms = 1};
+    int res;
 
-	/* Nothing runs: a WAIT is satisfied whatever its timeout. */
-	res = run_one(ring, fd, HC1_URING_CMD_WAIT, &w, sizeof(w));
-	CHECK(res >= 0);
-	CHECK(w.state != HC1_RING_RUNNING);
+    /* Nothing runs: a WAIT is satisfied whatever its timeout. */
+    res = run_one(ring, fd, HC1_URING_CMD_WAIT, &w, sizeof(w));
+    CHECK(res >= 0);
+    CHECK(w.state != HC1_RING_RUNNING);
 }
 
-int main(void)
-{
-	int fd = hc1_open();
-	struct hc1_info info = hc1_get_info(fd);
-	uint32_t slots = 1u << info.ring_shift;
-	struct io_uring ring;
-	int ret;
+int main(void) {
+    int fd = hc1_open();
+    struct hc1_info info = hc1_get_info(fd);
+    uint32_t slots = 1u << info.ring_shift;
+    struct io_uring ring;
+    int ret;
 
-	ret = io_uring_queue_init(16, &ring, 0);
-	if (ret == -ENOSYS || ret == -EPERM)
-		skip("io_uring is not available in this kernel");
-	CHECK(ret == 0);
-	hc1_create(fd);
-	test_errors(&ring, fd);
-	test_generate(&ring, fd);
-	test_wait_chain(&ring, fd, slots < 128 ? slots : 128);
-	test_wait_timeout(&ring, fd);
-	test_cancelled_by_destroy(&ring, fd, slots);
-	io_uring_queue_exit(&ring);
-	close(fd);
-	printf("uring tests passed\n");
-	return 0;
+    ret = io_uring_queue_init(16, &ring, 0);
+    if (ret == -ENOSYS || ret == -EPERM)
+        skip("io_uring is not available in this kernel");
+    CHECK(ret == 0);
+    hc1_create(fd);
+    test_errors(&ring, fd);
+    test_generate(&ring, fd);
+    test_wait_chain(&ring, fd, slots < 128 ? slots : 128);
+    test_wait_timeout(&ring, fd);
+    test_cancelled_by_destroy(&ring, fd, slots);
+    io_uring_queue_exit(&ring);
+    close(fd);
+    printf("uring tests passed\n");
+    return 0;
 }

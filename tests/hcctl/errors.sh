@@ -14,7 +14,12 @@ grep -q '^hctest:' /etc/passwd || echo 'hctest:x:1000:1000::/tmp:/bin/sh' >>/etc
 chmod 0660 /dev/hc/0
 expect_rc 5 su -p hctest -c "hcctl info"
 grep -q "hint:" /tmp/hcctl.err || fail "no hint for permission denied"
-expect_rc 5 su -p hctest -c "hcctl reset"
+
+# A member of group hc1 may use the card but not reset it (CAP_SYS_ADMIN).
+grep -q '^hcuser:' /etc/passwd || echo 'hcuser:x:1001:990::/tmp:/bin/sh' >>/etc/passwd
+expect_rc 0 su -p hcuser -c "hcctl run 'Once upon a time' --max-tokens 4"
+expect_rc 5 su -p hcuser -c "hcctl reset"
+grep -q "CAP_SYS_ADMIN" /tmp/hcctl.err || fail "no hint for reset without privilege"
 
 # Driver not loaded: list still shows the card (without driver), others say 4.
 if [ -f /lib/hc1/hc1.ko ] && rmmod hc1 2>/dev/null; then

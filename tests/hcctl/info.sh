@@ -3,7 +3,7 @@
 need_card
 expect_rc 0 hcctl info
 echo "$out"
-for w in model vocabulary sha256 queues contexts counters; do
+for w in model vocabulary sha256 queues contexts counters "state         live at PCI 0000:"; do
 	contains "$out" "$w" || fail "info lacks '$w'"
 done
 expect_rc 0 hcctl -d 0 info --json

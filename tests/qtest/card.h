@@ -36,7 +36,8 @@ struct CardOptions {
     uint32_t queue_entries = 64;
     uint32_t threads = 1;
     bool fault_inject = true;
-    std::string extra; // appended to -device
+    bool default_model = false; // give no model: the card burns in its default
+    std::string extra;          // appended to -device
 };
 
 struct Generation {
@@ -46,11 +47,10 @@ struct Generation {
 };
 
 class Card {
-public:
-    Card(const std::string &qemu, const std::string &model_dir,
-         const CardOptions &opt = {});
+  public:
+    Card(const std::string& qemu, const std::string& model_dir, const CardOptions& opt = {});
 
-    Qtest &qt() { return *qt_; }
+    Qtest& qt() { return *qt_; }
 
     // PCI config space of the card.
     uint32_t cfg_read32(uint8_t off);
@@ -58,6 +58,8 @@ public:
     uint16_t cfg_read16(uint8_t off);
     void cfg_write16(uint8_t off, uint16_t val);
     uint8_t devfn() const { return devfn_; }
+    // After a system reset: program BARs, bus mastering and MSI-X again.
+    void reattach();
 
     uint32_t reg(uint32_t off) { return qt_->readl(kBar0 + off); }
     void set_reg(uint32_t off, uint32_t val) { qt_->writel(kBar0 + off, val); }
@@ -67,34 +69,32 @@ public:
     void disable();
 
     // Queue handling.
-    void submit(uint16_t qid, const hc1_sqe &sqe);
+    void submit(uint16_t qid, const hc1_sqe& sqe);
     void ring_sq(uint16_t qid, uint32_t tail);
     std::optional<hc1_cqe> poll_cqe(uint16_t qid,
-                                    std::chrono::milliseconds timeout =
-                                        std::chrono::seconds(30));
-    hc1_cqe admin(const hc1_sqe &sqe);
-    hc1_cqe io(uint16_t qid, const hc1_sqe &sqe);
-    static uint16_t status(const hc1_cqe &c) { return c.status >> HC1_CQE_STATUS_SHIFT; }
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    hc1_cqe admin(const hc1_sqe& sqe);
+    hc1_cqe io(uint16_t qid, const hc1_sqe& sqe);
+    static uint16_t status(const hc1_cqe& c) { return c.status >> HC1_CQE_STATUS_SHIFT; }
 
     // Commands.
-    hc1_cqe identify(hc1_model_card &card, uint64_t addr = kData);
+    hc1_cqe identify(hc1_model_card& card, uint64_t addr = kData);
     std::vector<uint8_t> read_vocab(uint32_t total);
     hc1_cqe create_ioq(uint16_t qid, uint32_t entries = 32, uint16_t vector = 0xffff,
                        uint8_t flags = 0);
     hc1_cqe delete_ioq(uint16_t qid);
-    hc1_cqe get_stats(hc1_stats &st);
+    hc1_cqe get_stats(hc1_stats& st);
     hc1_cqe create_ctx(uint16_t qid, uint32_t ctx);
     hc1_cqe destroy_ctx(uint16_t qid, uint32_t ctx);
     hc1_cqe cancel(uint16_t qid, uint32_t ctx);
 
-    hc1_sqe generate_sqe(uint32_t ctx, const std::vector<uint32_t> &prompt,
-                         uint32_t max_tokens, uint8_t ring_shift = 9);
+    hc1_sqe generate_sqe(uint32_t ctx, const std::vector<uint32_t>& prompt, uint32_t max_tokens,
+                         uint8_t ring_shift = 9);
     // Submit a GENERATE (prompt written to guest RAM first), no waiting.
-    void start_generate(uint16_t qid, const hc1_sqe &sqe,
-                        const std::vector<uint32_t> &prompt);
+    void start_generate(uint16_t qid, const hc1_sqe& sqe, const std::vector<uint32_t>& prompt);
     // Read back the ring of @ctx for a generation that completed with @cqe.
-    Generation collect(uint32_t ctx, const hc1_cqe &cqe, uint8_t ring_shift = 9);
-    Generation generate(uint16_t qid, uint32_t ctx, const std::vector<uint32_t> &prompt,
+    Generation collect(uint32_t ctx, const hc1_cqe& cqe, uint8_t ring_shift = 9);
+    Generation generate(uint16_t qid, uint32_t ctx, const std::vector<uint32_t>& prompt,
                         uint32_t max_tokens);
 
     hc1_ring_header ring_header(uint32_t ctx);
@@ -102,7 +102,7 @@ public:
     void clear_msi(uint16_t vector) { qt_->writel(kMsiArea + 4 * vector, 0); }
     uint16_t nvectors() const { return nvectors_; }
 
-private:
+  private:
     struct Queue {
         uint64_t sq = 0, cq = 0;
         uint32_t sq_entries = 0, cq_entries = 0;

@@ -13,12 +13,12 @@
 namespace hc1test {
 
 class Vocab {
-public:
+  public:
     // Parses a READ_VOCAB blob; throws std::runtime_error if malformed.
     explicit Vocab(std::span<const uint8_t> blob);
 
     size_t size() const { return pieces_.size(); }
-    const std::string &piece(uint32_t id) const { return pieces_.at(id); }
+    const std::string& piece(uint32_t id) const { return pieces_.at(id); }
     float score(uint32_t id) const { return scores_.at(id); }
     uint32_t max_token_len() const { return max_len_; }
 
@@ -26,8 +26,8 @@ public:
     // Text of @tokens; @prev is the token before the first one.
     std::string decode(std::span<const uint32_t> tokens, uint32_t prev, uint32_t bos) const;
 
-private:
-    int lookup(const std::string &s) const;
+  private:
+    int lookup(const std::string& s) const;
 
     std::vector<std::string> pieces_;
     std::vector<float> scores_;

@@ -8,6 +8,7 @@
 //   aggregate  N contexts decoding together, total tokens / wall time
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -18,6 +19,7 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "hc1e/engine.hpp"
+#include "hc1e/kernels.hpp"
 #include "hc1e/sampler.hpp"
 #include "reference.hpp"
 
@@ -30,6 +32,19 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
 }
+
+// CPU seconds of the whole process: on a shared machine, tokens per CPU
+// second measure the engine, tokens per wall second the machine's load too.
+double cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+struct Rate {
+    double wall = 0; // tokens per second
+    double cpu = 0;  // tokens per CPU second
+};
 
 uint64_t rss_kib() {
     FILE* f = std::fopen("/proc/self/statm", "r");
@@ -77,10 +92,10 @@ struct Tally {
     }
 };
 
-// Runs @n_ctx generations of @prompt at once; returns tokens generated and
-// the wall time.
-std::pair<uint64_t, double> run_batch(Engine& e, uint32_t n_ctx,
-                                      const std::vector<uint32_t>& prompt, uint32_t max_tokens) {
+// Runs @n_ctx generations of @prompt at once; @count says whether the rate
+// counts generated tokens or prompt tokens.
+Rate run_batch(Engine& e, uint32_t n_ctx, const std::vector<uint32_t>& prompt, uint32_t max_tokens,
+               bool count_prompt = false) {
     Tally tally;
     tally.pending = n_ctx;
     hc1_engine_request req{};
@@ -95,9 +110,51 @@ std::pair<uint64_t, double> run_batch(Engine& e, uint32_t n_ctx,
         if (e.generate(c, req, cb) != 0)
             throw std::runtime_error("generate failed on context " + std::to_string(c));
     const auto t0 = Clock::now();
+    const double c0 = cpu_seconds();
     e.set_stall(false);
     tally.wait();
-    return {tally.tokens, seconds_since(t0)};
+    const double wall = seconds_since(t0), cpu = cpu_seconds() - c0;
+    const double n = count_prompt ? double(prompt.size()) * n_ctx : double(tally.tokens);
+    return {n / wall, n / cpu};
+}
+
+// Every matrix of the model (what one decode step multiplies), @n_vec
+// vectors at a time, repeated for ~0.2 CPU seconds; GMAC per CPU second.
+double matmul_gmacs(const Engine& e, uint32_t n_vec) {
+    const BurnedModel& m = e.model();
+    const Kernels& k = e.kernels();
+    std::vector<const Matrix*> mats{&m.classifier()};
+    for (const auto& l : m.layers())
+        for (const Matrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w2, &l.w3})
+            mats.push_back(w);
+    size_t max_rows = 0, max_cols = 0;
+    uint64_t macs_per_pass = 0;
+    for (const Matrix* w : mats) {
+        max_rows = std::max<size_t>(max_rows, w->rows);
+        max_cols = std::max<size_t>(max_cols, w->cols_padded);
+        macs_per_pass += uint64_t(w->rows) * w->cols * n_vec;
+    }
+    std::vector<float> x(max_cols * n_vec, 0.5f), out(max_rows * n_vec);
+    std::vector<int8_t> xq(max_cols * n_vec);
+    std::vector<float> xs(max_cols * n_vec);
+    uint64_t passes = 0;
+    const double c0 = cpu_seconds();
+    double spent = 0;
+    while (spent < 0.2) {
+        for (const Matrix* w : mats) {
+            if (w->f32) {
+                k.matmul_f32(*w, x.data(), w->cols, n_vec, out.data(), w->rows);
+            } else {
+                for (uint32_t v = 0; v < n_vec; v++)
+                    k.quantize(x.data() + v * w->cols, w->cols, w->cols_padded, w->group,
+                               xq.data() + v * w->cols_padded, xs.data() + v * w->groups_per_row());
+                k.matmul_q8(*w, xq.data(), xs.data(), n_vec, out.data(), w->rows);
+            }
+        }
+        passes++;
+        spent = cpu_seconds() - c0;
+    }
+    return double(macs_per_pass) * double(passes) / spent / 1e9;
 }
 
 struct FormatResult {
@@ -105,8 +162,11 @@ struct FormatResult {
     std::string kernels;
     uint64_t weight_bytes = 0;
     std::string sha256;
-    double decode = 0, prefill = 0;
-    std::vector<std::pair<uint32_t, double>> aggregate;
+    Rate decode, prefill;
+    // Matmul kernel throughput on the whole model's matrices, in MACs per
+    // CPU second, for 1 and 8 vectors: whether batching can save anything.
+    double gmacs_1 = 0, gmacs_8 = 0;
+    std::vector<std::pair<uint32_t, Rate>> aggregate;
     uint64_t rss_kib = 0;
 };
 
@@ -131,8 +191,7 @@ FormatResult bench_format(const SourceModel& src, WeightFormat fmt,
     r.sha256 = Sha256::hex(e.model().sha256());
 
     const std::vector<uint32_t> bos{src.vocab.bos_id};
-    auto [tokens, secs] = run_batch(e, 1, bos, positions);
-    r.decode = tokens / secs;
+    r.decode = run_batch(e, 1, bos, positions);
 
     // Prefill: a prompt filling the context but for its one generated token.
     std::vector<uint32_t> prompt(positions);
@@ -140,25 +199,24 @@ FormatResult bench_format(const SourceModel& src, WeightFormat fmt,
     prompt[0] = src.vocab.bos_id;
     for (size_t i = 1; i < prompt.size(); i++)
         prompt[i] = 3 + rng.next() % (c.vocab_size - 3);
-    auto [ptokens, psecs] = run_batch(e, 1, prompt, 1);
-    (void)ptokens;
-    r.prefill = prompt.size() / psecs;
+    r.prefill = run_batch(e, 1, prompt, 1, true);
 
-    for (uint32_t n : contexts) {
-        auto [t, s] = run_batch(e, n, bos, positions);
-        r.aggregate.push_back({n, t / s});
-    }
+    for (uint32_t n : contexts)
+        r.aggregate.push_back({n, run_batch(e, n, bos, positions)});
+    r.gmacs_1 = matmul_gmacs(e, 1);
+    r.gmacs_8 = matmul_gmacs(e, 8);
     r.rss_kib = rss_kib();
     return r;
 }
 
-double bench_reference(const SourceModel& src, uint32_t positions) {
+Rate bench_reference(const SourceModel& src, uint32_t positions) {
     ReferenceModel ref(src);
     uint32_t token = src.vocab.bos_id;
     const auto t0 = Clock::now();
+    const double c0 = cpu_seconds();
     for (uint32_t pos = 0; pos < positions; pos++)
         token = argmax(ref.forward(token, pos));
-    return positions / seconds_since(t0);
+    return {positions / seconds_since(t0), positions / (cpu_seconds() - c0)};
 }
 
 } // namespace
@@ -181,29 +239,36 @@ int cmd_bench(int argc, char** argv) {
             contexts.push_back(static_cast<uint32_t>(n));
         }
 
-        const double reference = bench_reference(src, positions);
+        const Rate reference = bench_reference(src, positions);
         std::vector<FormatResult> results;
         for (WeightFormat f : {WeightFormat::Fp32, WeightFormat::Int8})
             results.push_back(bench_format(src, f, contexts, positions, threads));
 
         if (args.has("json")) {
+            auto rate = [](const Rate& r) {
+                char buf[96];
+                std::snprintf(buf, sizeof buf, "{\"wall\": %.0f, \"cpu\": %.0f}", r.wall, r.cpu);
+                return std::string(buf);
+            };
             std::printf("{\n  \"model\": \"%s\",\n  \"params\": %llu,\n  \"positions\": %u,\n"
-                        "  \"threads\": %u,\n  \"reference_decode_tok_s\": %.0f,\n"
-                        "  \"formats\": [\n",
+                        "  \"threads\": %u,\n  \"unit\": \"tokens per second (wall) and per CPU "
+                        "second (cpu)\",\n  \"reference_decode\": %s,\n  \"formats\": [\n",
                         src.name.c_str(), static_cast<unsigned long long>(src.n_params()),
-                        positions, threads, reference);
+                        positions, threads, rate(reference).c_str());
             for (size_t i = 0; i < results.size(); i++) {
                 const FormatResult& r = results[i];
                 std::printf("    {\"format\": \"%s\", \"kernels\": \"%s\", \"weight_bytes\": "
-                            "%llu, \"sha256\": \"%s\",\n     \"decode_tok_s\": %.0f, "
-                            "\"prefill_tok_s\": %.0f, \"decode_vs_reference\": %.2f,\n"
-                            "     \"aggregate_tok_s\": {",
+                            "%llu, \"sha256\": \"%s\",\n     \"decode\": %s, \"prefill\": %s,\n"
+                            "     \"decode_vs_reference_cpu\": %.2f,\n"
+                            "     \"matmul_gmac_per_cpu_s\": {\"1\": %.1f, \"8\": %.1f},\n"
+                            "     \"aggregate\": {",
                             r.format.c_str(), r.kernels.c_str(),
                             static_cast<unsigned long long>(r.weight_bytes), r.sha256.c_str(),
-                            r.decode, r.prefill, r.decode / reference);
+                            rate(r.decode).c_str(), rate(r.prefill).c_str(),
+                            r.decode.cpu / reference.cpu, r.gmacs_1, r.gmacs_8);
                 for (size_t j = 0; j < r.aggregate.size(); j++)
-                    std::printf("%s\"%u\": %.0f", j ? ", " : "", r.aggregate[j].first,
-                                r.aggregate[j].second);
+                    std::printf("%s\"%u\": %s", j ? ", " : "", r.aggregate[j].first,
+                                rate(r.aggregate[j].second).c_str());
                 std::printf("},\n     \"rss_kib\": %llu}%s\n",
                             static_cast<unsigned long long>(r.rss_kib),
                             i + 1 < results.size() ? "," : "");
@@ -213,21 +278,30 @@ int cmd_bench(int argc, char** argv) {
             return 0;
         }
 
-        std::printf("model %s: %llu parameters, %u positions, %u engine thread(s)\n",
+        std::printf("model %s: %llu parameters, %u positions, %u engine thread(s)\n"
+                    "rates in tokens per wall-clock second and per CPU second\n\n",
                     src.name.c_str(), static_cast<unsigned long long>(src.n_params()), positions,
                     threads);
-        std::printf("reference (scalar fp32, llama2.c-style)  decode %10.0f tok/s\n", reference);
+        std::printf("%-34s %10s %10s\n", "", "tok/s", "tok/cpu-s");
+        std::printf("%-34s %10.0f %10.0f\n", "reference decode (scalar fp32)", reference.wall,
+                    reference.cpu);
         for (const FormatResult& r : results) {
-            std::printf("\n%s (%s kernels, %llu weight bytes, sha256 %.16s...)\n", r.format.c_str(),
+            std::printf("\n%s: %s kernels, %llu weight bytes, sha256 %s\n", r.format.c_str(),
                         r.kernels.c_str(), static_cast<unsigned long long>(r.weight_bytes),
                         r.sha256.c_str());
-            std::printf("  decode, 1 context   %10.0f tok/s  (%.2fx reference)\n", r.decode,
-                        r.decode / reference);
-            std::printf("  prefill             %10.0f tok/s\n", r.prefill);
-            for (auto [n, tps] : r.aggregate)
-                std::printf("  aggregate, %2u ctx   %10.0f tok/s  (%.2fx 1 context)\n", n, tps,
-                            tps / r.decode);
-            std::printf("  RSS after run       %10llu KiB\n",
+            std::printf("%-34s %10.0f %10.0f   %.2fx reference\n", "  decode, 1 context",
+                        r.decode.wall, r.decode.cpu, r.decode.cpu / reference.cpu);
+            std::printf("%-34s %10.0f %10.0f\n", "  prefill", r.prefill.wall, r.prefill.cpu);
+            for (auto [n, rate] : r.aggregate) {
+                char label[64];
+                std::snprintf(label, sizeof label, "  aggregate, %u contexts", n);
+                std::printf("%-34s %10.0f %10.0f   %.2fx 1 context\n", label, rate.wall, rate.cpu,
+                            rate.cpu / r.decode.cpu);
+            }
+            std::printf("  matmul kernels on the model's matrices: %.1f GMAC/cpu-s for 1 vector, "
+                        "%.1f for 8\n",
+                        r.gmacs_1, r.gmacs_8);
+            std::printf("%-34s %10llu KiB\n", "  RSS after the runs",
                         static_cast<unsigned long long>(r.rss_kib));
         }
         std::printf("\npeak RSS %llu KiB\n", static_cast<unsigned long long>(peak_rss_kib()));

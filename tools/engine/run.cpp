@@ -21,6 +21,7 @@ struct EngineCloser {
 struct Printer {
     const Tokenizer* tok;
     uint32_t prev;
+    uint32_t stop; // reported, like llama2.c's BOS it ends the text unprinted
 };
 
 } // namespace
@@ -74,7 +75,7 @@ int cmd_run(int argc, char** argv) {
         req.n_stop = 1;
 
         // The prompt is echoed as llama2.c does: every token after BOS.
-        Printer printer{&tok, info.bos_id};
+        Printer printer{&tok, info.bos_id, info.bos_id};
         for (size_t i = 1; i < prompt.size(); i++) {
             std::string_view piece = tok.decode(printer.prev, prompt[i]);
             std::fwrite(piece.data(), 1, piece.size(), stdout);
@@ -86,6 +87,8 @@ int cmd_run(int argc, char** argv) {
         col.user = &printer;
         col.on_token = [](Collector& c, uint32_t token) {
             auto* p = static_cast<Printer*>(c.user);
+            if (token == p->stop)
+                return;
             std::string_view piece = p->tok->decode(p->prev, token);
             std::fwrite(piece.data(), 1, piece.size(), stdout);
             std::fflush(stdout);

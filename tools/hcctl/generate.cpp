@@ -22,7 +22,7 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 // Sampling options shared by run, chat and bench; --stop values that are
 // numbers are token ids, anything else is a string matched in the text.
 hc::GenerateOptions sampling(const Args& args, const hc::Card& card, uint32_t default_max,
-                             std::vector<std::string>& stop_strings) {
+                             std::vector<std::string>& stop_strings, bool stop_at_bos = true) {
     hc::GenerateOptions o;
     o.max_tokens = static_cast<uint32_t>(args.get_uint("max-tokens", default_max));
     o.temperature = static_cast<float>(args.get_double("temperature", 0.0));
@@ -44,6 +44,11 @@ hc::GenerateOptions sampling(const Args& args, const hc::Card& card, uint32_t de
             stop_strings.push_back(s);
         }
     }
+    // A generated BOS starts a new document (stories260K separates its
+    // stories so): end there like llama2.c does, unless told to run on.
+    if (stop_at_bos && !o.ignore_eos && !args.has("no-bos-stop") &&
+        o.stop_tokens.size() < card.info().max_stop)
+        o.stop_tokens.push_back(card.info().bos_id);
     if (o.stop_tokens.size() > card.info().max_stop)
         throw UsageError("at most " + std::to_string(card.info().max_stop) + " stop tokens");
     uint32_t ring = 1u << card.info().ring_shift;
@@ -95,6 +100,7 @@ struct Turn {
     hc::Result result;
     bool stopped_by_string = false;
     uint32_t prompt_tokens = 0;
+    uint64_t syscalls = 0;
     double ttft_ms = 0, elapsed_ms = 0, decode_ms = 0;
 };
 
@@ -114,6 +120,7 @@ Turn generate_turn(hc::Session& session, std::string_view prompt, const hc::Gene
             std::fflush(out);
         }
     };
+    uint64_t syscalls_before = session.syscalls();
     auto t0 = Clock::now();
     Clock::time_point first, last;
     uint32_t n = 0;
@@ -127,6 +134,7 @@ Turn generate_turn(hc::Session& session, std::string_view prompt, const hc::Gene
     if (!filter.hit())
         emit(filter.feed(detok.finish()) + filter.flush());
     turn.stopped_by_string = filter.hit();
+    turn.syscalls = session.syscalls() - syscalls_before;
     turn.elapsed_ms = ms_between(t0, n ? last : Clock::now());
     turn.ttft_ms = n ? ms_between(t0, first) : 0;
     turn.decode_ms = n > 1 ? ms_between(first, last) : 0;
@@ -138,9 +146,12 @@ void print_stats(const Turn& t) {
     double decode = t.decode_ms > 0 ? (t.result.tokens - 1) / (t.decode_ms / 1000) : 0;
     std::fprintf(stderr,
                  "\n--- %u prompt tokens, %u generated (%s%s); time to first token %.1f ms; "
-                 "%.1f tokens/s overall, %.1f tokens/s after the first\n",
+                 "%.1f tokens/s overall, %.1f tokens/s after the first; %llu syscalls "
+                 "(%.3f per token)\n",
                  t.prompt_tokens, t.result.tokens, hc::to_string(t.result.finish),
-                 t.stopped_by_string ? ", stop string" : "", t.ttft_ms, tps, decode);
+                 t.stopped_by_string ? ", stop string" : "", t.ttft_ms, tps, decode,
+                 static_cast<unsigned long long>(t.syscalls),
+                 t.result.tokens ? double(t.syscalls) / t.result.tokens : 0.0);
 }
 
 } // namespace
@@ -169,6 +180,7 @@ int cmd_run(const Args& args) {
             .field("ttft_ms", t.ttft_ms)
             .field("elapsed_ms", t.elapsed_ms)
             .field("tokens_per_s", t.elapsed_ms > 0 ? t.result.tokens / (t.elapsed_ms / 1000) : 0.0)
+            .field("syscalls", t.syscalls)
             .end_object();
         std::cout << j.str() << "\n";
     } else {
@@ -221,26 +233,50 @@ int cmd_chat(const Args& args) {
 }
 
 int cmd_bench(const Args& args) {
-    hc::Card card = open_card(args);
-    uint32_t n_sessions = static_cast<uint32_t>(args.get_uint("sessions", 4));
+    // --all-cards: the same load on every card, all from one event loop.
+    std::vector<hc::Card> cards;
+    if (args.has("all-cards") && args.device.empty())
+        for (const std::string& path : hc::device_paths())
+            cards.push_back(hc::Card::open(path));
+    if (cards.empty())
+        cards.push_back(open_card(args));
+    hc::Card& card = cards.front();
+    uint32_t per_card = static_cast<uint32_t>(args.get_uint("sessions", 4));
     std::vector<std::string> stops;
-    hc::GenerateOptions opts = sampling(args, card, 0, stops);
+    hc::GenerateOptions opts = sampling(args, card, 0, stops, false);
     opts.max_tokens = static_cast<uint32_t>(args.get_uint("tokens", 64));
     opts.ignore_eos = true; // every session makes exactly M tokens
-    if (n_sessions == 0 || opts.max_tokens == 0)
+    if (per_card == 0 || opts.max_tokens == 0)
         throw UsageError("--sessions and --tokens must be > 0");
-    if (n_sessions > card.info().n_contexts)
-        throw UsageError(std::to_string(n_sessions) + " sessions, but the card holds " +
-                         std::to_string(card.info().n_contexts));
-    if (opts.max_tokens > (1u << card.info().ring_shift))
-        throw UsageError("--tokens exceeds the ring of " +
-                         std::to_string(1u << card.info().ring_shift));
+    for (const hc::Card& c : cards) {
+        if (per_card > c.info().n_contexts)
+            throw UsageError(std::to_string(per_card) + " sessions, but " + c.path() + " holds " +
+                             std::to_string(c.info().n_contexts));
+        if (opts.max_tokens > (1u << c.info().ring_shift))
+            throw UsageError("--tokens exceeds the ring of " +
+                             std::to_string(1u << c.info().ring_shift) + " on " + c.path());
+    }
     std::string prompt = args.get("prompt").value_or("Once upon a time");
 
     std::vector<hc::Session> sessions;
-    for (uint32_t i = 0; i < n_sessions; i++)
-        sessions.push_back(card.session());
-    std::vector<uint32_t> tokens = card.tokenizer().encode(prompt);
+    std::vector<uint32_t> card_of;
+    std::vector<std::vector<uint32_t>> prompt_of;
+    for (uint32_t c = 0; c < cards.size(); c++) {
+        std::vector<uint32_t> encoded = cards[c].tokenizer().encode(prompt);
+        for (uint32_t i = 0; i < per_card; i++) {
+            sessions.push_back(cards[c].session());
+            card_of.push_back(c);
+            prompt_of.push_back(encoded);
+        }
+    }
+    const uint32_t n_sessions = static_cast<uint32_t>(sessions.size());
+    std::vector<uint32_t>& tokens = prompt_of.front();
+    auto interrupts = [&] {
+        uint64_t n = 0;
+        for (const hc::Card& c : cards)
+            n += c.stats().interrupts;
+        return n;
+    };
 
     struct PerSession {
         Clock::time_point submitted, first, last;
@@ -251,12 +287,12 @@ int cmd_bench(const Args& args) {
     };
     std::vector<PerSession> per(n_sessions);
     hc::EventLoop loop;
-    hc::Stats before = card.stats();
+    uint64_t irqs_before = interrupts();
     auto t0 = Clock::now();
     for (uint32_t i = 0; i < n_sessions; i++) {
         PerSession& p = per[i];
         p.submitted = Clock::now();
-        loop.submit(sessions[i], tokens, opts,
+        loop.submit(sessions[i], prompt_of[i], opts,
                     {[&p](std::span<const uint32_t> batch) {
                          auto now = Clock::now();
                          for (size_t k = 0; k < batch.size(); k++) {
@@ -276,7 +312,6 @@ int cmd_bench(const Args& args) {
     }
     loop.run();
     double wall_ms = ms_between(t0, Clock::now());
-    hc::Stats after = card.stats();
     hc::EventLoop::Counters c = loop.counters();
 
     uint64_t total = 0;
@@ -292,12 +327,13 @@ int cmd_bench(const Args& args) {
     double agg_tps = total / (wall_ms / 1000);
     uint64_t syscalls = c.enters + c.other_syscalls;
     double per_token = total ? static_cast<double>(syscalls) / total : 0;
-    uint64_t irqs = after.interrupts - before.interrupts;
+    uint64_t irqs = interrupts() - irqs_before;
 
     if (args.json) {
         Json j;
         j.begin_object()
             .field("device", card.path())
+            .field("cards", static_cast<uint32_t>(cards.size()))
             .field("sessions", n_sessions)
             .field("tokens_per_session", opts.max_tokens)
             .field("prompt_tokens", static_cast<uint32_t>(tokens.size()))
@@ -319,6 +355,7 @@ int cmd_bench(const Args& args) {
             double span = p.tokens ? ms_between(p.submitted, p.last) : 0;
             j.begin_object()
                 .field("session", i)
+                .field("card", cards[card_of[i]].path())
                 .field("tokens", p.tokens)
                 .field("finish", hc::to_string(p.result.finish))
                 .field("tokens_per_s", span > 0 ? p.tokens / (span / 1000) : 0.0)
@@ -331,14 +368,16 @@ int cmd_bench(const Args& args) {
         j.end_array().end_object();
         std::cout << j.str() << "\n";
     } else {
-        std::printf("%s: %u sessions x %u tokens, prompt of %zu tokens, one event loop\n\n",
-                    card.path().c_str(), n_sessions, opts.max_tokens, tokens.size());
-        std::printf("%7s %7s %10s %9s %11s %11s %s\n", "session", "tokens", "tokens/s", "ttft ms",
-                    "itl p50 ms", "itl p99 ms", "finish");
+        std::printf("%s%s: %u sessions x %u tokens, prompt of %zu tokens, one event loop\n\n",
+                    card.path().c_str(), cards.size() > 1 ? " and the other cards" : "", n_sessions,
+                    opts.max_tokens, tokens.size());
+        std::printf("%7s %-10s %7s %10s %9s %11s %11s %s\n", "session", "card", "tokens",
+                    "tokens/s", "ttft ms", "itl p50 ms", "itl p99 ms", "finish");
         for (uint32_t i = 0; i < n_sessions; i++) {
             const PerSession& p = per[i];
             double span = p.tokens ? ms_between(p.submitted, p.last) : 0;
-            std::printf("%7u %7u %10.1f %9.1f %11.2f %11.2f %s\n", i, p.tokens,
+            std::printf("%7u %-10s %7u %10.1f %9.1f %11.2f %11.2f %s\n", i,
+                        cards[card_of[i]].path().c_str(), p.tokens,
                         span > 0 ? p.tokens / (span / 1000) : 0.0,
                         p.tokens ? ms_between(p.submitted, p.first) : 0.0,
                         percentile(p.gaps_ms, 50), percentile(p.gaps_ms, 99),

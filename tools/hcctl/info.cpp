@@ -91,6 +91,10 @@ int cmd_info(const Args& args) {
             .field("features", feature_names(d.features, kDrvFeatures))
             .field("index", d.index)
             .field("ring_tokens", uint64_t{1} << d.ring_shift)
+            .field("pci_address", card.pci_address())
+            .field("state", card.attribute("state"))
+            .field("io_queues", card.attribute("io_queues"))
+            .field("sessions", card.attribute("sessions"))
             .end_object();
         stats_json(j, s);
         std::cout << j.end_object().str() << "\n";
@@ -113,6 +117,11 @@ int cmd_info(const Args& args) {
                 1ull << d.ring_shift, d.max_stop);
     std::printf("  driver        UAPI %u, features %s\n", d.uapi_version,
                 feature_names(d.features, kDrvFeatures).c_str());
+    auto or_dash = [](std::string v) { return v.empty() ? std::string("-") : v; };
+    std::printf("  state         %s at PCI %s, %s I/O queues in use, %s sessions open\n",
+                or_dash(card.attribute("state")).c_str(), or_dash(card.pci_address()).c_str(),
+                or_dash(card.attribute("io_queues")).c_str(),
+                or_dash(card.attribute("sessions")).c_str());
     std::printf(
         "  counters      %u active, %u running, %llu generations (%llu cancelled),\n"
         "                %llu prompt + %llu generated tokens, %llu commands (%llu errors),\n"

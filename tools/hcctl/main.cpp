@@ -22,12 +22,13 @@ commands:
   info                 model card, driver limits, queues and counters of a card
   run PROMPT           generate from PROMPT, streaming the text
       --max-tokens N --temperature F --top-k N --top-p F --seed N
-      --stop TOKEN_ID|STRING (repeatable) --ignore-eos --timeout MS
+      --stop TOKEN_ID|STRING (repeatable) --ignore-eos --no-bos-stop --timeout MS
       --stats (time to first token, tokens/s, count on stderr)
   chat                 interactive: each stdin line continues the conversation
       (run's sampling options; --max-tokens per reply, default 128)
   bench                N sessions x M tokens on one event loop
-      -n/--sessions N (default 4) -m/--tokens M (default 64) --prompt TEXT
+      -n/--sessions N per card (default 4) -m/--tokens M (default 64) --prompt TEXT
+      --all-cards (the same load on every card, one event loop)
   top                  live card counters; --interval SEC (default 1), --count N
   reset                reset the card (needs CAP_SYS_ADMIN)
   version              versions of hcctl/libhc and of the driver
@@ -38,7 +39,8 @@ exit codes: 0 ok, 1 error, 2 usage, 3 no such card, 4 driver not loaded,
 )";
 
 // Options that take no value.
-const std::set<std::string> kFlags = {"json", "stats", "ignore-eos", "help", "raw"};
+const std::set<std::string> kFlags = {"json",        "stats",     "ignore-eos",
+                                      "no-bos-stop", "all-cards", "help"};
 
 Args parse(int argc, char** argv, std::string& command) {
     Args a;

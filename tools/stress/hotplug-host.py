@@ -4,7 +4,7 @@
   hotplug-host.py QMP_SOCKET CONSOLE_LOG DEVICE_SPEC
 
 Waits for the guest to print "HC1-HOTPLUG: streaming" on its console, makes
-the card vanish (qom-set surprise-removed), device_dels it, waits for QEMU's
+the card vanish (qom-set vanished), device_dels it, waits for QEMU's
 DEVICE_DELETED, then device_adds DEVICE_SPEC (driver=hc1,id=...,bus=...,
 key=value...) as a new card.  Prints one line per step; exit 0 when done.
 """
@@ -93,8 +93,8 @@ def main():
     wait_console(console, "HC1-HOTPLUG: streaming", 600)
     t0 = time.time()
     qmp.cmd("qom-set", path=f"/machine/peripheral/{dev_id}",
-            property="surprise-removed", value=True)
-    print("hotplug-host: card vanished (surprise-removed)", flush=True)
+            property="vanished", value=True)
+    print("hotplug-host: card vanished (vanished)", flush=True)
     qmp.cmd("device_del", id=dev_id)
     qmp.wait_event("DEVICE_DELETED", 300)
     print(f"hotplug-host: device_del done after {time.time() - t0:.1f} s", flush=True)

@@ -5,7 +5,7 @@
 #
 #   1. device fuzzer (qtest-hc1-fuzz) against QEMU built with AddressSanitizer
 #      and UBSan (HC1_QEMU_SANITIZE=1 qemu-device/build-qemu.sh BUILD/qemu-asan)
-#   2. in one guest with fault-inject=on: the UAPI fuzzer (guest-hc1-fuzz),
+#   2. in one guest with fault-inject=on: the UAPI fuzzer (guest-hc1-uapi-fuzz),
 #      every injected fault (guest-hc1-faults), the kill storm
 #      (guest-hc1-killstorm), the soak (guest-hc1-soak), then the known answer
 #   3. surprise removal and hot re-add (stress-hc1-hotplug in the guest,
@@ -89,7 +89,7 @@ step() {
 	[ \$rc = 0 ] || fail=1
 }
 fail=0
-step uapi_fuzz guest-hc1-fuzz $FUZZ_CALLS 8 $SEED
+step uapi_fuzz guest-hc1-uapi-fuzz $FUZZ_CALLS 8 $SEED
 step faults guest-hc1-faults $FAULT_ROUNDS
 step kill_storm guest-hc1-killstorm $KILLS $KILL_PAR $SEED
 step soak guest-hc1-soak $SOAK_SESSIONS $SOAK_GENS 16

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <system_error>
 
 #include "error.hpp"
 
@@ -39,12 +40,33 @@ Engine::Engine(SourceModel source, const EngineOptions& opts)
     if (vocab_.bos_id >= vocab_.size() || vocab_.eos_id >= vocab_.size())
         throw Error("BOS/EOS id out of the vocabulary");
     source = SourceModel(); // the burned image is all that is kept
-    workers_.reserve(opts.n_threads);
+    worker_states_.reserve(opts.n_threads);
     for (uint32_t i = 0; i < opts.n_threads; i++)
-        workers_.emplace_back([this] { worker(); });
+        worker_states_.emplace_back(transformer_, opts_, model_.config().vocab_size);
+    workers_.reserve(opts.n_threads);
+    try {
+        for (uint32_t i = 0; i < opts.n_threads; i++)
+            workers_.emplace_back([this, i] { worker(worker_states_[i]); });
+    } catch (const std::system_error& e) {
+        const size_t started = workers_.size();
+        stop_workers(); // the destructor will not run
+        throw Error("cannot start engine thread " + std::to_string(started + 1) + ": " + e.what());
+    }
+}
+
+Engine::WorkerState::WorkerState(const Transformer& tf, const EngineOptions& opts,
+                                 uint32_t vocab_size)
+    : ws(tf.make_workspace(opts.max_batch_rows)), sampler(vocab_size) {
+    batch.reserve(opts.n_contexts);
+    rows.reserve(opts.max_batch_rows);
+    finished.reserve(opts.n_contexts);
 }
 
 Engine::~Engine() {
+    stop_workers();
+}
+
+void Engine::stop_workers() {
     {
         std::unique_lock lk(mu_);
         stopping_ = true;
@@ -54,6 +76,7 @@ Engine::~Engine() {
     }
     for (auto& t : workers_)
         t.join();
+    workers_.clear();
 }
 
 int Engine::check_ctx(uint32_t ctx) const {
@@ -68,9 +91,11 @@ int Engine::ctx_create(uint32_t ctx) {
     // Allocate outside the lock: the cache can be large.
     std::unique_ptr<KvCache> kv;
     std::vector<float> logits;
+    std::vector<uint32_t> queue; // never grows past the context
     try {
         kv = std::make_unique<KvCache>(model_.config());
         logits.resize(model_.config().vocab_size);
+        queue.reserve(model_.config().context_len);
     } catch (const std::bad_alloc&) {
         return -HC1_ENGINE_ENOMEM;
     }
@@ -83,6 +108,7 @@ int Engine::ctx_create(uint32_t ctx) {
     c.has_pending = false;
     c.kv = std::move(kv);
     c.logits = std::move(logits);
+    c.queue = std::move(queue);
     return 0;
 }
 
@@ -215,12 +241,9 @@ void Engine::finish(const Finished& f) {
     work_cv_.notify_all();
 }
 
-void Engine::worker() {
-    Transformer::Workspace ws = transformer_.make_workspace(opts_.max_batch_rows);
-    Sampler sampler;
-    std::vector<Context*> batch;
-    std::vector<Row> rows;
-    std::vector<Finished> finished;
+void Engine::worker(WorkerState& st) {
+    std::vector<Context*>& batch = st.batch;
+    std::vector<Finished>& finished = st.finished;
     const size_t n = contexts_.size();
 
     std::unique_lock lk(mu_);
@@ -254,7 +277,7 @@ void Engine::worker() {
         }
 
         // Take a fair share of the runnable contexts, round robin.
-        const size_t share = (active + workers_.size() - 1) / workers_.size();
+        const size_t share = (active + opts_.n_threads - 1) / opts_.n_threads;
         size_t budget = opts_.max_batch_rows;
         batch.clear();
         for (size_t i = 0; i < n && batch.size() < share && budget > 0; i++) {
@@ -274,7 +297,7 @@ void Engine::worker() {
         lk.unlock();
 
         finished.clear();
-        step(batch, ws, sampler, rows, finished);
+        step(st);
 
         lk.lock();
         for (Context* c : batch)
@@ -289,13 +312,13 @@ void Engine::worker() {
     }
 }
 
-void Engine::step(std::vector<Context*>& batch, Transformer::Workspace& ws, Sampler& sampler,
-                  std::vector<Row>& rows, std::vector<Finished>& finished) {
+void Engine::step(WorkerState& st) {
+    std::vector<Row>& rows = st.rows;
     const auto t0 = std::chrono::steady_clock::now();
     const ModelConfig& cfg = model_.config();
-    size_t budget = ws.max_rows();
+    size_t budget = st.ws.max_rows();
     rows.clear();
-    for (Context* c : batch) {
+    for (Context* c : st.batch) {
         // Every queued token fits: generate() checked the prompt and the
         // decode path below checks the position before queueing a token.
         const size_t take =
@@ -310,13 +333,13 @@ void Engine::step(std::vector<Context*>& batch, Transformer::Workspace& ws, Samp
         }
     }
     if (!rows.empty())
-        transformer_.forward(rows, ws);
+        transformer_.forward(rows, st.ws);
 
-    for (Context* c : batch) {
+    for (Context* c : st.batch) {
         if (c->queued < c->queue.size())
             continue; // still prefilling
         const SamplingParams sp{c->req.temperature, c->req.top_p, c->req.top_k};
-        const uint32_t token = sampler.sample(c->logits, sp, c->rng);
+        const uint32_t token = st.sampler.sample(c->logits, sp, c->rng);
         c->has_pending = true;
         c->pending = token;
         int reason = 0;
@@ -324,6 +347,10 @@ void Engine::step(std::vector<Context*>& batch, Transformer::Workspace& ws, Samp
             reason = HC1_ENGINE_FINISH_EOS;
         } else if (std::find(c->req.stop, c->req.stop + c->req.n_stop, token) !=
                    c->req.stop + c->req.n_stop) {
+            // The card delivers the stop token (include/hc1/hw.h), EOS not.
+            c->n_generated++;
+            if (c->cb.token)
+                c->cb.token(c->cb.opaque, index_of(c), token);
             reason = HC1_ENGINE_FINISH_STOP;
         } else {
             c->n_generated++;
@@ -337,7 +364,7 @@ void Engine::step(std::vector<Context*>& batch, Transformer::Workspace& ws, Samp
                 c->queue.push_back(token);
         }
         if (reason)
-            finished.push_back({c, index_of(c), reason});
+            st.finished.push_back({c, index_of(c), reason});
     }
     const auto t1 = std::chrono::steady_clock::now();
     busy_ns_.fetch_add(static_cast<uint64_t>(

@@ -90,11 +90,23 @@ class Engine {
         int reason;
     };
 
-    void worker();
-    // Builds rows for @batch, runs them, samples and reports.  Called
-    // without mu_.  Appends contexts whose generation ended to @finished.
-    void step(std::vector<Context*>& batch, Transformer::Workspace& ws, Sampler& sampler,
-              std::vector<Row>& rows, std::vector<Finished>& finished);
+    // Everything a worker needs, allocated before it starts so that the
+    // generation path never allocates (and never throws).
+    struct WorkerState {
+        WorkerState(const Transformer& tf, const EngineOptions& opts, uint32_t vocab_size);
+        Transformer::Workspace ws;
+        Sampler sampler;
+        std::vector<Context*> batch;
+        std::vector<Row> rows;
+        std::vector<Finished> finished;
+    };
+
+    void worker(WorkerState& st);
+    // Cancels every generation (done callbacks run) and joins the workers.
+    void stop_workers();
+    // Builds rows for the batch, runs them, samples and reports.  Called
+    // without mu_.  Appends contexts whose generation ended to st.finished.
+    void step(WorkerState& st);
     // Reports done for @f and releases its claim; takes mu_ itself.
     void finish(const Finished& f);
     int check_ctx(uint32_t ctx) const;
@@ -117,6 +129,7 @@ class Engine {
     bool stall_ = false;
     bool stopping_ = false;
     std::atomic<uint64_t> busy_ns_{0};
+    std::vector<WorkerState> worker_states_;
     std::vector<std::thread> workers_;
 };
 

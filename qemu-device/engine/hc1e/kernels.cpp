@@ -98,9 +98,16 @@ const Kernels kPortable = {"portable", matmul_f32, matmul_q8, attend, swiglu, qu
 
 std::atomic<bool> g_force_portable{false};
 
-bool portable_from_env() {
-    const char* e = std::getenv("HC1_ENGINE_PORTABLE");
-    return e && *e && std::strcmp(e, "0") != 0;
+// HC1_ENGINE_KERNELS names the set to use (for tests and comparisons); an
+// unknown or unavailable name leaves the choice to the CPU check.
+const Kernels* from_env() {
+    const char* e = std::getenv("HC1_ENGINE_KERNELS");
+    if (!e || !*e)
+        return nullptr;
+    for (const Kernels* k : {&kPortable, avx2_kernels(), avx2_vnni_kernels()})
+        if (k && std::strcmp(k->name, e) == 0)
+            return k;
+    return nullptr;
 }
 
 } // namespace
@@ -110,11 +117,17 @@ const Kernels& portable_kernels() {
 }
 
 const Kernels& kernels() {
-    static const bool env_portable = portable_from_env();
-    if (g_force_portable.load(std::memory_order_relaxed) || env_portable)
+    if (g_force_portable.load(std::memory_order_relaxed))
         return kPortable;
-    static const Kernels* simd = avx2_kernels();
-    return simd ? *simd : kPortable;
+    static const Kernels* chosen = [] {
+        if (const Kernels* k = from_env())
+            return k;
+        for (const Kernels* k : {avx2_vnni_kernels(), avx2_kernels()})
+            if (k)
+                return k;
+        return &kPortable;
+    }();
+    return *chosen;
 }
 
 void force_portable_kernels(bool portable) {

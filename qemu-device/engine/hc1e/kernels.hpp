@@ -44,8 +44,12 @@ struct Kernels {
 const Kernels& portable_kernels();
 // Null when the CPU lacks AVX2/FMA.
 const Kernels* avx2_kernels();
-// The set in use: AVX2 if available, unless HC1_ENGINE_PORTABLE=1 is set in
-// the environment or force_portable_kernels(true) was called.
+// AVX2 with AVX-VNNI int8 dot products (bit-identical results); null when
+// the CPU lacks either.
+const Kernels* avx2_vnni_kernels();
+// The set in use: the one named by HC1_ENGINE_KERNELS (portable, avx2,
+// avx2+vnni) if available, else the best the CPU has;
+// the portable set while force_portable_kernels(true) is in effect.
 const Kernels& kernels();
 void force_portable_kernels(bool portable);
 

@@ -23,6 +23,56 @@ HC1E_AVX2 inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// Eight vectors to one: lane j of the result is the sum of v[j]'s lanes,
+// added as ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)).
+HC1E_AVX2 inline __m256 hsum8(const __m256 v[8]) {
+    const __m256 s01 = _mm256_hadd_ps(v[0], v[1]), s23 = _mm256_hadd_ps(v[2], v[3]);
+    const __m256 s45 = _mm256_hadd_ps(v[4], v[5]), s67 = _mm256_hadd_ps(v[6], v[7]);
+    const __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20),
+                         _mm256_permute2f128_ps(s0123, s4567, 0x31));
+}
+
+// One vector's sum in exactly hsum8's order.
+HC1E_AVX2 inline float hsum_tree(__m256 v) {
+    const __m256 h = _mm256_hadd_ps(v, v);
+    const __m256 h2 = _mm256_hadd_ps(h, h);
+    return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(h2), _mm256_extractf128_ps(h2, 1)));
+}
+
+// The sums of an R x V tile of accumulators to out[v * out_stride + r]: a
+// full tile of eight reduces all at once, a smaller one pair by pair, each
+// sum in the same order either way.
+template <int R, int V>
+HC1E_AVX2 inline void store_sums(const __m256 (&acc)[R][V], float* out, size_t out_stride) {
+    if constexpr (R * V == 8) {
+        __m256 flat[8];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+            for (int v = 0; v < V; v++)
+                flat[r * V + v] = acc[r][v];
+        const __m256 sums = hsum8(flat);
+        if constexpr (V == 1) {
+            _mm256_storeu_ps(out, sums);
+        } else {
+            alignas(32) float s[8];
+            _mm256_store_ps(s, sums);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+                for (int v = 0; v < V; v++)
+                    out[v * out_stride + r] = s[r * V + v];
+        }
+    } else {
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+            for (int v = 0; v < V; v++)
+                out[v * out_stride + r] = hsum_tree(acc[r][v]);
+    }
+}
+
 // Lanes [0, n) set, n in [0, 8].
 HC1E_AVX2 inline __m256i tail_mask(size_t n) {
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -68,11 +118,7 @@ HC1E_AVX2 inline void tile_f32(const float* w, size_t n, const float* x, size_t 
                 acc[r][v] = _mm256_fmadd_ps(wv, xv[v], acc[r][v]);
         }
     }
-#pragma GCC unroll 8
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int v = 0; v < V; v++)
-            out[v * out_stride + r] = hsum(acc[r][v]);
+    store_sums<R, V>(acc, out, out_stride);
 }
 
 // Row tile R for V vectors: R * V = 8 independent accumulators, enough to
@@ -108,77 +154,24 @@ HC1E_AVX2 inline __m256i dot32_i8(__m256i w, __m256i x) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_w, x_signed), ones);
 }
 
-template <int R, int V>
-HC1E_AVX2 inline void tile_q8(const Matrix& w, size_t row, const int8_t* xq, const float* xs,
-                              float* out, size_t out_stride) {
-    const size_t n = w.cols_padded, groups = w.groups_per_row(), chunks = w.group / 32;
-    const int8_t* wq = w.q + row * n;
-    const float* ws = w.scales + row * groups;
-    __m256 acc[R][V];
-#pragma GCC unroll 8
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int v = 0; v < V; v++)
-            acc[r][v] = _mm256_setzero_ps();
-    for (size_t g = 0; g < groups; g++) {
-        __m256i isum[R][V];
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-            for (int v = 0; v < V; v++)
-                isum[r][v] = _mm256_setzero_si256();
-        for (size_t c = 0; c < chunks; c++) {
-            const size_t k = g * w.group + c * 32;
-            __m256i xv[V];
-#pragma GCC unroll 8
-            for (int v = 0; v < V; v++)
-                xv[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + v * n + k));
-#pragma GCC unroll 8
-            for (int r = 0; r < R; r++) {
-                const __m256i wv =
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wq + r * n + k));
-#pragma GCC unroll 8
-                for (int v = 0; v < V; v++)
-                    isum[r][v] = _mm256_add_epi32(isum[r][v], dot32_i8(wv, xv[v]));
-            }
-        }
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-            for (int v = 0; v < V; v++) {
-                const __m256 scale = _mm256_set1_ps(ws[r * groups + g] * xs[v * groups + g]);
-                acc[r][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r][v]), scale, acc[r][v]);
-            }
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int v = 0; v < V; v++)
-            out[v * out_stride + r] = hsum(acc[r][v]);
-}
+#define HC1E_Q8_TARGET HC1E_AVX2
+#define HC1E_Q8_ACCUMULATE(acc, w, x) _mm256_add_epi32(acc, dot32_i8(w, x))
+namespace q8_avx2 {
+#include "kernels_q8.inc"
+} // namespace q8_avx2
+#undef HC1E_Q8_TARGET
+#undef HC1E_Q8_ACCUMULATE
 
-template <int V>
-HC1E_AVX2 inline void rows_q8(const Matrix& w, const int8_t* xq, const float* xs, float* out,
-                              size_t out_stride) {
-    constexpr int R = 8 / V;
-    size_t i = 0;
-    for (; i + R <= w.rows; i += R)
-        tile_q8<R, V>(w, i, xq, xs, out + i, out_stride);
-    for (; i < w.rows; i++)
-        tile_q8<1, V>(w, i, xq, xs, out + i, out_stride);
-}
-
-HC1E_AVX2 void matmul_q8(const Matrix& w, const int8_t* xq, const float* xs, size_t n_vec,
-                         float* out, size_t out_stride) {
-    const size_t n = w.cols_padded, groups = w.groups_per_row();
-    size_t b = 0;
-    for (; b + 4 <= n_vec; b += 4)
-        rows_q8<4>(w, xq + b * n, xs + b * groups, out + b * out_stride, out_stride);
-    for (; b + 2 <= n_vec; b += 2)
-        rows_q8<2>(w, xq + b * n, xs + b * groups, out + b * out_stride, out_stride);
-    if (b < n_vec)
-        rows_q8<1>(w, xq + b * n, xs + b * groups, out + b * out_stride, out_stride);
-}
+// AVX-VNNI: one vpdpbusd (unsigned |w| times x with w's sign) replaces
+// maddubs + madd + add.
+#define HC1E_Q8_TARGET __attribute__((target("avx2,fma,avxvnni")))
+#define HC1E_Q8_ACCUMULATE(acc, w, x)                                                              \
+    _mm256_dpbusd_avx_epi32(acc, _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w))
+namespace q8_vnni {
+#include "kernels_q8.inc"
+} // namespace q8_vnni
+#undef HC1E_Q8_TARGET
+#undef HC1E_Q8_ACCUMULATE
 
 // exp(x) for x <= 0 (softmax after subtracting the max): Cephes' expf
 // polynomial, about 1 ulp.
@@ -201,15 +194,6 @@ HC1E_AVX2 inline __m256 exp_ps(__m256 x) {
     return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
 }
 
-// Eight vectors to one: lane j of the result is the sum of v[j]'s lanes.
-HC1E_AVX2 inline __m256 hsum8(const __m256 v[8]) {
-    const __m256 s01 = _mm256_hadd_ps(v[0], v[1]), s23 = _mm256_hadd_ps(v[2], v[3]);
-    const __m256 s45 = _mm256_hadd_ps(v[4], v[5]), s67 = _mm256_hadd_ps(v[6], v[7]);
-    const __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
-    return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20),
-                         _mm256_permute2f128_ps(s0123, s4567, 0x31));
-}
-
 // Scores of one tile (kKvTile positions): sum over i of q[i] * k_tile[i].
 template <int HS>
 HC1E_AVX2 inline void scores_fixed(const float* q, const float* k, size_t tiles, float scale,
@@ -218,21 +202,25 @@ HC1E_AVX2 inline void scores_fixed(const float* q, const float* k, size_t tiles,
 #pragma GCC unroll 16
     for (int i = 0; i < HS; i++)
         qb[i] = _mm256_set1_ps(q[i] * scale);
+    // Four tiles at a time: four independent FMA chains.
     size_t b = 0;
-    for (; b + 2 <= tiles; b += 2) {
+    for (; b + 4 <= tiles; b += 4) {
         const float* k0 = k + b * HS * kKvTile;
-        const float* k1 = k0 + HS * kKvTile;
-        __m256 a0 = _mm256_mul_ps(qb[0], _mm256_loadu_ps(k0));
-        __m256 a1 = _mm256_mul_ps(qb[0], _mm256_loadu_ps(k1));
+        __m256 a[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            a[j] = _mm256_mul_ps(qb[0], _mm256_loadu_ps(k0 + j * HS * kKvTile));
 #pragma GCC unroll 16
-        for (int i = 1; i < HS; i++) {
-            a0 = _mm256_fmadd_ps(qb[i], _mm256_loadu_ps(k0 + i * kKvTile), a0);
-            a1 = _mm256_fmadd_ps(qb[i], _mm256_loadu_ps(k1 + i * kKvTile), a1);
-        }
-        _mm256_storeu_ps(att + b * kKvTile, a0);
-        _mm256_storeu_ps(att + (b + 1) * kKvTile, a1);
+        for (int i = 1; i < HS; i++)
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+                a[j] = _mm256_fmadd_ps(qb[i], _mm256_loadu_ps(k0 + j * HS * kKvTile + i * kKvTile),
+                                       a[j]);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            _mm256_storeu_ps(att + (b + j) * kKvTile, a[j]);
     }
-    if (b < tiles) {
+    for (; b < tiles; b++) {
         const float* k0 = k + b * HS * kKvTile;
         __m256 a0 = _mm256_mul_ps(qb[0], _mm256_loadu_ps(k0));
 #pragma GCC unroll 16
@@ -368,15 +356,23 @@ HC1E_AVX2 void quantize(const float* x, size_t n, size_t n_padded, size_t group,
     }
 }
 
-const Kernels kAvx2 = {"avx2", matmul_f32, matmul_q8, attend, swiglu, quantize};
+const Kernels kAvx2 = {"avx2", matmul_f32, q8_avx2::matmul_q8, attend, swiglu, quantize};
+const Kernels kAvx2Vnni = {"avx2+vnni", matmul_f32, q8_vnni::matmul_q8, attend, swiglu, quantize};
 
 } // namespace
 
 const Kernels* avx2_kernels() {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return &kAvx2;
-    return nullptr;
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return nullptr;
+    return &kAvx2;
+}
+
+const Kernels* avx2_vnni_kernels() {
+    __builtin_cpu_init();
+    if (!avx2_kernels() || !__builtin_cpu_supports("avxvnni"))
+        return nullptr;
+    return &kAvx2Vnni;
 }
 
 } // namespace hc1e

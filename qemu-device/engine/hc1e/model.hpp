@@ -16,6 +16,7 @@ inline constexpr uint32_t kMaxLayers = 1024;
 inline constexpr uint32_t kMaxVocab = 1u << 20;
 inline constexpr uint32_t kMaxContext = 1u << 17;
 inline constexpr uint32_t kMaxTokenBytes = 1024;
+inline constexpr uint64_t kMaxRopeEntries = 1ull << 24;
 
 struct ModelConfig {
     uint32_t dim = 0;
@@ -77,6 +78,9 @@ Vocab load_llama2c_tokenizer(const std::string& path, uint32_t vocab_size);
 
 // GGUF v2/v3, llama architecture, F32/F16/Q8_0/Q4_0 tensors.
 SourceModel load_gguf(const std::string& path);
+
+// "what: field = value rule", the shape of every dimension error.
+std::string dim_error(const std::string& what, const char* field, int64_t value, const char* rule);
 
 // Either of the above, by the file's magic.
 SourceModel load_model(const std::string& model_path, const std::string& tokenizer_path);

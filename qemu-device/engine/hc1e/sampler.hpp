@@ -29,6 +29,8 @@ struct SamplingParams {
 
 class Sampler {
   public:
+    // Reserves room for @vocab_size candidates so sampling never allocates.
+    explicit Sampler(uint32_t vocab_size = 0) { candidates_.reserve(vocab_size); }
     // @logits is modified (scaled, turned into probabilities).
     uint32_t sample(std::span<float> logits, const SamplingParams& p, Rng& rng);
 

@@ -98,11 +98,13 @@ void Transformer::rope(float* vec, size_t n, uint32_t pos) const {
     const uint32_t hs = model_.config().head_size(), half = hs / 2;
     const float* cs = rope_cos_.data() + size_t(pos) * half;
     const float* sn = rope_sin_.data() + size_t(pos) * half;
-    for (size_t i = 0; i < n; i += 2) {
-        const uint32_t j = static_cast<uint32_t>(i % hs) / 2;
-        const float v0 = vec[i], v1 = vec[i + 1];
-        vec[i] = v0 * cs[j] - v1 * sn[j];
-        vec[i + 1] = v0 * sn[j] + v1 * cs[j];
+    for (size_t h = 0; h < n; h += hs) {
+        float* v = vec + h;
+        for (uint32_t j = 0; j < half; j++) {
+            const float v0 = v[2 * j], v1 = v[2 * j + 1];
+            v[2 * j] = v0 * cs[j] - v1 * sn[j];
+            v[2 * j + 1] = v0 * sn[j] + v1 * cs[j];
+        }
     }
 }
 

@@ -15,6 +15,8 @@ int main() {
         }
         std::cout << "model " << card.model().name << " (" << card.model().weight_format_name()
                   << "), sha256 " << card.model().sha256_hex() << "\n";
+        GUEST_CHECK(card.attribute("state") == "live", "sysfs state: " + card.attribute("state"));
+        GUEST_CHECK(!card.pci_address().empty(), "no PCI address from sysfs");
         hc::GenerateOptions opts;
         opts.max_tokens = 120;
         hc::Session s = card.session();

@@ -8,8 +8,7 @@
 
 namespace hc1test {
 
-Vocab::Vocab(std::span<const uint8_t> blob)
-{
+Vocab::Vocab(std::span<const uint8_t> blob) {
     hc1_vocab_header hdr;
     if (blob.size() < sizeof(hdr))
         throw std::runtime_error("vocab blob shorter than its header");
@@ -28,7 +27,7 @@ Vocab::Vocab(std::span<const uint8_t> blob)
             throw std::runtime_error("vocab blob truncated");
         float score;
         std::memcpy(&score, &entry[0], sizeof(score));
-        pieces_.emplace_back(reinterpret_cast<const char *>(blob.data() + off), entry[1]);
+        pieces_.emplace_back(reinterpret_cast<const char*>(blob.data() + off), entry[1]);
         scores_.push_back(score);
         index_.emplace(pieces_.back(), i);
         off += entry[1];
@@ -37,16 +36,14 @@ Vocab::Vocab(std::span<const uint8_t> blob)
         throw std::runtime_error("vocab blob has trailing bytes");
 }
 
-int Vocab::lookup(const std::string &s) const
-{
+int Vocab::lookup(const std::string& s) const {
     auto it = index_.find(s);
     return it == index_.end() ? -1 : int(it->second);
 }
 
 // llama2.c's encode(): dummy prefix, code points (byte fallback at +3), then
 // greedy merges of the best-scoring adjacent pair.
-std::vector<uint32_t> Vocab::encode(std::string_view text, uint32_t bos) const
-{
+std::vector<uint32_t> Vocab::encode(std::string_view text, uint32_t bos) const {
     std::vector<uint32_t> tokens{bos};
     if (text.empty())
         return tokens;
@@ -85,8 +82,7 @@ std::vector<uint32_t> Vocab::encode(std::string_view text, uint32_t bos) const
     return tokens;
 }
 
-std::string Vocab::decode(std::span<const uint32_t> tokens, uint32_t prev, uint32_t bos) const
-{
+std::string Vocab::decode(std::span<const uint32_t> tokens, uint32_t prev, uint32_t bos) const {
     std::string out;
     for (uint32_t t : tokens) {
         std::string p = piece(t);

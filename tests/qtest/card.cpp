@@ -14,10 +14,11 @@ constexpr uint8_t kCapMsix = 0x11;
 
 } // namespace
 
-Card::Card(const std::string &qemu, const std::string &model_dir, const CardOptions &opt)
-{
-    std::string dev = "hc1,model=" + model_dir + "/stories260K.bin,tokenizer=" + model_dir +
-                      "/tok512.bin,contexts=" + std::to_string(opt.contexts) +
+Card::Card(const std::string& qemu, const std::string& model_dir, const CardOptions& opt) {
+    std::string model = opt.default_model ? std::string()
+                                          : ",model=" + model_dir + "/stories260K.bin,tokenizer=" +
+                                                model_dir + "/tok512.bin";
+    std::string dev = "hc1,id=hc1" + model + ",contexts=" + std::to_string(opt.contexts) +
                       ",queues=" + std::to_string(opt.queues) +
                       ",queue-entries=" + std::to_string(opt.queue_entries) +
                       ",threads=" + std::to_string(opt.threads) +
@@ -26,41 +27,41 @@ Card::Card(const std::string &qemu, const std::string &model_dir, const CardOpti
     qt_ = std::make_unique<Qtest>(
         qemu, std::vector<std::string>{"-M", "q35", "-m", "256M", "-L", bios, "-device", dev});
     queues_.resize(opt.queues + 1);
-    find_device();
-    setup_msix();
+    reattach();
 }
 
-uint32_t Card::cfg_addr(uint8_t off) const
-{
+void Card::reattach() {
+    find_device();
+    setup_msix();
+    for (auto& q : queues_)
+        q = Queue{};
+}
+
+uint32_t Card::cfg_addr(uint8_t off) const {
     return 0x80000000u | (uint32_t(devfn_) << 8) | (off & 0xfc);
 }
 
-uint32_t Card::cfg_read32(uint8_t off)
-{
+uint32_t Card::cfg_read32(uint8_t off) {
     qt_->outl(kCfgAddr, cfg_addr(off));
     return qt_->inl(kCfgData);
 }
 
-void Card::cfg_write32(uint8_t off, uint32_t val)
-{
+void Card::cfg_write32(uint8_t off, uint32_t val) {
     qt_->outl(kCfgAddr, cfg_addr(off));
     qt_->outl(kCfgData, val);
 }
 
-uint16_t Card::cfg_read16(uint8_t off)
-{
+uint16_t Card::cfg_read16(uint8_t off) {
     qt_->outl(kCfgAddr, cfg_addr(off));
     return qt_->inw(kCfgData + (off & 2));
 }
 
-void Card::cfg_write16(uint8_t off, uint16_t val)
-{
+void Card::cfg_write16(uint8_t off, uint16_t val) {
     qt_->outl(kCfgAddr, cfg_addr(off));
     qt_->outw(kCfgData + (off & 2), val);
 }
 
-void Card::find_device()
-{
+void Card::find_device() {
     for (unsigned slot = 0; slot < 32; slot++) {
         devfn_ = slot << 3;
         uint32_t id = cfg_read32(0);
@@ -75,8 +76,7 @@ void Card::find_device()
     throw std::runtime_error("hc1 not found on bus 0");
 }
 
-void Card::setup_msix()
-{
+void Card::setup_msix() {
     uint8_t cap = cfg_read32(0x34) & 0xff;
     while (cap) {
         uint32_t hdr = cfg_read32(cap);
@@ -102,8 +102,7 @@ void Card::setup_msix()
     cfg_write16(cap + 2, (ctrl | 0x8000) & ~0x4000);
 }
 
-uint32_t Card::enable(uint32_t entries)
-{
+uint32_t Card::enable(uint32_t entries) {
     qt_->memset(kAdminSq, 4096, 0);
     qt_->memset(kAdminCq, 4096, 0);
     set_reg(HC1_REG_AQA, (entries - 1) | ((entries - 1) << HC1_AQA_ACQS_SHIFT));
@@ -116,24 +115,20 @@ uint32_t Card::enable(uint32_t entries)
     return reg(HC1_REG_CSTS);
 }
 
-void Card::disable()
-{
+void Card::disable() {
     set_reg(HC1_REG_CC, 0);
-    for (auto &q : queues_)
+    for (auto& q : queues_)
         q = Queue{};
 }
 
-void Card::ring_sq(uint16_t qid, uint32_t tail)
-{
+void Card::ring_sq(uint16_t qid, uint32_t tail) {
     set_reg(HC1_REG_SQ_TAIL_DB(qid), tail);
 }
 
-void Card::submit(uint16_t qid, const hc1_sqe &sqe_in)
-{
-    Queue &q = queues_.at(qid);
+void Card::submit(uint16_t qid, const hc1_sqe& sqe_in) {
+    Queue& q = queues_.at(qid);
     hc1_sqe sqe = sqe_in;
-    if (!sqe.c.cid)
-    {
+    if (!sqe.c.cid) {
         sqe.c.cid = next_cid_++;
         if (!next_cid_)
             next_cid_ = 1;
@@ -143,9 +138,8 @@ void Card::submit(uint16_t qid, const hc1_sqe &sqe_in)
     ring_sq(qid, q.sq_tail);
 }
 
-std::optional<hc1_cqe> Card::poll_cqe(uint16_t qid, std::chrono::milliseconds timeout)
-{
-    Queue &q = queues_.at(qid);
+std::optional<hc1_cqe> Card::poll_cqe(uint16_t qid, std::chrono::milliseconds timeout) {
+    Queue& q = queues_.at(qid);
     uint64_t addr = q.cq + uint64_t(q.cq_head) * HC1_CQE_SIZE;
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
@@ -167,13 +161,11 @@ std::optional<hc1_cqe> Card::poll_cqe(uint16_t qid, std::chrono::milliseconds ti
     }
 }
 
-hc1_cqe Card::admin(const hc1_sqe &sqe)
-{
+hc1_cqe Card::admin(const hc1_sqe& sqe) {
     return io(HC1_ADMIN_QID, sqe);
 }
 
-hc1_cqe Card::io(uint16_t qid, const hc1_sqe &sqe)
-{
+hc1_cqe Card::io(uint16_t qid, const hc1_sqe& sqe) {
     submit(qid, sqe);
     auto cqe = poll_cqe(qid);
     if (!cqe)
@@ -181,8 +173,7 @@ hc1_cqe Card::io(uint16_t qid, const hc1_sqe &sqe)
     return *cqe;
 }
 
-hc1_cqe Card::identify(hc1_model_card &card, uint64_t addr)
-{
+hc1_cqe Card::identify(hc1_model_card& card, uint64_t addr) {
     hc1_sqe sqe{};
     sqe.data.c.opcode = HC1_OP_IDENTIFY;
     sqe.data.addr = addr;
@@ -194,8 +185,7 @@ hc1_cqe Card::identify(hc1_model_card &card, uint64_t addr)
     return cqe;
 }
 
-std::vector<uint8_t> Card::read_vocab(uint32_t total)
-{
+std::vector<uint8_t> Card::read_vocab(uint32_t total) {
     std::vector<uint8_t> blob;
     constexpr uint32_t chunk = 4096;
     for (uint32_t off = 0; off < total; off += chunk) {
@@ -214,8 +204,7 @@ std::vector<uint8_t> Card::read_vocab(uint32_t total)
     return blob;
 }
 
-hc1_cqe Card::create_ioq(uint16_t qid, uint32_t entries, uint16_t vector, uint8_t flags)
-{
+hc1_cqe Card::create_ioq(uint16_t qid, uint32_t entries, uint16_t vector, uint8_t flags) {
     uint64_t sq = kIoqBase + qid * kIoqStride, cq = sq + 0x8000;
     qt_->memset(sq, entries * HC1_SQE_SIZE, 0);
     qt_->memset(cq, entries * HC1_CQE_SIZE, 0);
@@ -233,8 +222,7 @@ hc1_cqe Card::create_ioq(uint16_t qid, uint32_t entries, uint16_t vector, uint8_
     return cqe;
 }
 
-hc1_cqe Card::delete_ioq(uint16_t qid)
-{
+hc1_cqe Card::delete_ioq(uint16_t qid) {
     hc1_sqe sqe{};
     sqe.c.opcode = HC1_OP_DELETE_IOQ;
     sqe.c.ctx = qid;
@@ -244,8 +232,7 @@ hc1_cqe Card::delete_ioq(uint16_t qid)
     return cqe;
 }
 
-hc1_cqe Card::get_stats(hc1_stats &st)
-{
+hc1_cqe Card::get_stats(hc1_stats& st) {
     hc1_sqe sqe{};
     sqe.data.c.opcode = HC1_OP_GET_STATS;
     sqe.data.addr = kData;
@@ -255,32 +242,27 @@ hc1_cqe Card::get_stats(hc1_stats &st)
     return cqe;
 }
 
-static hc1_sqe ctx_sqe(uint8_t op, uint32_t ctx)
-{
+static hc1_sqe ctx_sqe(uint8_t op, uint32_t ctx) {
     hc1_sqe sqe{};
     sqe.c.opcode = op;
     sqe.c.ctx = ctx;
     return sqe;
 }
 
-hc1_cqe Card::create_ctx(uint16_t qid, uint32_t ctx)
-{
+hc1_cqe Card::create_ctx(uint16_t qid, uint32_t ctx) {
     return io(qid, ctx_sqe(HC1_OP_CREATE_CTX, ctx));
 }
 
-hc1_cqe Card::destroy_ctx(uint16_t qid, uint32_t ctx)
-{
+hc1_cqe Card::destroy_ctx(uint16_t qid, uint32_t ctx) {
     return io(qid, ctx_sqe(HC1_OP_DESTROY_CTX, ctx));
 }
 
-hc1_cqe Card::cancel(uint16_t qid, uint32_t ctx)
-{
+hc1_cqe Card::cancel(uint16_t qid, uint32_t ctx) {
     return io(qid, ctx_sqe(HC1_OP_CANCEL, ctx));
 }
 
-hc1_sqe Card::generate_sqe(uint32_t ctx, const std::vector<uint32_t> &prompt,
-                           uint32_t max_tokens, uint8_t ring_shift)
-{
+hc1_sqe Card::generate_sqe(uint32_t ctx, const std::vector<uint32_t>& prompt, uint32_t max_tokens,
+                           uint8_t ring_shift) {
     hc1_sqe sqe{};
     sqe.gen.c.opcode = HC1_OP_GENERATE;
     sqe.gen.c.ctx = ctx;
@@ -289,28 +271,25 @@ hc1_sqe Card::generate_sqe(uint32_t ctx, const std::vector<uint32_t> &prompt,
     sqe.gen.n_prompt = prompt.size();
     sqe.gen.max_tokens = max_tokens;
     sqe.gen.ring_shift = ring_shift;
-    for (auto &s : sqe.gen.stop)
+    for (auto& s : sqe.gen.stop)
         s = HC1_TOKEN_NONE;
     return sqe;
 }
 
-void Card::start_generate(uint16_t qid, const hc1_sqe &sqe, const std::vector<uint32_t> &prompt)
-{
+void Card::start_generate(uint16_t qid, const hc1_sqe& sqe, const std::vector<uint32_t>& prompt) {
     if (!prompt.empty() && sqe.gen.prompt_addr < kOutsideRam)
         qt_->write(sqe.gen.prompt_addr,
-                   {reinterpret_cast<const uint8_t *>(prompt.data()), prompt.size() * 4});
+                   {reinterpret_cast<const uint8_t*>(prompt.data()), prompt.size() * 4});
     if (sqe.gen.ring_addr < kOutsideRam)
         qt_->memset(sqe.gen.ring_addr, 64, 0xcc);
     submit(qid, sqe);
 }
 
-hc1_ring_header Card::ring_header(uint32_t ctx)
-{
+hc1_ring_header Card::ring_header(uint32_t ctx) {
     return qt_->read_obj<hc1_ring_header>(kRings + ctx * kRingStride);
 }
 
-Generation Card::collect(uint32_t ctx, const hc1_cqe &cqe, uint8_t ring_shift)
-{
+Generation Card::collect(uint32_t ctx, const hc1_cqe& cqe, uint8_t ring_shift) {
     Generation g;
     g.cqe = cqe;
     g.header = ring_header(ctx);
@@ -322,9 +301,8 @@ Generation Card::collect(uint32_t ctx, const hc1_cqe &cqe, uint8_t ring_shift)
     return g;
 }
 
-Generation Card::generate(uint16_t qid, uint32_t ctx, const std::vector<uint32_t> &prompt,
-                          uint32_t max_tokens)
-{
+Generation Card::generate(uint16_t qid, uint32_t ctx, const std::vector<uint32_t>& prompt,
+                          uint32_t max_tokens) {
     start_generate(qid, generate_sqe(ctx, prompt, max_tokens), prompt);
     auto cqe = poll_cqe(qid);
     if (!cqe)

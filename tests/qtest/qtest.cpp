@@ -20,25 +20,22 @@ namespace hc1test {
 
 namespace {
 
-std::runtime_error sys_error(const std::string &what)
-{
+std::runtime_error sys_error(const std::string& what) {
     return std::runtime_error(what + ": " + std::strerror(errno));
 }
 
-std::string hex(uint64_t v)
-{
+std::string hex(uint64_t v) {
     char buf[32];
     std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
     return buf;
 }
 
-int spawn(const std::string &qemu, const std::vector<std::string> &args,
-          const std::string &err_path)
-{
-    std::vector<char *> argv;
-    argv.push_back(const_cast<char *>(qemu.c_str()));
-    for (const auto &a : args)
-        argv.push_back(const_cast<char *>(a.c_str()));
+int spawn(const std::string& qemu, const std::vector<std::string>& args,
+          const std::string& err_path) {
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(qemu.c_str()));
+    for (const auto& a : args)
+        argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
 
     pid_t pid = fork();
@@ -59,8 +56,7 @@ int spawn(const std::string &qemu, const std::vector<std::string> &args,
     return pid;
 }
 
-std::string slurp(const std::string &path)
-{
+std::string slurp(const std::string& path) {
     std::ifstream in(path);
     std::stringstream ss;
     ss << in.rdbuf();
@@ -69,8 +65,7 @@ std::string slurp(const std::string &path)
 
 } // namespace
 
-Qtest::Qtest(const std::string &qemu, const std::vector<std::string> &args)
-{
+Qtest::Qtest(const std::string& qemu, const std::vector<std::string>& args) {
     char tmpl[] = "/tmp/hc1-qtest-XXXXXX";
     if (!mkdtemp(tmpl))
         throw sys_error("mkdtemp");
@@ -83,15 +78,24 @@ Qtest::Qtest(const std::string &qemu, const std::vector<std::string> &args)
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock_path.c_str());
-    if (bind(lfd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) < 0 ||
-        listen(lfd, 1) < 0) {
+    if (bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0 || listen(lfd, 1) < 0) {
         close(lfd);
         throw sys_error("bind/listen " + sock_path);
     }
 
-    std::vector<std::string> full = {"-accel", "qtest", "-qtest", "unix:" + sock_path,
-                                     "-display", "none", "-nodefaults",
-                                     "-serial", "none", "-monitor", "none"};
+    std::vector<std::string> full = {"-accel",
+                                     "qtest",
+                                     "-qtest",
+                                     "unix:" + sock_path,
+                                     "-display",
+                                     "none",
+                                     "-nodefaults",
+                                     "-serial",
+                                     "none",
+                                     "-monitor",
+                                     "none",
+                                     "-qmp",
+                                     "unix:" + dir_ + "/qmp.sock,server=on,wait=off"};
     full.insert(full.end(), args.begin(), args.end());
     pid_ = spawn(qemu, full, dir_ + "/stderr");
 
@@ -119,10 +123,11 @@ Qtest::Qtest(const std::string &qemu, const std::vector<std::string> &args)
         throw sys_error("accept");
 }
 
-Qtest::~Qtest()
-{
+Qtest::~Qtest() {
     if (fd_ >= 0)
         close(fd_);
+    if (qmp_fd_ >= 0)
+        close(qmp_fd_);
     if (pid_ > 0) {
         kill(pid_, SIGTERM);
         for (int i = 0; i < 250; i++) {
@@ -140,16 +145,15 @@ Qtest::~Qtest()
     }
     std::remove((dir_ + "/qtest.sock").c_str());
     std::remove((dir_ + "/stderr").c_str());
+    std::remove((dir_ + "/qmp.sock").c_str());
     rmdir(dir_.c_str());
 }
 
-std::string Qtest::log() const
-{
+std::string Qtest::log() const {
     return slurp(dir_ + "/stderr");
 }
 
-std::string Qtest::command(std::string_view cmd)
-{
+std::string Qtest::command(std::string_view cmd) {
     std::string line(cmd);
     line += '\n';
     for (size_t off = 0; off < line.size();) {
@@ -169,8 +173,7 @@ std::string Qtest::command(std::string_view cmd)
             if (reply.rfind("IRQ", 0) == 0)
                 continue;
             if (reply.rfind("OK", 0) != 0)
-                throw std::runtime_error("qtest: '" + std::string(cmd) +
-                                         "' -> '" + reply + "'");
+                throw std::runtime_error("qtest: '" + std::string(cmd) + "' -> '" + reply + "'");
             return reply.size() > 3 ? reply.substr(3) : "";
         }
         char buf[65536];
@@ -183,43 +186,35 @@ std::string Qtest::command(std::string_view cmd)
     }
 }
 
-uint64_t Qtest::command_value(std::string_view cmd)
-{
+uint64_t Qtest::command_value(std::string_view cmd) {
     return std::stoull(command(cmd), nullptr, 0);
 }
 
-uint32_t Qtest::inl(uint16_t port)
-{
+uint32_t Qtest::inl(uint16_t port) {
     return command_value("inl " + hex(port));
 }
 
-void Qtest::outl(uint16_t port, uint32_t val)
-{
+void Qtest::outl(uint16_t port, uint32_t val) {
     command("outl " + hex(port) + " " + hex(val));
 }
 
-uint16_t Qtest::inw(uint16_t port)
-{
+uint16_t Qtest::inw(uint16_t port) {
     return command_value("inw " + hex(port));
 }
 
-void Qtest::outw(uint16_t port, uint16_t val)
-{
+void Qtest::outw(uint16_t port, uint16_t val) {
     command("outw " + hex(port) + " " + hex(val));
 }
 
-uint32_t Qtest::readl(uint64_t addr)
-{
+uint32_t Qtest::readl(uint64_t addr) {
     return command_value("readl " + hex(addr));
 }
 
-void Qtest::writel(uint64_t addr, uint32_t val)
-{
+void Qtest::writel(uint64_t addr, uint32_t val) {
     command("writel " + hex(addr) + " " + hex(val));
 }
 
-std::vector<uint8_t> Qtest::read(uint64_t addr, size_t len)
-{
+std::vector<uint8_t> Qtest::read(uint64_t addr, size_t len) {
     std::vector<uint8_t> out(len);
     if (!len)
         return out;
@@ -231,8 +226,7 @@ std::vector<uint8_t> Qtest::read(uint64_t addr, size_t len)
     return out;
 }
 
-void Qtest::write(uint64_t addr, std::span<const uint8_t> data)
-{
+void Qtest::write(uint64_t addr, std::span<const uint8_t> data) {
     if (data.empty())
         return;
     std::string cmd = "write " + hex(addr) + " " + hex(data.size()) + " 0x";
@@ -244,19 +238,56 @@ void Qtest::write(uint64_t addr, std::span<const uint8_t> data)
     command(cmd);
 }
 
-void Qtest::memset(uint64_t addr, size_t len, uint8_t val)
-{
+void Qtest::memset(uint64_t addr, size_t len, uint8_t val) {
     command("memset " + hex(addr) + " " + hex(len) + " " + hex(val));
 }
 
-void Qtest::clock_step(uint64_t ns)
-{
+void Qtest::clock_step(uint64_t ns) {
     command("clock_step " + std::to_string(ns));
 }
 
-int run_qemu(const std::string &qemu, const std::vector<std::string> &args,
-             std::string &err)
-{
+std::string Qtest::qmp_line() {
+    for (;;) {
+        size_t nl = qmp_buffer_.find('\n');
+        if (nl != std::string::npos) {
+            std::string line = qmp_buffer_.substr(0, nl);
+            qmp_buffer_.erase(0, nl + 1);
+            return line;
+        }
+        char buf[4096];
+        ssize_t n = ::read(qmp_fd_, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            throw std::runtime_error("QMP: QEMU went away: " + log());
+        qmp_buffer_.append(buf, n);
+    }
+}
+
+std::string Qtest::qmp(const std::string& json) {
+    if (qmp_fd_ < 0) {
+        qmp_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/qmp.sock", dir_.c_str());
+        if (qmp_fd_ < 0 || connect(qmp_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)))
+            throw sys_error("QMP connect");
+        qmp_line(); // greeting
+        qmp("{\"execute\": \"qmp_capabilities\"}");
+    }
+    std::string line = json + "\n";
+    if (::write(qmp_fd_, line.data(), line.size()) != ssize_t(line.size()))
+        throw sys_error("QMP write");
+    for (;;) {
+        std::string reply = qmp_line();
+        if (reply.find("\"return\"") != std::string::npos ||
+            reply.find("\"error\"") != std::string::npos)
+            return reply;
+        // Skip asynchronous events.
+    }
+}
+
+int run_qemu(const std::string& qemu, const std::vector<std::string>& args, std::string& err) {
     char tmpl[] = "/tmp/hc1-qemu-err-XXXXXX";
     int fd = mkstemp(tmpl);
     if (fd < 0)
