@@ -208,6 +208,7 @@ int throughput(const Args& a) {
     std::vector<Arrivals> arr(a.sessions);
     uint64_t enters = 0;
 
+    const uint64_t busy0 = card.stats().busy_ns;
     const uint64_t irq0 = hc1_interrupts(), sys0 = syscalls_now();
     const auto t0 = Clock::now();
     if (a.path == "uring") {
@@ -251,6 +252,10 @@ int throughput(const Args& a) {
     const double wall_ms = ms_between(t0, Clock::now());
     const uint64_t irqs = hc1_interrupts() - irq0;
     const uint64_t sys = syscalls_now() - sys0 + enters;
+    // The card's engine time over the wall time: how much of the run the
+    // engine was computing rather than waiting for the host (less sensitive
+    // to other load on the machine than a tokens/s ratio across runs).
+    const double busy_ms = (card.stats().busy_ns - busy0) / 1e6;
 
     uint64_t tokens = 0;
     std::vector<double> gaps;
@@ -263,14 +268,16 @@ int throughput(const Args& a) {
                 "\"tokens_per_generation\": %u, \"tokens\": %llu, \"wall_ms\": %s, "
                 "\"tokens_per_s\": %s, \"inter_token_p50_ms\": %s, \"inter_token_p99_ms\": %s, "
                 "\"syscalls\": %llu, \"syscalls_per_token\": %s, \"interrupts\": %llu, "
-                "\"interrupts_per_token\": %s}\n",
+                "\"interrupts_per_token\": %s, \"engine_busy_ms\": %s, "
+                "\"engine_utilisation\": %s}\n",
                 a.path.c_str(), a.sessions, a.rounds, o.max_tokens,
                 static_cast<unsigned long long>(tokens), fmt("%.3f", wall_ms).c_str(),
                 fmt("%.1f", tps).c_str(), fmt("%.4f", percentile(gaps, 50)).c_str(),
                 fmt("%.4f", percentile(gaps, 99)).c_str(), static_cast<unsigned long long>(sys),
                 fmt("%.4f", tokens ? double(sys) / tokens : 0).c_str(),
                 static_cast<unsigned long long>(irqs),
-                fmt("%.4f", tokens ? double(irqs) / tokens : 0).c_str());
+                fmt("%.4f", tokens ? double(irqs) / tokens : 0).c_str(),
+                fmt("%.3f", busy_ms).c_str(), fmt("%.4f", busy_ms / wall_ms).c_str());
     return 0;
 }
 

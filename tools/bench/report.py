@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Turn the raw outputs of tools/bench/run.sh into bench/results.json,
 bench/summary.md and the PNG plots."""
 import argparse

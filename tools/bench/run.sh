@@ -10,14 +10,15 @@
 #    uring_cmd; 1 and 8 sessions; time to first token)
 # 4. the coalescing sweep (hc1.ko reloaded with each INTC setting)
 # Raw outputs are kept in BUILD_DIR/bench/.  Environment: BENCH_ROUNDS
-# (rounds per end-to-end run, default 6), BENCH_SWEEP (tokens:usecs pairs).
+# (rounds per end-to-end run, default 6), BENCH_SWEEP (tokens:usecs pairs),
+# HC1_QEMU (QEMU binary, default BUILD_DIR/qemu/qemu-system-x86_64).
 set -euo pipefail
 
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$1" && pwd)
 bin=$build/bin
-qemu=$build/qemu/qemu-system-x86_64
+qemu=${HC1_QEMU:-$build/qemu/qemu-system-x86_64}
 raw=$build/bench
 out=$src/bench
 rounds=${BENCH_ROUNDS:-6}
@@ -51,10 +52,11 @@ done
 step "end to end in the guest" guest
 script="ROUNDS=$rounds SWEEP='$sweep'
 $(cat "$src/tools/bench/guest.sh")"
-HC1_BUILD=$build "$src/tools/vm/hc1-vm" --timeout 900 -- "$script" >"$raw/guest.log"
-sed -n 's/^BENCH //p' "$raw/guest.log" | tr -d '\r' >"$raw/guest.jsonl"
+HC1_BUILD=$build HC1_QEMU=$qemu "$src/tools/vm/hc1-vm" --timeout 900 -- "$script" >"$raw/guest.log"
+sed -n 's/.*BENCH //p' "$raw/guest.log" | tr -d '\r' >"$raw/guest.jsonl"
 
-python3 "$src/tools/bench/report.py" --raw "$raw" --out "$out" \
+# Debian's python3, where python3-matplotlib lives (not a pyenv shim).
+/usr/bin/python3 "$src/tools/bench/report.py" --raw "$raw" --out "$out" \
 	--load-engine "${loads[engine]}" --load-card "${loads[card]}" \
 	--load-guest "${loads[guest]}" --after-load "$(load)"
 echo "== bench: wrote $out/results.json, $out/summary.md and plots" >&2
