@@ -135,11 +135,17 @@ struct Args {
 // Arrival times of one session's tokens across all its rounds.
 struct Arrivals {
     std::vector<double> gaps_ms;
+    // Per generation: start to its first token, its last token to the end
+    // being known (the engine idles in both unless other sessions run).
+    std::vector<double> head_ms, tail_ms;
+    Clock::time_point started;
     uint64_t tokens = 0;
     Clock::time_point last;
     bool have_last = false;
 
     void add(size_t n, Clock::time_point now) {
+        if (n && !have_last)
+            head_ms.push_back(ms_between(started, now));
         for (size_t k = 0; k < n; k++) {
             if (have_last)
                 gaps_ms.push_back(ms_between(last, now));
@@ -148,7 +154,15 @@ struct Arrivals {
         }
         tokens += n;
     }
-    void new_generation() { have_last = false; }
+    void new_generation() {
+        have_last = false;
+        started = Clock::now();
+    }
+    void ended() {
+        const auto now = Clock::now();
+        if (have_last)
+            tail_ms.push_back(ms_between(last, now));
+    }
 };
 
 void run_mmap(hc::Session& s, const std::vector<uint32_t>& prompt, const hc::GenerateOptions& o,
@@ -158,6 +172,7 @@ void run_mmap(hc::Session& s, const std::vector<uint32_t>& prompt, const hc::Gen
         s.start(prompt, o);
         while (s.next())
             arr.add(1, Clock::now());
+        arr.ended();
     }
 }
 
@@ -181,8 +196,10 @@ void run_read(hc::Session& s, const std::vector<uint32_t>& prompt, const hc::Gen
                 continue;
             if (n < 0)
                 throw std::runtime_error(std::string("read: ") + std::strerror(errno));
-            if (n == 0)
+            if (n == 0) {
+                arr.ended();
                 break;
+            }
             arr.add(static_cast<size_t>(n) / sizeof(uint32_t), Clock::now());
         }
     }
@@ -221,6 +238,7 @@ int throughput(const Args& a) {
                          [&, i](const hc::Result&, const hc::Error* e) {
                              if (e)
                                  throw std::runtime_error(e->what());
+                             arr[i].ended();
                              if (--left[i])
                                  submit(i);
                          }});
@@ -258,10 +276,12 @@ int throughput(const Args& a) {
     const double busy_ms = (card.stats().busy_ns - busy0) / 1e6;
 
     uint64_t tokens = 0;
-    std::vector<double> gaps;
+    std::vector<double> gaps, heads, tails;
     for (auto& x : arr) {
         tokens += x.tokens;
         gaps.insert(gaps.end(), x.gaps_ms.begin(), x.gaps_ms.end());
+        heads.insert(heads.end(), x.head_ms.begin(), x.head_ms.end());
+        tails.insert(tails.end(), x.tail_ms.begin(), x.tail_ms.end());
     }
     const double tps = tokens / (wall_ms / 1000);
     std::printf("{\"mode\": \"throughput\", \"path\": \"%s\", \"sessions\": %u, \"rounds\": %u, "
@@ -269,7 +289,8 @@ int throughput(const Args& a) {
                 "\"tokens_per_s\": %s, \"inter_token_p50_ms\": %s, \"inter_token_p99_ms\": %s, "
                 "\"syscalls\": %llu, \"syscalls_per_token\": %s, \"interrupts\": %llu, "
                 "\"interrupts_per_token\": %s, \"engine_busy_ms\": %s, "
-                "\"engine_utilisation\": %s}\n",
+                "\"engine_utilisation\": %s, \"first_token_p50_ms\": %s, "
+                "\"last_token_to_end_p50_ms\": %s}\n",
                 a.path.c_str(), a.sessions, a.rounds, o.max_tokens,
                 static_cast<unsigned long long>(tokens), fmt("%.3f", wall_ms).c_str(),
                 fmt("%.1f", tps).c_str(), fmt("%.4f", percentile(gaps, 50)).c_str(),
@@ -277,7 +298,8 @@ int throughput(const Args& a) {
                 fmt("%.4f", tokens ? double(sys) / tokens : 0).c_str(),
                 static_cast<unsigned long long>(irqs),
                 fmt("%.4f", tokens ? double(irqs) / tokens : 0).c_str(),
-                fmt("%.3f", busy_ms).c_str(), fmt("%.4f", busy_ms / wall_ms).c_str());
+                fmt("%.3f", busy_ms).c_str(), fmt("%.4f", busy_ms / wall_ms).c_str(),
+                fmt("%.3f", percentile(heads, 50)).c_str(), fmt("%.3f", percentile(tails, 50)).c_str());
     return 0;
 }
 
