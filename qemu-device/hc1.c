@@ -282,7 +282,12 @@ static void hc1_token_progress(HC1State *s, HC1Queue *q, HC1Context *c,
     }
     q->tokens_unsignalled += n;
     c->tokens_unsignalled += n;
-    if (c->tokens_unsignalled >= hc1_intc_tokens(s)) {
+    /*
+     * The first tokens of a generation are signalled at once: a reader
+     * waiting for them would otherwise see its time to first token grow by
+     * up to INTC.USECS.
+     */
+    if (c->produced == n || c->tokens_unsignalled >= hc1_intc_tokens(s)) {
         hc1_irq(s, q);
     } else if (usecs && !timer_pending(q->coalesce_timer)) {
         timer_mod(q->coalesce_timer,

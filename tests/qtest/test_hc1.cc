@@ -681,6 +681,21 @@ TEST_F(Hc1Test, TokenInterruptsAreCoalesced)
     EXPECT_EQ(after.interrupts - before.interrupts, 1u); // GET_STATS's own
 }
 
+TEST_F(Hc1Test, FirstTokensInterruptAtOnce)
+{
+    // Coalescing far beyond the generation and no timer: the first tokens
+    // and the completion are the only interrupts.
+    auto card = ready_card();
+    auto p = prompt(*card);
+    card->set_reg(HC1_REG_INTC, 1000);
+    hc1_stats before{}, after{};
+    card->get_stats(before);
+    Generation g = card->generate(1, 0, p, 40);
+    ASSERT_EQ(g.tokens.size(), 40u);
+    card->get_stats(after);
+    EXPECT_EQ(after.interrupts - before.interrupts - 1, 2u); // - GET_STATS's own
+}
+
 TEST_F(Hc1Test, DeleteQueueWithAGenerationInFlight)
 {
     auto card = ready_card();
