@@ -1545,8 +1545,8 @@ static Property hc1_properties[] = {
     DEFINE_PROP_UINT32("queues", HC1State, n_queues, 8),
     DEFINE_PROP_UINT32("queue-entries", HC1State, max_entries, 1024),
     DEFINE_PROP_UINT32("threads", HC1State, n_threads, 1),
-    DEFINE_PROP_UINT32("coalesce-tokens", HC1State, coalesce_tokens, 16),
-    DEFINE_PROP_UINT32("coalesce-usecs", HC1State, coalesce_usecs, 200),
+    DEFINE_PROP_UINT32("coalesce-tokens", HC1State, coalesce_tokens, 32),
+    DEFINE_PROP_UINT32("coalesce-usecs", HC1State, coalesce_usecs, 16000),
     DEFINE_PROP_BOOL("fault-inject", HC1State, fault_inject, false),
 #if QEMU_VERSION_MAJOR < 9 || (QEMU_VERSION_MAJOR == 9 && QEMU_VERSION_MINOR < 2)
     DEFINE_PROP_END_OF_LIST(),

@@ -172,7 +172,7 @@ TEST_F(Hc1Test, EnumeratesWithContractIdentity)
     EXPECT_TRUE(card.reg(HC1_REG_FEATURES) & HC1_FEAT_FAULT_INJECT);
     EXPECT_EQ(card.nvectors(), 5u);
     // Coalescing defaults come from the properties.
-    EXPECT_EQ(card.reg(HC1_REG_INTC), 16u | (200u << HC1_INTC_USECS_SHIFT));
+    EXPECT_EQ(card.reg(HC1_REG_INTC), 32u | (16000u << HC1_INTC_USECS_SHIFT));
 }
 
 TEST_F(Hc1Test, IdentifyReturnsTheModelCard)
