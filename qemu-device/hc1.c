@@ -60,6 +60,13 @@ OBJECT_DECLARE_SIMPLE_TYPE(HC1State, HC1)
 #define HC1_CAP_TIMEOUT 50          /* CAP.TO: 5 s, in 100 ms units */
 #define HC1_CMDS_PER_BH 64          /* keep the main loop responsive */
 #define HC1_DELAY_CQE_NS (2 * NANOSECONDS_PER_SECOND)
+/*
+ * While generations run, the main loop moves tokens to guest memory this
+ * often; engine threads wake it only for the first tokens of a generation
+ * and for its end.  A wake-up per token cost the engine thread ~15% of its
+ * time in the eventfd write and IPI alone: see docs/performance.md.
+ */
+#define HC1_DRAIN_NS (500 * SCALE_US)
 #define HC1_MAX_QUEUES 255          /* CAP.NQ is 8 bits */
 #define HC1_MAX_QUEUE_ENTRIES 65536 /* CAP.MQES is 16 bits */
 
@@ -110,6 +117,7 @@ typedef struct HC1Context {
 
     /* Written by engine threads, under HC1State.lock. */
     GArray *pending;                /* uint32_t tokens not yet DMA'd */
+    bool kicked;                    /* the main loop knows of this generation */
     bool done;
     int finish;
     uint32_t n_prompt;
@@ -161,11 +169,12 @@ struct HC1State {
     QEMUBH *bh;
     GQueue held_cqes;               /* HC1_TEST_DELAY_CQE */
     QEMUTimer *delay_timer;
+    QEMUTimer *drain_timer;         /* HC1_DRAIN_NS while generations run */
 
     struct hc1_stats stats;
     int64_t enabled_at_ns;
 
-    /* Protects HC1Context.pending/done/finish/n_prompt/n_generated. */
+    /* Protects HC1Context.pending/kicked/done/finish/n_prompt/n_generated. */
     QemuMutex lock;
 };
 
@@ -420,17 +429,35 @@ static void hc1_complete(HC1State *s, HC1Queue *q, uint16_t cid,
 
 /* ------------------------------------------------------ engine side */
 
-/* Engine thread: must not touch anything but the pending buffer. */
+/*
+ * Engine thread: must not touch anything but the pending buffer.  Only the
+ * first tokens of a generation wake the main loop; drain_timer collects
+ * the rest.
+ */
 static void hc1_on_token(void *opaque, uint32_t ctx, uint32_t token)
 {
     HC1State *s = opaque;
+    HC1Context *c;
+    bool kick;
 
     if (ctx >= s->n_contexts) {
         return;
     }
+    c = &s->ctxs[ctx];
     qemu_mutex_lock(&s->lock);
-    g_array_append_val(s->ctxs[ctx].pending, token);
+    g_array_append_val(c->pending, token);
+    kick = !c->kicked;
+    c->kicked = true;
     qemu_mutex_unlock(&s->lock);
+    if (kick) {
+        qemu_bh_schedule(s->bh);
+    }
+}
+
+static void hc1_drain_timer(void *opaque)
+{
+    HC1State *s = opaque;
+
     qemu_bh_schedule(s->bh);
 }
 
@@ -956,6 +983,7 @@ static enum hc1_status hc1_generate(HC1State *s, HC1Queue *q,
     /* Engine callbacks may fire before generate() returns: arm first. */
     qemu_mutex_lock(&s->lock);
     g_array_set_size(c->pending, 0);
+    c->kicked = false;
     c->done = false;
     qemu_mutex_unlock(&s->lock);
     c->qid = q->qid;
@@ -1045,6 +1073,10 @@ static void hc1_bh(void *opaque)
         return;
     }
     hc1_drain_engine(s);
+    if (s->stats.running && !timer_pending(s->drain_timer)) {
+        timer_mod(s->drain_timer,
+                  qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + HC1_DRAIN_NS);
+    }
     for (i = 0; i <= s->n_queues && budget; i++) {
         budget -= hc1_process_sq(s, &s->queues[i], budget);
     }
@@ -1082,6 +1114,7 @@ static void hc1_controller_reset(HC1State *s)
         timer_del(s->queues[i].coalesce_timer);
     }
     timer_del(s->delay_timer);
+    timer_del(s->drain_timer);
     hc1_free_held_cqes(s);
     memset(&s->stats, 0, sizeof(s->stats));
     s->cc &= ~HC1_CC_EN;
@@ -1491,6 +1524,8 @@ static void hc1_realize(PCIDevice *pci, Error **errp)
     s->bh = qemu_bh_new_guarded(hc1_bh, s,
                                 &DEVICE(pci)->mem_reentrancy_guard);
     s->delay_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, hc1_delay_timer, s);
+    /* Host time: it paces the emulation, not anything the guest sees. */
+    s->drain_timer = timer_new_ns(QEMU_CLOCK_REALTIME, hc1_drain_timer, s);
     s->queues = g_new0(HC1Queue, s->n_queues + 1);
     for (i = 0; i <= s->n_queues; i++) {
         s->queues[i].dev = s;
@@ -1518,6 +1553,7 @@ static void hc1_exit(PCIDevice *pci)
     msix_uninit_exclusive_bar(pci);
     qemu_bh_delete(s->bh);
     timer_free(s->delay_timer);
+    timer_free(s->drain_timer);
     hc1_free_held_cqes(s);
     for (i = 0; i <= s->n_queues; i++) {
         timer_free(s->queues[i].coalesce_timer);
