@@ -18,8 +18,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstddef>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -83,7 +83,7 @@ Options parse(int argc, char** argv) {
 
 // The engine alone: every context's tokens, and a wait for all to finish.
 class EngineAlone {
-public:
+  public:
     EngineAlone(const Options& o, uint32_t n_contexts) : tokens_(n_contexts) {
         const std::string model = o.model_dir + "/stories260K.bin";
         const std::string tok = o.model_dir + "/tok512.bin";
@@ -144,7 +144,7 @@ public:
         return secs_since(t0);
     }
 
-private:
+  private:
     hc1_engine* e_ = nullptr;
     hc1_engine_info info_{};
     std::vector<std::vector<uint32_t>> tokens_;
@@ -263,7 +263,8 @@ int main(int argc, char** argv) {
                     et += engine.tokens(c).size();
                 card.get_stats(st);
                 const uint64_t cb0 = st.busy_ns;
-                auto [cs, ct] = card_round(card, seen, n, engine.info().bos_id, max_tokens, engine, es);
+                auto [cs, ct] =
+                    card_round(card, seen, n, engine.info().bos_id, max_tokens, engine, es);
                 card.get_stats(st);
                 c_busy += (st.busy_ns - cb0) / 1e9;
                 e_secs += es;
@@ -286,10 +287,9 @@ int main(int argc, char** argv) {
                         "\"card_best_tok_s\": %.1f, \"ratio_best\": %.4f, "
                         "\"engine_utilisation\": %.4f, \"card_engine_utilisation\": %.4f, "
                         "\"card_tokens\": %llu}",
-                        first ? "" : ",", n, engine.tokens(0).size(), e_tps, c_tps,
-                        c_tps / e_tps, ratios[ratios.size() / 2], e_best, c_best,
-                        c_best / e_best, e_busy / e_secs, c_busy / c_secs,
-                        static_cast<unsigned long long>(c_tokens));
+                        first ? "" : ",", n, engine.tokens(0).size(), e_tps, c_tps, c_tps / e_tps,
+                        ratios[ratios.size() / 2], e_best, c_best, c_best / e_best, e_busy / e_secs,
+                        c_busy / c_secs, static_cast<unsigned long long>(c_tokens));
             first = false;
         }
         std::printf("\n]}\n");

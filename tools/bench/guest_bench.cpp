@@ -233,15 +233,16 @@ int throughput(const Args& a) {
         std::vector<uint32_t> left(a.sessions, a.rounds);
         std::function<void(uint32_t)> submit = [&](uint32_t i) {
             arr[i].new_generation();
-            loop.submit(sessions[i], prompt, o,
-                        {[&arr, i](std::span<const uint32_t> t) { arr[i].add(t.size(), Clock::now()); },
-                         [&, i](const hc::Result&, const hc::Error* e) {
-                             if (e)
-                                 throw std::runtime_error(e->what());
-                             arr[i].ended();
-                             if (--left[i])
-                                 submit(i);
-                         }});
+            loop.submit(
+                sessions[i], prompt, o,
+                {[&arr, i](std::span<const uint32_t> t) { arr[i].add(t.size(), Clock::now()); },
+                 [&, i](const hc::Result&, const hc::Error* e) {
+                     if (e)
+                         throw std::runtime_error(e->what());
+                     arr[i].ended();
+                     if (--left[i])
+                         submit(i);
+                 }});
         };
         for (uint32_t i = 0; i < a.sessions; i++)
             submit(i);
@@ -299,7 +300,8 @@ int throughput(const Args& a) {
                 static_cast<unsigned long long>(irqs),
                 fmt("%.4f", tokens ? double(irqs) / tokens : 0).c_str(),
                 fmt("%.3f", busy_ms).c_str(), fmt("%.4f", busy_ms / wall_ms).c_str(),
-                fmt("%.3f", percentile(heads, 50)).c_str(), fmt("%.3f", percentile(tails, 50)).c_str());
+                fmt("%.3f", percentile(heads, 50)).c_str(),
+                fmt("%.3f", percentile(tails, 50)).c_str());
     return 0;
 }
 
