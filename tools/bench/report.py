@@ -181,8 +181,10 @@ def write_summary(r, e2e, path):
     L.append("|---|---|---|---|---|")
     for f in ("fp32", "int8"):
         x = fmt[f]
-        L.append(f"| engine alone ({f}) | decode, 1 context | {x['decode_tok_s']:,.0f} tok/s "
-                 f"({x['decode_vs_reference']:.2f}x reference) | | |")
+        one = max(x["decode_tok_s"], x["aggregate_tok_s"]["1"])
+        L.append(f"| engine alone ({f}) | decode, 1 context (better of 2 runs) | {one:,.0f} tok/s "
+                 f"({one / eng['reference_decode_tok_s']:.2f}x reference; the other run "
+                 f"{min(x['decode_tok_s'], x['aggregate_tok_s']['1']):,.0f}) | | |")
         L.append(f"| engine alone ({f}) | decode, 64 contexts aggregate | "
                  f"{x['aggregate_tok_s']['64']:,.0f} tok/s | | |")
         L.append(f"| engine alone ({f}) | prefill | {x['prefill_tok_s']:,.0f} tok/s | | |")
