@@ -35,6 +35,15 @@ def git_rev(src):
         return "unknown"
 
 
+def revision(raw, src):
+    """The revision run.sh measured (recorded before the run), else the tree's now."""
+    try:
+        with open(os.path.join(raw, "revision")) as f:
+            return f.read().strip()
+    except OSError:
+        return git_rev(src)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--raw", required=True)
@@ -68,7 +77,7 @@ def main():
 
     results = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "revision": git_rev(os.path.dirname(os.path.abspath(a.out))),
+        "revision": revision(a.raw, os.path.dirname(os.path.abspath(a.out))),
         "machine": {"cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
                     "load_avg_1min": {"engine": a.load_engine, "card": a.load_card,
                                       "guest": a.load_guest, "after": a.after_load}},

@@ -33,6 +33,7 @@ done
 [ "$(basename "$model")" = stories260K.bin ] || {
 	echo "bench: the card bench needs stories260K.bin (HC1_MODEL_DIR)" >&2; exit 2; }
 mkdir -p "$raw" "$out"
+git -C "$src" describe --always --dirty >"$raw/revision" 2>/dev/null || echo unknown >"$raw/revision"
 
 # The machine is shared: record how busy it was around each step.
 load() { cut -d' ' -f1 /proc/loadavg; }
