@@ -70,6 +70,13 @@ OBJECT_DECLARE_SIMPLE_TYPE(HC1State, HC1)
 #define HC1_CAP_TIMEOUT 50          /* CAP.TO: 5 s, in 100 ms units */
 #define HC1_CMDS_PER_BH 64          /* keep the main loop responsive */
 #define HC1_DELAY_CQE_NS (2 * NANOSECONDS_PER_SECOND)
+/*
+ * While generations run, the main loop moves tokens to guest memory this
+ * often; engine threads wake it only for the first tokens of a generation
+ * and for its end.  A wake-up per token cost the engine thread ~15% of its
+ * time in the eventfd write and IPI alone: see docs/performance.md.
+ */
+#define HC1_DRAIN_NS (500 * SCALE_US)
 #define HC1_MAX_QUEUES 255          /* CAP.NQ is 8 bits */
 #define HC1_MAX_QUEUE_ENTRIES 65536 /* CAP.MQES is 16 bits */
 
@@ -96,7 +103,7 @@ typedef struct HC1Queue {
      * its completion is guaranteed a slot, so posting never overruns.
      */
     uint32_t cq_reserved;
-    uint32_t tokens_unsignalled;
+    uint32_t tokens_unsignalled;    /* all contexts of the queue */
     QEMUTimer *coalesce_timer;
 } HC1Queue;
 
@@ -116,9 +123,11 @@ typedef struct HC1Context {
     uint64_t ring_addr;
     uint32_t ring_mask;
     uint32_t produced;
+    uint32_t tokens_unsignalled;    /* since its queue's last interrupt */
 
     /* Written by engine threads, under HC1State.lock. */
     GArray *pending;                /* uint32_t tokens not yet DMA'd */
+    bool kicked;                    /* the main loop knows of this generation */
     bool done;
     int finish;
     uint32_t n_prompt;
@@ -176,11 +185,12 @@ struct HC1State {
     GQueue held_cqes;               /* HC1_TEST_DELAY_CQE */
     QEMUTimer *delay_timer;
     bool held_due;                  /* flush held_cqes in the next BH */
+    QEMUTimer *drain_timer;         /* HC1_DRAIN_NS while generations run */
 
     struct hc1_stats stats;
     int64_t enabled_at_ns;
 
-    /* Protects HC1Context.pending/done/finish/n_prompt/n_generated. */
+    /* Protects HC1Context.pending/kicked/done/finish/n_prompt/n_generated. */
     QemuMutex lock;
 };
 
@@ -233,8 +243,15 @@ static void hc1_fatal(HC1State *s, enum hc1_fatal reason);
 static void hc1_irq(HC1State *s, HC1Queue *q)
 {
     PCIDevice *pci = PCI_DEVICE(s);
+    uint32_t i;
 
+    /* The host re-reads every ring of the queue on its interrupt. */
     q->tokens_unsignalled = 0;
+    for (i = 0; i < s->n_contexts; i++) {
+        if (s->ctxs[i].qid == q->qid) {
+            s->ctxs[i].tokens_unsignalled = 0;
+        }
+    }
     timer_del(q->coalesce_timer);
     if (!q->irq_enabled || s->vanished) {
         return;
@@ -273,8 +290,16 @@ static uint32_t hc1_intc_usecs(HC1State *s)
     return (s->intc & HC1_INTC_USECS_MASK) >> HC1_INTC_USECS_SHIFT;
 }
 
-/* Token progress: interrupt every INTC.TOKENS tokens or INTC.USECS. */
-static void hc1_token_progress(HC1State *s, HC1Queue *q, uint32_t n)
+/*
+ * Token progress: interrupt once one generation has INTC.TOKENS new tokens,
+ * or INTC.USECS after the first token not yet signalled.  Counting per
+ * generation, not per queue, means each wake-up of a reader brings it
+ * INTC.TOKENS tokens however many sessions share the queue: with a per-queue
+ * count, 8 sessions got 2 tokens each per interrupt and their readers made
+ * 0.19-0.37 syscalls per token (docs/performance.md).
+ */
+static void hc1_token_progress(HC1State *s, HC1Queue *q, HC1Context *c,
+                               uint32_t n)
 {
     uint32_t usecs = hc1_intc_usecs(s);
 
@@ -282,7 +307,13 @@ static void hc1_token_progress(HC1State *s, HC1Queue *q, uint32_t n)
         return;
     }
     q->tokens_unsignalled += n;
-    if (q->tokens_unsignalled >= hc1_intc_tokens(s)) {
+    c->tokens_unsignalled += n;
+    /*
+     * The first tokens of a generation are signalled at once: a reader
+     * waiting for them would otherwise see its time to first token grow by
+     * up to INTC.USECS.
+     */
+    if (c->produced == n || c->tokens_unsignalled >= hc1_intc_tokens(s)) {
         hc1_irq(s, q);
     } else if (usecs && !timer_pending(q->coalesce_timer)) {
         timer_mod(q->coalesce_timer,
@@ -418,17 +449,35 @@ static void hc1_complete(HC1State *s, HC1Queue *q, uint16_t cid,
 
 /* ------------------------------------------------------ engine side */
 
-/* Engine thread: must not touch anything but the pending buffer. */
+/*
+ * Engine thread: must not touch anything but the pending buffer.  Only the
+ * first tokens of a generation wake the main loop; drain_timer collects
+ * the rest.
+ */
 static void hc1_on_token(void *opaque, uint32_t ctx, uint32_t token)
 {
     HC1State *s = opaque;
+    HC1Context *c;
+    bool kick;
 
     if (ctx >= s->n_contexts) {
         return;
     }
+    c = &s->ctxs[ctx];
     qemu_mutex_lock(&s->lock);
-    g_array_append_val(s->ctxs[ctx].pending, token);
+    g_array_append_val(c->pending, token);
+    kick = !c->kicked;
+    c->kicked = true;
     qemu_mutex_unlock(&s->lock);
+    if (kick) {
+        qemu_bh_schedule(s->bh);
+    }
+}
+
+static void hc1_drain_timer(void *opaque)
+{
+    HC1State *s = opaque;
+
     qemu_bh_schedule(s->bh);
 }
 
@@ -485,7 +534,7 @@ static void hc1_deliver_tokens(HC1State *s, HC1Context *c,
                    &produced_le, sizeof(produced_le));
     trace_hc1_tokens(c - s->ctxs, n, c->produced);
     if (!c->orphaned) {
-        hc1_token_progress(s, &s->queues[c->qid], n);
+        hc1_token_progress(s, &s->queues[c->qid], c, n);
     }
 }
 
@@ -956,6 +1005,7 @@ static enum hc1_status hc1_generate(HC1State *s, HC1Queue *q,
     /* Engine callbacks may fire before generate() returns: arm first. */
     qemu_mutex_lock(&s->lock);
     g_array_set_size(c->pending, 0);
+    c->kicked = false;
     c->done = false;
     qemu_mutex_unlock(&s->lock);
     c->qid = q->qid;
@@ -965,6 +1015,7 @@ static enum hc1_status hc1_generate(HC1State *s, HC1Queue *q,
     c->ring_addr = ring_addr;
     c->ring_mask = (1u << g->ring_shift) - 1;
     c->produced = 0;
+    c->tokens_unsignalled = 0;
 
     ret = hc1_engine_generate(s->engine, ctx, &req, &s->engine_cb);
     if (ret) {
@@ -1048,6 +1099,10 @@ static void hc1_bh(void *opaque)
         hc1_flush_held_cqes(s);
     }
     hc1_drain_engine(s);
+    if (s->stats.running && !timer_pending(s->drain_timer)) {
+        timer_mod(s->drain_timer,
+                  qemu_clock_get_ns(QEMU_CLOCK_REALTIME) + HC1_DRAIN_NS);
+    }
     for (i = 0; i <= s->n_queues && budget; i++) {
         budget -= hc1_process_sq(s, &s->queues[i], budget);
     }
@@ -1085,6 +1140,7 @@ static void hc1_controller_reset(HC1State *s)
         timer_del(s->queues[i].coalesce_timer);
     }
     timer_del(s->delay_timer);
+    timer_del(s->drain_timer);
     hc1_free_held_cqes(s);
     s->held_due = false;
     memset(&s->stats, 0, sizeof(s->stats));
@@ -1527,6 +1583,8 @@ static void hc1_realize(PCIDevice *pci, Error **errp)
     s->bh = qemu_bh_new_guarded(hc1_bh, s,
                                 &DEVICE(pci)->mem_reentrancy_guard);
     s->delay_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, hc1_delay_timer, s);
+    /* Host time: it paces the emulation, not anything the guest sees. */
+    s->drain_timer = timer_new_ns(QEMU_CLOCK_REALTIME, hc1_drain_timer, s);
     s->queues = g_new0(HC1Queue, s->n_queues + 1);
     for (i = 0; i <= s->n_queues; i++) {
         s->queues[i].dev = s;
@@ -1554,6 +1612,7 @@ static void hc1_exit(PCIDevice *pci)
     msix_uninit_exclusive_bar(pci);
     qemu_bh_delete(s->bh);
     timer_free(s->delay_timer);
+    timer_free(s->drain_timer);
     hc1_free_held_cqes(s);
     for (i = 0; i <= s->n_queues; i++) {
         timer_free(s->queues[i].coalesce_timer);
@@ -1635,8 +1694,8 @@ static Property hc1_properties[] = {
     DEFINE_PROP_UINT32("queues", HC1State, n_queues, 8),
     DEFINE_PROP_UINT32("queue-entries", HC1State, max_entries, 1024),
     DEFINE_PROP_UINT32("threads", HC1State, n_threads, 1),
-    DEFINE_PROP_UINT32("coalesce-tokens", HC1State, coalesce_tokens, 16),
-    DEFINE_PROP_UINT32("coalesce-usecs", HC1State, coalesce_usecs, 200),
+    DEFINE_PROP_UINT32("coalesce-tokens", HC1State, coalesce_tokens, 32),
+    DEFINE_PROP_UINT32("coalesce-usecs", HC1State, coalesce_usecs, 16000),
     DEFINE_PROP_BOOL("fault-inject", HC1State, fault_inject, false),
 #ifdef HC1_PROPS_TERMINATED
     DEFINE_PROP_END_OF_LIST(),
