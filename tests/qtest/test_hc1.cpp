@@ -732,7 +732,7 @@ TEST_F(Hc1Test, SystemResetMidGeneration) {
     EXPECT_EQ(card->reg(HC1_REG_CC), 0u);
     EXPECT_EQ(card->reg(HC1_REG_TEST), 0u);
     EXPECT_EQ(card->reg(HC1_REG_ASQ), 0u);
-    EXPECT_EQ(card->reg(HC1_REG_INTC), 16u | (200u << HC1_INTC_USECS_SHIFT));
+    EXPECT_EQ(card->reg(HC1_REG_INTC), 32u | (16000u << HC1_INTC_USECS_SHIFT));
     ASSERT_EQ(card->enable(), HC1_CSTS_RDY);
     ASSERT_EQ(Card::status(card->create_ioq(1)), HC1_SC_SUCCESS);
     ASSERT_EQ(Card::status(card->create_ctx(1, 0)), HC1_SC_SUCCESS);
