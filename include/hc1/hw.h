@@ -107,10 +107,11 @@ enum hc1_fatal {
 
 /*
  * HC1_REG_INTC: default interrupt coalescing for token progress.  A queue's
- * vector fires once HC1_INTC_TOKENS tokens were delivered since the last
- * interrupt, or HC1_INTC_USECS after the first token not yet signalled,
- * whichever comes first.  0 tokens means 1 (no coalescing); 0 usecs means
- * no timer.  Completions always interrupt at once.
+ * vector fires once one generation of the queue received HC1_INTC_TOKENS
+ * tokens since the queue's last interrupt, or HC1_INTC_USECS after the
+ * first token not yet signalled, whichever comes first.  0 tokens means 1
+ * (no coalescing); 0 usecs means no timer.  The first tokens of a
+ * generation and completions always interrupt at once.
  */
 #define HC1_INTC_TOKENS_MASK 0x0000ffffu
 #define HC1_INTC_USECS_SHIFT 16

@@ -162,7 +162,7 @@ TEST_F(Hc1Test, EnumeratesWithContractIdentity) {
     EXPECT_TRUE(card.reg(HC1_REG_FEATURES) & HC1_FEAT_FAULT_INJECT);
     EXPECT_EQ(card.nvectors(), 5u);
     // Coalescing defaults come from the properties.
-    EXPECT_EQ(card.reg(HC1_REG_INTC), 16u | (200u << HC1_INTC_USECS_SHIFT));
+    EXPECT_EQ(card.reg(HC1_REG_INTC), 32u | (16000u << HC1_INTC_USECS_SHIFT));
 }
 
 TEST_F(Hc1Test, IdentifyReturnsTheModelCard) {
@@ -656,6 +656,20 @@ TEST_F(Hc1Test, TokenInterruptsAreCoalesced) {
     EXPECT_EQ(after.interrupts - before.interrupts, 1u); // GET_STATS's own
 }
 
+TEST_F(Hc1Test, FirstTokensInterruptAtOnce) {
+    // Coalescing far beyond the generation and no timer: the first tokens
+    // and the completion are the only interrupts.
+    auto card = ready_card();
+    auto p = prompt(*card);
+    card->set_reg(HC1_REG_INTC, 1000);
+    hc1_stats before{}, after{};
+    card->get_stats(before);
+    Generation g = card->generate(1, 0, p, 40);
+    ASSERT_EQ(g.tokens.size(), 40u);
+    card->get_stats(after);
+    EXPECT_EQ(after.interrupts - before.interrupts - 1, 2u); // - GET_STATS's own
+}
+
 TEST_F(Hc1Test, DeleteQueueWithAGenerationInFlight) {
     auto card = ready_card();
     auto p = prompt(*card);
@@ -718,7 +732,7 @@ TEST_F(Hc1Test, SystemResetMidGeneration) {
     EXPECT_EQ(card->reg(HC1_REG_CC), 0u);
     EXPECT_EQ(card->reg(HC1_REG_TEST), 0u);
     EXPECT_EQ(card->reg(HC1_REG_ASQ), 0u);
-    EXPECT_EQ(card->reg(HC1_REG_INTC), 16u | (200u << HC1_INTC_USECS_SHIFT));
+    EXPECT_EQ(card->reg(HC1_REG_INTC), 32u | (16000u << HC1_INTC_USECS_SHIFT));
     ASSERT_EQ(card->enable(), HC1_CSTS_RDY);
     ASSERT_EQ(Card::status(card->create_ioq(1)), HC1_SC_SUCCESS);
     ASSERT_EQ(Card::status(card->create_ctx(1, 0)), HC1_SC_SUCCESS);

@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: MIT
+// hc1-bench-guest: what an application receives from the card, in the guest,
+// through each way of consuming tokens.
+//
+//   hc1-bench-guest throughput --path mmap|read|uring --sessions N [--rounds R]
+//   hc1-bench-guest ttft [--runs N] [--prompt-tokens 16]
+//
+// throughput: every session generates from BOS to the end of the context
+// (as `hc1-engine bench` does), R rounds; the figures are over the whole run.
+//   mmap   libhc Session::next(): tokens read from the mapped ring, WAIT
+//          ioctl only when caught up; one thread per session
+//   read   libhc's session, GENERATE then read() on its fd until 0 (libhc
+//          itself has no read() consumer); one thread per session
+//   uring  libhc EventLoop: uring_cmd GENERATE + WAIT, all sessions on one
+//          thread
+// Syscalls are counted by wrapping ioctl() and read() in this program (libhc
+// calls them through libc) plus the EventLoop's own io_uring_enter counter;
+// interrupts are the /proc/interrupts delta of the hc1 vectors.
+// Output: one JSON object on stdout.
+#include <hc/hc.hpp>
+
+#include <linux/hc1.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+std::atomic<uint64_t> g_ioctls{0};
+std::atomic<uint64_t> g_reads{0};
+
+} // namespace
+
+// libhc reaches the driver through libc's ioctl(); this definition takes
+// precedence over libc's, counts the call and makes the system call itself.
+extern "C" int ioctl(int fd, unsigned long request, ...) {
+    va_list ap;
+    va_start(ap, request);
+    void* arg = va_arg(ap, void*);
+    va_end(ap);
+    g_ioctls.fetch_add(1, std::memory_order_relaxed);
+    return static_cast<int>(syscall(SYS_ioctl, fd, request, arg));
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+double percentile(std::vector<double> v, double p) {
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
+    return v[std::min(i, v.size() - 1)];
+}
+
+// Sum of every CPU's count on the lines of /proc/interrupts naming hc1.
+uint64_t hc1_interrupts() {
+    std::ifstream f("/proc/interrupts");
+    uint64_t total = 0;
+    for (std::string line; std::getline(f, line);) {
+        if (line.find("hc1") == std::string::npos)
+            continue;
+        std::istringstream in(line.substr(line.find(':') + 1));
+        for (std::string word; in >> word;) {
+            if (word.find_first_not_of("0123456789") != std::string::npos)
+                break;
+            total += std::stoull(word);
+        }
+    }
+    return total;
+}
+
+uint64_t syscalls_now() {
+    return g_ioctls.load() + g_reads.load();
+}
+
+struct Args {
+    std::string mode, path = "mmap";
+    uint32_t sessions = 1, rounds = 4, runs = 40, prompt_tokens = 16, max_tokens = 0;
+
+    Args(int argc, char** argv) {
+        if (argc < 2)
+            throw std::invalid_argument("usage: hc1-bench-guest throughput|ttft [options]");
+        mode = argv[1];
+        for (int i = 2; i < argc; i++) {
+            std::string a = argv[i];
+            if (i + 1 >= argc)
+                throw std::invalid_argument(a + " needs a value");
+            std::string v = argv[++i];
+            auto num = [&] {
+                unsigned long n = std::stoul(v);
+                if (n == 0 || n > 100000)
+                    throw std::invalid_argument(a + " " + v + " is out of range");
+                return static_cast<uint32_t>(n);
+            };
+            if (a == "--path")
+                path = v;
+            else if (a == "--sessions")
+                sessions = num();
+            else if (a == "--rounds")
+                rounds = num();
+            else if (a == "--runs")
+                runs = num();
+            else if (a == "--prompt-tokens")
+                prompt_tokens = num();
+            else if (a == "--max-tokens")
+                max_tokens = num();
+            else
+                throw std::invalid_argument("unknown option " + a);
+        }
+        if (path != "mmap" && path != "read" && path != "uring")
+            throw std::invalid_argument("--path must be mmap, read or uring");
+    }
+};
+
+// Arrival times of one session's tokens across all its rounds.
+struct Arrivals {
+    std::vector<double> gaps_ms;
+    // Per generation: start to its first token, its last token to the end
+    // being known (the engine idles in both unless other sessions run).
+    std::vector<double> head_ms, tail_ms;
+    Clock::time_point started;
+    uint64_t tokens = 0;
+    Clock::time_point last;
+    bool have_last = false;
+
+    void add(size_t n, Clock::time_point now) {
+        if (n && !have_last)
+            head_ms.push_back(ms_between(started, now));
+        for (size_t k = 0; k < n; k++) {
+            if (have_last)
+                gaps_ms.push_back(ms_between(last, now));
+            last = now;
+            have_last = true;
+        }
+        tokens += n;
+    }
+    void new_generation() {
+        have_last = false;
+        started = Clock::now();
+    }
+    void ended() {
+        const auto now = Clock::now();
+        if (have_last)
+            tail_ms.push_back(ms_between(last, now));
+    }
+};
+
+void run_mmap(hc::Session& s, const std::vector<uint32_t>& prompt, const hc::GenerateOptions& o,
+              uint32_t rounds, Arrivals& arr) {
+    for (uint32_t r = 0; r < rounds; r++) {
+        arr.new_generation();
+        s.start(prompt, o);
+        while (s.next())
+            arr.add(1, Clock::now());
+        arr.ended();
+    }
+}
+
+void run_read(hc::Session& s, const std::vector<uint32_t>& prompt, const hc::GenerateOptions& o,
+              uint32_t rounds, Arrivals& arr) {
+    std::vector<uint32_t> buf(s.ring_capacity());
+    for (uint32_t r = 0; r < rounds; r++) {
+        arr.new_generation();
+        hc1_generate g{};
+        g.size = sizeof(g);
+        g.flags = o.ignore_eos ? HC1_GENERATE_IGNORE_EOS : 0;
+        g.prompt = reinterpret_cast<uintptr_t>(prompt.data());
+        g.n_prompt = static_cast<uint32_t>(prompt.size());
+        g.max_tokens = o.max_tokens;
+        if (ioctl(s.fd(), HC1_IOCTL_GENERATE, &g) < 0)
+            throw std::runtime_error(std::string("GENERATE: ") + std::strerror(errno));
+        for (;;) {
+            g_reads.fetch_add(1, std::memory_order_relaxed);
+            ssize_t n = ::read(s.fd(), buf.data(), buf.size() * sizeof(uint32_t));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                throw std::runtime_error(std::string("read: ") + std::strerror(errno));
+            if (n == 0) {
+                arr.ended();
+                break;
+            }
+            arr.add(static_cast<size_t>(n) / sizeof(uint32_t), Clock::now());
+        }
+    }
+}
+
+std::string fmt(const char* f, double v) {
+    char b[64];
+    std::snprintf(b, sizeof(b), f, v);
+    return b;
+}
+
+int throughput(const Args& a) {
+    hc::Card card = hc::Card::open(0);
+    std::vector<hc::Session> sessions;
+    for (uint32_t i = 0; i < a.sessions; i++)
+        sessions.push_back(card.session());
+    const uint32_t ctx_len = card.info().context_len;
+    const std::vector<uint32_t> prompt{card.tokenizer().bos_id()};
+    hc::GenerateOptions o;
+    o.ignore_eos = true;
+    // As hc1-engine bench: from BOS to the end of the context.
+    o.max_tokens = std::min(a.max_tokens ? a.max_tokens : ctx_len, sessions[0].ring_capacity());
+    std::vector<Arrivals> arr(a.sessions);
+    uint64_t enters = 0;
+
+    const uint64_t busy0 = card.stats().busy_ns;
+    const uint64_t irq0 = hc1_interrupts(), sys0 = syscalls_now();
+    const auto t0 = Clock::now();
+    if (a.path == "uring") {
+        hc::EventLoop loop;
+        std::vector<uint32_t> left(a.sessions, a.rounds);
+        std::function<void(uint32_t)> submit = [&](uint32_t i) {
+            arr[i].new_generation();
+            loop.submit(
+                sessions[i], prompt, o,
+                {[&arr, i](std::span<const uint32_t> t) { arr[i].add(t.size(), Clock::now()); },
+                 [&, i](const hc::Result&, const hc::Error* e) {
+                     if (e)
+                         throw std::runtime_error(e->what());
+                     arr[i].ended();
+                     if (--left[i])
+                         submit(i);
+                 }});
+        };
+        for (uint32_t i = 0; i < a.sessions; i++)
+            submit(i);
+        loop.run();
+        enters = loop.counters().enters + loop.counters().other_syscalls;
+    } else {
+        std::vector<std::thread> threads;
+        std::vector<std::string> errors(a.sessions);
+        for (uint32_t i = 0; i < a.sessions; i++)
+            threads.emplace_back([&, i] {
+                try {
+                    if (a.path == "mmap")
+                        run_mmap(sessions[i], prompt, o, a.rounds, arr[i]);
+                    else
+                        run_read(sessions[i], prompt, o, a.rounds, arr[i]);
+                } catch (const std::exception& e) {
+                    errors[i] = e.what();
+                }
+            });
+        for (auto& t : threads)
+            t.join();
+        for (auto& e : errors)
+            if (!e.empty())
+                throw std::runtime_error(e);
+    }
+    const double wall_ms = ms_between(t0, Clock::now());
+    const uint64_t irqs = hc1_interrupts() - irq0;
+    const uint64_t sys = syscalls_now() - sys0 + enters;
+    // The card's engine time over the wall time: how much of the run the
+    // engine was computing rather than waiting for the host (less sensitive
+    // to other load on the machine than a tokens/s ratio across runs).
+    const double busy_ms = (card.stats().busy_ns - busy0) / 1e6;
+
+    uint64_t tokens = 0;
+    std::vector<double> gaps, heads, tails;
+    for (auto& x : arr) {
+        tokens += x.tokens;
+        gaps.insert(gaps.end(), x.gaps_ms.begin(), x.gaps_ms.end());
+        heads.insert(heads.end(), x.head_ms.begin(), x.head_ms.end());
+        tails.insert(tails.end(), x.tail_ms.begin(), x.tail_ms.end());
+    }
+    const double tps = tokens / (wall_ms / 1000);
+    std::printf("{\"mode\": \"throughput\", \"path\": \"%s\", \"sessions\": %u, \"rounds\": %u, "
+                "\"tokens_per_generation\": %u, \"tokens\": %llu, \"wall_ms\": %s, "
+                "\"tokens_per_s\": %s, \"inter_token_p50_ms\": %s, \"inter_token_p99_ms\": %s, "
+                "\"syscalls\": %llu, \"syscalls_per_token\": %s, \"interrupts\": %llu, "
+                "\"interrupts_per_token\": %s, \"engine_busy_ms\": %s, "
+                "\"engine_utilisation\": %s, \"first_token_p50_ms\": %s, "
+                "\"last_token_to_end_p50_ms\": %s}\n",
+                a.path.c_str(), a.sessions, a.rounds, o.max_tokens,
+                static_cast<unsigned long long>(tokens), fmt("%.3f", wall_ms).c_str(),
+                fmt("%.1f", tps).c_str(), fmt("%.4f", percentile(gaps, 50)).c_str(),
+                fmt("%.4f", percentile(gaps, 99)).c_str(), static_cast<unsigned long long>(sys),
+                fmt("%.4f", tokens ? double(sys) / tokens : 0).c_str(),
+                static_cast<unsigned long long>(irqs),
+                fmt("%.4f", tokens ? double(irqs) / tokens : 0).c_str(),
+                fmt("%.3f", busy_ms).c_str(), fmt("%.4f", busy_ms / wall_ms).c_str(),
+                fmt("%.3f", percentile(heads, 50)).c_str(),
+                fmt("%.3f", percentile(tails, 50)).c_str());
+    return 0;
+}
+
+// Time from start() to the first token in the application, for a prompt of
+// exactly @prompt_tokens tokens (BOS + the start of a story), on the mmap path.
+int ttft(const Args& a) {
+    hc::Card card = hc::Card::open(0);
+    hc::Session s = card.session();
+    std::vector<uint32_t> prompt = card.tokenizer().encode(
+        "Once upon a time, there was a little girl named Lily. She loved to play outside in "
+        "the park with her friends and her big red ball every day.");
+    if (prompt.size() < a.prompt_tokens)
+        throw std::runtime_error("the text encodes to fewer tokens than --prompt-tokens");
+    prompt.resize(a.prompt_tokens);
+    hc::GenerateOptions o;
+    o.ignore_eos = true;
+    o.max_tokens = 2;
+    std::vector<double> ttfts;
+    for (uint32_t r = 0; r < a.runs; r++) {
+        const auto t0 = Clock::now();
+        s.start(prompt, o);
+        if (!s.next())
+            throw std::runtime_error("no token");
+        ttfts.push_back(ms_between(t0, Clock::now()));
+        while (s.next()) {
+        }
+    }
+    std::printf("{\"mode\": \"ttft\", \"path\": \"mmap\", \"prompt_tokens\": %u, \"runs\": %u, "
+                "\"ttft_p50_ms\": %s, \"ttft_p99_ms\": %s, \"ttft_min_ms\": %s}\n",
+                a.prompt_tokens, a.runs, fmt("%.4f", percentile(ttfts, 50)).c_str(),
+                fmt("%.4f", percentile(ttfts, 99)).c_str(),
+                fmt("%.4f", *std::min_element(ttfts.begin(), ttfts.end())).c_str());
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    try {
+        Args a(argc, argv);
+        if (a.mode == "throughput")
+            return throughput(a);
+        if (a.mode == "ttft")
+            return ttft(a);
+        throw std::invalid_argument("unknown mode " + a.mode);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "hc1-bench-guest: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,261 @@
+#!/usr/bin/python3
+"""Turn the raw outputs of tools/bench/run.sh into bench/results.json,
+bench/summary.md and the PNG plots."""
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+TARGETS = {
+    "card_vs_engine": 0.97,
+    "e2e_1_vs_engine": 0.90,
+    "e2e_8_vs_engine_8": 0.90,
+    "syscalls_per_token": 0.05,
+    "interrupts_per_token": 0.1,
+}
+
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def git_rev(src):
+    try:
+        return subprocess.run(["git", "-C", src, "describe", "--always", "--dirty"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def revision(raw, src):
+    """The revision run.sh measured (recorded before the run), else the tree's now."""
+    try:
+        with open(os.path.join(raw, "revision")) as f:
+            return f.read().strip()
+    except OSError:
+        return git_rev(src)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--out", required=True)
+    for k in ("engine", "card", "guest"):
+        ap.add_argument(f"--load-{k}", type=float, required=True)
+    ap.add_argument("--after-load", type=float, required=True)
+    a = ap.parse_args()
+
+    engine = load_json(os.path.join(a.raw, "engine.json"))
+    card = {f: load_json(os.path.join(a.raw, f"card-{f}.json")) for f in ("fp32", "int8")}
+    guest = [json.loads(line) for line in open(os.path.join(a.raw, "guest.jsonl")) if line.strip()]
+
+    fmt = {f["format"]: f for f in engine["formats"]}
+    fp32 = fmt["fp32"]
+    # hc1-engine bench measures one context twice: "decode" first, on a cold
+    # engine, and "aggregate 1" later.  The better of the two is the
+    # baseline, so that a cold start cannot flatter the ratios.
+    e1 = max(fp32["decode_tok_s"], fp32["aggregate_tok_s"]["1"])
+
+    throughput = [g for g in guest if g.get("mode") == "throughput"]
+    ttft = next((g for g in guest if g.get("mode") == "ttft"), None)
+    sweep = [g for g in guest if "sweep" in g]
+    if len(throughput) != 6 or ttft is None:
+        raise SystemExit("report: the guest run is incomplete; see the raw guest.log")
+
+    e2e = []
+    for t in throughput:
+        base = e1 if t["sessions"] == 1 else fp32["aggregate_tok_s"][str(t["sessions"])]
+        e2e.append(dict(t, engine_tok_s=base, ratio=t["tokens_per_s"] / base))
+
+    results = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "revision": revision(a.raw, os.path.dirname(os.path.abspath(a.out))),
+        "machine": {"cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine(),
+                    "load_avg_1min": {"engine": a.load_engine, "card": a.load_card,
+                                      "guest": a.load_guest, "after": a.after_load}},
+        "engine": engine,
+        "card": card,
+        "end_to_end": e2e,
+        "ttft": ttft,
+        "coalescing": sweep,
+        "targets": TARGETS,
+    }
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+        f.write("\n")
+
+    plot_engine(engine, os.path.join(a.out, "engine.png"))
+    plot_e2e(e2e, card, os.path.join(a.out, "layers.png"))
+    plot_sweep(sweep, os.path.join(a.out, "coalescing.png"))
+    write_summary(results, e2e, os.path.join(a.out, "summary.md"))
+
+
+def plot_engine(engine, path):
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for f in engine["formats"]:
+        agg = f["aggregate_tok_s"]
+        xs = sorted(int(k) for k in agg)
+        ax.plot(xs, [agg[str(x)] for x in xs], marker="o", label=f"{f['format']} aggregate")
+    ax.axhline(engine["reference_decode_tok_s"], color="grey", ls="--",
+               label="scalar reference, 1 context")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("contexts decoding together")
+    ax.set_ylabel("tokens/s (1 engine thread)")
+    ax.set_title(f"Engine alone: {engine['model']}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_e2e(e2e, card, path):
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    labels, values = [], []
+    for fmt in ("fp32", "int8"):
+        for r in card[fmt]["results"]:
+            labels.append(f"card {fmt}\n{r['contexts']} ctx")
+            values.append(r["ratio_median_round"])
+    for r in e2e:
+        labels.append(f"{r['path']}\n{r['sessions']} sess")
+        values.append(r["ratio"])
+    bars = ax.bar(range(len(values)), values,
+                  color=["tab:green"] * (len(values) - len(e2e)) + ["tab:blue"] * len(e2e))
+    for b, v in zip(bars, values):
+        ax.text(b.get_x() + b.get_width() / 2, v, f"{v:.2f}", ha="center", va="bottom",
+                fontsize=8)
+    ax.axhline(0.97, color="tab:green", ls=":", label="card target 0.97")
+    ax.axhline(0.90, color="tab:blue", ls=":", label="end-to-end target 0.90")
+    ax.set_xticks(range(len(values)), labels, fontsize=7)
+    ax.set_ylabel("tokens/s as a fraction of the engine alone\n(card: median of rounds)")
+    ax.set_title("Card (qtest) and guest application vs engine alone")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_sweep(sweep, path):
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for sessions, marker in ((1, "o"), (8, "s")):
+        pts = [s for s in sweep if s["run"]["sessions"] == sessions]
+        ax.scatter([p["run"]["interrupts_per_token"] for p in pts],
+                   [p["run"]["inter_token_p99_ms"] for p in pts], marker=marker,
+                   label=f"{sessions} session(s), mmap")
+        for p in pts:
+            c = p["sweep"]
+            ax.annotate(f"{c['coalesce_tokens']}/{c['coalesce_usecs']}us",
+                        (p["run"]["interrupts_per_token"], p["run"]["inter_token_p99_ms"]),
+                        fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.axvline(0.1, color="grey", ls=":", label="target 0.1 interrupts/token")
+    ax.set_xscale("log")
+    ax.set_xlabel("interrupts per token")
+    ax.set_ylabel("p99 inter-token gap seen by the application (ms)")
+    ax.set_title("Interrupt coalescing: tokens/usecs settings")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def ok(v, target, higher=True):
+    good = v >= target if higher else v <= target
+    return "yes" if good else "**no**"
+
+
+def write_summary(r, e2e, path):
+    eng = r["engine"]
+    fmt = {f["format"]: f for f in eng["formats"]}
+    L = []
+    m = r["machine"]
+    L.append("# HC1 benchmark summary\n")
+    L.append(f"`make bench` on {r['date']} at {r['revision']}: {m['cpus']} CPUs, "
+             f"1-minute load average {m['load_avg_1min']['engine']} / "
+             f"{m['load_avg_1min']['card']} / {m['load_avg_1min']['guest']} at the engine / "
+             "card / guest steps (the machine is shared; figures move with load). "
+             f"Model {eng['model']} ({eng['params']} parameters), 1 engine thread, "
+             "guest under TCG with 1 vCPU. Raw data: `results.json`.\n")
+    L.append("## Headline\n")
+    L.append("| layer | figure | value | target | met |")
+    L.append("|---|---|---|---|---|")
+    for f in ("fp32", "int8"):
+        x = fmt[f]
+        one = max(x["decode_tok_s"], x["aggregate_tok_s"]["1"])
+        L.append(f"| engine alone ({f}) | decode, 1 context (better of 2 runs) | {one:,.0f} tok/s "
+                 f"({one / eng['reference_decode_tok_s']:.2f}x reference; the other run "
+                 f"{min(x['decode_tok_s'], x['aggregate_tok_s']['1']):,.0f}) | | |")
+        L.append(f"| engine alone ({f}) | decode, 64 contexts aggregate | "
+                 f"{x['aggregate_tok_s']['64']:,.0f} tok/s | | |")
+        L.append(f"| engine alone ({f}) | prefill | {x['prefill_tok_s']:,.0f} tok/s | | |")
+    L.append(f"| reference (scalar fp32) | decode, 1 context | "
+             f"{eng['reference_decode_tok_s']:,.0f} tok/s | | |")
+    for f in ("fp32", "int8"):
+        for c in r["card"][f]["results"]:
+            L.append(f"| card alone (qtest, {f}) | {c['contexts']} context(s), into guest RAM | "
+                     f"{c['card_tok_s']:,.0f} tok/s; vs engine: {c['ratio_median_round']:.3f} "
+                     f"(median round), {c['ratio_best']:.3f} (best rounds); engine busy "
+                     f"{c['card_engine_utilisation']:.3f} of the time (alone "
+                     f"{c['engine_utilisation']:.3f}) | >= 0.97 | "
+                     f"{ok(c['ratio_median_round'], 0.97)} |")
+    for e in e2e:
+        tgt = 0.90
+        L.append(f"| guest app, {e['path']} | {e['sessions']} session(s) | "
+                 f"{e['tokens_per_s']:,.0f} tok/s = {e['ratio']:.3f} of engine; engine busy "
+                 f"{e['engine_utilisation']:.3f} of the time | >= {tgt:.2f} | "
+                 f"{ok(e['ratio'], tgt)} |")
+    mm = [e for e in e2e if e["path"] == "mmap"]
+    for e in mm:
+        L.append(f"| guest app, mmap, {e['sessions']} session(s) | syscalls / token | "
+                 f"{e['syscalls_per_token']:.4f} | <= 0.05 | "
+                 f"{ok(e['syscalls_per_token'], 0.05, False)} |")
+        L.append(f"| guest app, mmap, {e['sessions']} session(s) | interrupts / token | "
+                 f"{e['interrupts_per_token']:.4f} | <= 0.1 | "
+                 f"{ok(e['interrupts_per_token'], 0.1, False)} |")
+    t = r["ttft"]
+    L.append(f"| guest app | time to first token, {t['prompt_tokens']}-token prompt | "
+             f"p50 {t['ttft_p50_ms']:.2f} ms, p99 {t['ttft_p99_ms']:.2f} ms | | |")
+    L.append("")
+    L.append("## End to end, every path\n")
+    L.append("| path | sessions | tok/s | vs engine | engine busy | first token p50 ms "
+             "| gap p50 ms | gap p99 ms | syscalls/tok | interrupts/tok |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    for e in e2e:
+        L.append(f"| {e['path']} | {e['sessions']} | {e['tokens_per_s']:,.0f} | "
+                 f"{e['ratio']:.3f} | {e['engine_utilisation']:.3f} | "
+                 f"{e['first_token_p50_ms']:.3f} | {e['inter_token_p50_ms']:.3f} | "
+                 f"{e['inter_token_p99_ms']:.3f} | {e['syscalls_per_token']:.4f} | "
+                 f"{e['interrupts_per_token']:.4f} |")
+    L.append("")
+    L.append("## Coalescing (mmap path)\n")
+    L.append("hc1.ko reloaded with each setting; the mmap path at full rate. \"targets\": "
+             "syscalls/token <= 0.05 and interrupts/token <= 0.1.\n")
+    L.append("| coalesce-tokens | coalesce-usecs | sessions | tok/s | interrupts/tok | "
+             "syscalls/tok | gap p99 ms | targets |")
+    L.append("|---|---|---|---|---|---|---|---|")
+    for s in r["coalescing"]:
+        c, x = s["sweep"], s["run"]
+        met = x["syscalls_per_token"] <= 0.05 and x["interrupts_per_token"] <= 0.1
+        L.append(f"| {c['coalesce_tokens']} | {c['coalesce_usecs']} | {x['sessions']} | "
+                 f"{x['tokens_per_s']:,.0f} | {x['interrupts_per_token']:.4f} | "
+                 f"{x['syscalls_per_token']:.4f} | {x['inter_token_p99_ms']:.3f} | "
+                 f"{'yes' if met else 'no'} |")
+    L.append("")
+    L.append("Plots: `engine.png` (engine aggregate vs contexts), `layers.png` (card and guest "
+             "vs engine), `coalescing.png` (interrupts per token vs p99 gap). "
+             "What limits each figure: `docs/performance.md`.\n")
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+#!/bin/bash
+# make bench: measure every layer of the stack in one run and write
+# bench/results.json, bench/*.png and bench/summary.md.
+#
+#   tools/bench/run.sh BUILD_DIR
+#
+# 1. the engine alone (hc1-engine bench: reference, fp32, int8, 1..64 contexts)
+# 2. the card alone (hc1-bench-card: the QEMU device through qtest)
+# 3. end to end in a TCG guest (hc1-bench-guest through libhc: mmap, read(),
+#    uring_cmd; 1 and 8 sessions; time to first token)
+# 4. the coalescing sweep (hc1.ko reloaded with each INTC setting)
+# Raw outputs are kept in BUILD_DIR/bench/.  Environment: BENCH_ROUNDS
+# (rounds per end-to-end run, default 6), BENCH_SWEEP (tokens:usecs pairs),
+# HC1_QEMU (QEMU binary, default BUILD_DIR/qemu/qemu-system-x86_64).
+set -euo pipefail
+
+[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "$1" && pwd)
+bin=$build/bin
+qemu=${HC1_QEMU:-$build/qemu/qemu-system-x86_64}
+raw=$build/bench
+out=$src/bench
+rounds=${BENCH_ROUNDS:-6}
+sweep=${BENCH_SWEEP:-"1:0 16:200 16:1000 32:1000 32:2000 32:4000 32:8000 32:16000 32:0 64:16000"}
+model=$("$src/tools/vm/default-model.sh" model)
+tokenizer=$("$src/tools/vm/default-model.sh" tokenizer)
+model_dir=$(dirname "$model")
+
+for f in "$bin/hc1-engine" "$bin/hc1-bench-card" "$bin/hc1-bench-guest" "$qemu"; do
+	[ -x "$f" ] || { echo "bench: $f missing: run 'make all'" >&2; exit 2; }
+done
+[ "$(basename "$model")" = stories260K.bin ] || {
+	echo "bench: the card bench needs stories260K.bin (HC1_MODEL_DIR)" >&2; exit 2; }
+mkdir -p "$raw" "$out"
+git -C "$src" describe --always --dirty >"$raw/revision" 2>/dev/null || echo unknown >"$raw/revision"
+
+# The machine is shared: record how busy it was around each step.
+load() { cut -d' ' -f1 /proc/loadavg; }
+declare -A loads
+step() { echo "== bench: $1 (load $(load))" >&2; loads[$2]=$(load); }
+
+step "engine alone" engine
+"$bin/hc1-engine" bench --model "$model" --tokenizer "$tokenizer" --threads 1 --json \
+	>"$raw/engine.json"
+
+step "card alone via qtest" card
+for fmt in fp32 int8; do
+	"$bin/hc1-bench-card" --qemu "$qemu" --model-dir "$model_dir" --format "$fmt" \
+		--contexts 1,8 --rounds 8 >"$raw/card-$fmt.json"
+done
+
+step "end to end in the guest" guest
+script="ROUNDS=$rounds SWEEP='$sweep'
+$(cat "$src/tools/bench/guest.sh")"
+HC1_BUILD=$build HC1_QEMU=$qemu "$src/tools/vm/hc1-vm" --timeout 900 -- "$script" >"$raw/guest.log"
+sed -n 's/.*BENCH //p' "$raw/guest.log" | tr -d '\r' >"$raw/guest.jsonl"
+
+# Debian's python3, where python3-matplotlib lives (not a pyenv shim).
+/usr/bin/python3 "$src/tools/bench/report.py" --raw "$raw" --out "$out" \
+	--load-engine "${loads[engine]}" --load-card "${loads[card]}" \
+	--load-guest "${loads[guest]}" --after-load "$(load)"
+echo "== bench: wrote $out/results.json, $out/summary.md and plots" >&2
