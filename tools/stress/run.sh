@@ -43,7 +43,9 @@ log() { echo "stress: $*" >&2; }
 declare -A verdict
 
 # ----------------------------------------------------------- 1. device fuzz
-QEMU=$BUILD/qemu/qemu-system-x86_64
+# HC1_QEMU (as for hc1-vm) overrides the normal QEMU the guests run on.
+QEMU=${HC1_QEMU:-$BUILD/qemu/qemu-system-x86_64}
+export HC1_QEMU=$QEMU
 if [ "$short" = 0 ]; then
 	log "building QEMU with ASan and UBSan (first time: 15+ minutes)"
 	if HC1_QEMU_SANITIZE=1 "$SRC/qemu-device/build-qemu.sh" "$BUILD/qemu-asan" \
