@@ -274,9 +274,27 @@ static void hc1_ring_vm_close(struct vm_area_struct *vma)
 	kref_put(&ring->ref, hc1_ring_release);
 }
 
+/*
+ * mmap() maps the whole ring at once, so a fault means the card went away
+ * and hc1_sessions_card_gone() zapped the mapping and freed the ring.  Map
+ * the zero page rather than raise SIGBUS: the consumer reads an empty, idle
+ * ring and learns of the removal (-ENODEV) from its next call instead of
+ * dying -- mappings stay valid or fail cleanly.
+ */
+static vm_fault_t hc1_ring_vm_fault(struct vm_fault *vmf)
+{
+	struct hc1_ring *ring = vmf->vma->vm_private_data;
+
+	if (!READ_ONCE(ring->hdev->dma_gone))
+		return VM_FAULT_SIGBUS;
+	return vmf_insert_pfn(vmf->vma, vmf->address,
+			      my_zero_pfn(vmf->address));
+}
+
 static const struct vm_operations_struct hc1_ring_vm_ops = {
 	.open = hc1_ring_vm_open,
 	.close = hc1_ring_vm_close,
+	.fault = hc1_ring_vm_fault,
 };
 
 /* ------------------------------------------------------------ contexts */
@@ -487,7 +505,8 @@ static void hc1_session_teardown(struct hc1_file *s)
  * @hdev: card, whose queues are closed and commands failed
  *
  * Parked commands fail with -ENODEV, sleepers wake to find the card gone,
- * mappings of token rings are zapped (later accesses get SIGBUS) and all
+ * mappings of token rings are zapped (later accesses read the zero page,
+ * see hc1_ring_vm_fault()) and all
  * session DMA memory is freed while the PCI binding still exists.
  */
 void hc1_sessions_card_gone(struct hc1_dev *hdev)
@@ -496,7 +515,7 @@ void hc1_sessions_card_gone(struct hc1_dev *hdev)
 	struct hc1_ring *ring;
 
 	mutex_lock(&hdev->sessions_lock);
-	hdev->dma_gone = true;
+	WRITE_ONCE(hdev->dma_gone, true);
 	list_for_each_entry(s, &hdev->sessions, node) {
 		spin_lock_irq(&s->queue->sessions_lock);
 		list_del_init(&s->qnode);
