@@ -34,7 +34,8 @@
  * block, EPOLLERR without a session, EPOLLERR | EPOLLHUP once the card is
  * gone.  mmap() at offset 0 of at most hc1_session.ring_bytes maps the
  * token ring read-only (PROT_WRITE: -EPERM); the mapping stays valid after
- * the session ends, and faults (SIGBUS) once the card is gone.  A
+ * the session ends; once the card is gone it reads as zeros (an idle,
+ * empty ring) and every call says -ENODEV.  A
  * generation produces at most 2^ring_shift tokens (@max_tokens is bounded
  * by the ring), so token i of a generation is at slot i and is never
  * overwritten while it runs.
