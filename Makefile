@@ -86,8 +86,13 @@ stress: all
 vm-shell: all
 	$(VM) --shell
 
+# Userspace only: kmod/ and the contract headers it shares (include/hc1,
+# include/uapi, the engine's C interface) follow the kernel's style, and the
+# device model QEMU's (checkpatch.pl of each project checks them).
 format:
-	git ls-files '*.c' '*.h' '*.cpp' '*.hpp' | grep -v -e '^kmod/' -e '^qemu-device/hc1\.c$$' | xargs clang-format -i
+	git ls-files '*.c' '*.h' '*.cpp' '*.hpp' | grep -v -e '^kmod/' -e '^qemu-device/hc1\.c$$' \
+		-e '^include/hc1/' -e '^include/uapi/' -e '^qemu-device/engine/hc1_engine\.h$$' | \
+		xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD)

@@ -15,9 +15,10 @@ constexpr uint8_t kCapMsix = 0x11;
 } // namespace
 
 Card::Card(const std::string& qemu, const std::string& model_dir, const CardOptions& opt) {
-    std::string model = opt.default_model ? std::string()
-                                          : ",model=" + model_dir + "/stories260K.bin,tokenizer=" +
-                                                model_dir + "/tok512.bin";
+    std::string model =
+        opt.default_model
+            ? std::string()
+            : ",model=" + model_dir + "/stories260K.bin,tokenizer=" + model_dir + "/tok512.bin";
     std::string dev = "hc1,id=hc1" + model + ",contexts=" + std::to_string(opt.contexts) +
                       ",queues=" + std::to_string(opt.queues) +
                       ",queue-entries=" + std::to_string(opt.queue_entries) +
