@@ -23,7 +23,7 @@ using namespace std::chrono_literals;
 namespace {
 
 // llama2.c known answer for stories260K + tok512, BOS + "Once upon a time",
-// greedy, fp32 (docs of the model; see /work/shared/DESIGN.md).
+// greedy, fp32 (docs of the model; see ../shared/DESIGN.md).
 constexpr std::string_view kPrompt = "Once upon a time";
 constexpr std::string_view kKnownText =
     "Once upon a time, there was a little girl named Lily. She loved to play outside in "
