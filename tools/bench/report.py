@@ -53,7 +53,7 @@ def main():
     ap.add_argument("--after-load", type=float, required=True)
     a = ap.parse_args()
 
-    engine = load_json(os.path.join(a.raw, "engine.json"))
+    engine = flatten_engine(load_json(os.path.join(a.raw, "engine.json")))
     card = {f: load_json(os.path.join(a.raw, f"card-{f}.json")) for f in ("fp32", "int8")}
     guest = [json.loads(line) for line in open(os.path.join(a.raw, "guest.jsonl")) if line.strip()]
 
@@ -97,6 +97,20 @@ def main():
     plot_e2e(e2e, card, os.path.join(a.out, "layers.png"))
     plot_sweep(sweep, os.path.join(a.out, "coalescing.png"))
     write_summary(results, e2e, os.path.join(a.out, "summary.md"))
+
+
+def flatten_engine(engine):
+    """hc1-engine bench reports each rate as {"wall": .., "cpu": ..}; the
+    ratios here are against wall-clock rates, like every other layer's."""
+    def wall(v):
+        return v["wall"] if isinstance(v, dict) else v
+
+    engine["reference_decode_tok_s"] = wall(engine["reference_decode"])
+    for f in engine["formats"]:
+        f["decode_tok_s"] = wall(f["decode"])
+        f["prefill_tok_s"] = wall(f["prefill"])
+        f["aggregate_tok_s"] = {k: wall(v) for k, v in f["aggregate"].items()}
+    return engine
 
 
 def plot_engine(engine, path):
