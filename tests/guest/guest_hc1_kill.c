@@ -5,12 +5,12 @@
  * working.  Covered: a victim blocked in read(), one with io_uring commands
  * parked, and one holding a mapping of its ring.
  */
-#include <liburing.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "hc1_guest.h"
+#include "hc1_uring.h"
 
 static uint32_t prompt[] = {1, 11, 12, 13};
 
@@ -28,7 +28,6 @@ static void victim(enum victim_kind kind, int ready_fd, uint32_t slots) {
     struct hc1_session s = hc1_create(fd);
     struct hc1_generate g = hc1_gen_args(prompt, 4, slots);
     struct hc1_wait w = {.size = sizeof(w), .min_produced = UINT32_MAX};
-    struct hc1_uring_cmd cmd;
     struct io_uring ring;
     struct io_uring_sqe* sqe;
     uint32_t tok[4];
@@ -45,15 +44,9 @@ static void victim(enum victim_kind kind, int ready_fd, uint32_t slots) {
         CHECK(io_uring_queue_init(4, &ring, 0) == 0);
         g.flags = HC1_GENERATE_IGNORE_EOS;
         sqe = io_uring_get_sqe(&ring);
-        io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-        sqe->cmd_op = HC1_URING_CMD_GENERATE;
-        cmd = (struct hc1_uring_cmd){(uintptr_t)&g, sizeof(g), 0};
-        memcpy(sqe->cmd, &cmd, sizeof(cmd));
+        hc1_prep_uring_cmd(sqe, fd, HC1_URING_CMD_GENERATE, &g, sizeof(g));
         sqe = io_uring_get_sqe(&ring);
-        io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-        sqe->cmd_op = HC1_URING_CMD_WAIT;
-        cmd = (struct hc1_uring_cmd){(uintptr_t)&w, sizeof(w), 0};
-        memcpy(sqe->cmd, &cmd, sizeof(cmd));
+        hc1_prep_uring_cmd(sqe, fd, HC1_URING_CMD_WAIT, &w, sizeof(w));
         CHECK(io_uring_submit(&ring) == 2);
         CHECK(write(ready_fd, &c, 1) == 1);
         pause();

@@ -11,12 +11,12 @@
  *
  * Prints "killstorm: killed K ... sessions 0 dma_buffers 0".
  */
-#include <liburing.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "hc1_guest.h"
+#include "hc1_uring.h"
 
 #define REF_TOKENS 24
 
@@ -38,7 +38,6 @@ static void reference_run(uint32_t* out) {
 static void victim(unsigned int kind, uint32_t slots) {
     struct hc1_generate g = hc1_gen_args(prompt, 4, slots);
     struct hc1_wait w = {.size = sizeof(w), .min_produced = UINT32_MAX};
-    struct hc1_uring_cmd cmd;
     struct io_uring ring;
     struct io_uring_sqe* sqe;
     struct hc1_session s;
@@ -67,15 +66,9 @@ static void victim(unsigned int kind, uint32_t slots) {
             if (io_uring_queue_init(4, &ring, 0))
                 break;
             sqe = io_uring_get_sqe(&ring);
-            io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-            sqe->cmd_op = HC1_URING_CMD_GENERATE;
-            cmd = (struct hc1_uring_cmd){(uintptr_t)&g, sizeof(g), 0};
-            memcpy(sqe->cmd, &cmd, sizeof(cmd));
+            hc1_prep_uring_cmd(sqe, fd, HC1_URING_CMD_GENERATE, &g, sizeof(g));
             sqe = io_uring_get_sqe(&ring);
-            io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-            sqe->cmd_op = HC1_URING_CMD_WAIT;
-            cmd = (struct hc1_uring_cmd){(uintptr_t)&w, sizeof(w), 0};
-            memcpy(sqe->cmd, &cmd, sizeof(cmd));
+            hc1_prep_uring_cmd(sqe, fd, HC1_URING_CMD_WAIT, &w, sizeof(w));
             io_uring_submit(&ring);
             io_uring_submit_and_wait(&ring, 2);
             io_uring_queue_exit(&ring);

@@ -9,10 +9,10 @@
  *
  * Prints "soak: sessions S generations G mismatches M failures F".
  */
-#include <liburing.h>
 #include <pthread.h>
 
 #include "hc1_guest.h"
+#include "hc1_uring.h"
 
 #define MAX_TOKENS 256
 
@@ -49,14 +49,11 @@ static uint32_t run_read(int fd, struct job* j, uint32_t* out) {
 /* io_uring: GENERATE completes with the token count; tokens via read(). */
 static uint32_t run_uring(struct io_uring* ring, int fd, struct job* j, uint32_t* out) {
     struct hc1_generate g = job_args(j);
-    struct hc1_uring_cmd cmd = {(uintptr_t)&g, sizeof(g), 0};
     struct io_uring_sqe* sqe = io_uring_get_sqe(ring);
     struct io_uring_cqe* cqe;
     int res;
 
-    io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-    sqe->cmd_op = HC1_URING_CMD_GENERATE;
-    memcpy(sqe->cmd, &cmd, sizeof(cmd));
+    hc1_prep_uring_cmd(sqe, fd, HC1_URING_CMD_GENERATE, &g, sizeof(g));
     CHECK(io_uring_submit(ring) == 1);
     CHECK(io_uring_wait_cqe(ring, &cqe) == 0);
     res = cqe->res;

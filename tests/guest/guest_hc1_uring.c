@@ -4,19 +4,14 @@
  * generation ends, WAIT when tokens arrive; bad payloads fail; commands
  * parked on a destroyed session complete with -ECANCELED.
  */
-#include <liburing.h>
-
 #include "hc1_guest.h"
+#include "hc1_uring.h"
 
 static uint32_t prompt[] = {1, 40, 50, 60};
 
 static void prep_cmd(struct io_uring_sqe* sqe, int fd, uint32_t op, const void* arg, uint32_t len,
                      uint64_t tag) {
-    struct hc1_uring_cmd cmd = {.addr = (uintptr_t)arg, .len = len};
-
-    io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-    sqe->cmd_op = op;
-    memcpy(sqe->cmd, &cmd, sizeof(cmd));
+    hc1_prep_uring_cmd(sqe, fd, op, arg, len);
     io_uring_sqe_set_data64(sqe, tag);
 }
 

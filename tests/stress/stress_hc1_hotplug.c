@@ -15,7 +15,6 @@
  * tokens, "HC1-HOTPLUG: gone ..." once every reader saw -ENODEV, and
  * "HC1-HOTPLUG: back" once /dev/hc/0 answers again.
  */
-#include <liburing.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -23,6 +22,7 @@
 #include <sys/wait.h>
 
 #include "../guest/hc1_guest.h"
+#include "../guest/hc1_uring.h"
 
 static uint32_t prompt[] = {1, 51, 52, 53};
 
@@ -94,13 +94,10 @@ static int reader(int id, int kind, int ready_fd, uint32_t slots) {
         }
         case URING_WAIT: {
             struct hc1_wait w = {.size = sizeof(w), .min_produced = UINT32_MAX};
-            struct hc1_uring_cmd cmd = {(uintptr_t)&w, sizeof(w), 0};
             struct io_uring_sqe* sqe = io_uring_get_sqe(&ring);
             struct io_uring_cqe* cqe;
 
-            io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-            sqe->cmd_op = HC1_URING_CMD_WAIT;
-            memcpy(sqe->cmd, &cmd, sizeof(cmd));
+            hc1_prep_uring_cmd(sqe, fd, HC1_URING_CMD_WAIT, &w, sizeof(w));
             CHECK(io_uring_submit(&ring) == 1);
             CHECK(io_uring_wait_cqe(&ring, &cqe) == 0);
             err = cqe->res < 0 ? cqe->res : w.status;
