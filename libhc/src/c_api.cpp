@@ -4,6 +4,7 @@
 #include <hc/hc.hpp>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <new>
 #include <optional>
@@ -15,6 +16,13 @@ struct hc_card {
 struct hc_session {
     hc::Session session;
 };
+
+static_assert(HC_FINISH_EOS == uint32_t(hc::Finish::Eos) &&
+                  HC_FINISH_STOP == uint32_t(hc::Finish::Stop) &&
+                  HC_FINISH_LENGTH == uint32_t(hc::Finish::Length) &&
+                  HC_FINISH_CONTEXT == uint32_t(hc::Finish::Context) &&
+                  HC_FINISH_CANCELLED == uint32_t(hc::Finish::Cancelled),
+              "hc_result.finish is hc::Finish cast to an integer");
 
 namespace {
 

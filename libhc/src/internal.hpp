@@ -16,6 +16,17 @@
 #include <unistd.h>
 #include <vector>
 
+// The public headers name the contract's values in C++ terms so that they
+// need no kernel header; pin every such mirror to the one definition.
+static_assert(hc::kDriverUringCmd == HC1_DRV_F_URING_CMD);
+static_assert(hc::kDriverMmapRing == HC1_DRV_F_MMAP_RING);
+static_assert(hc::kDriverPoll == HC1_DRV_F_POLL);
+static_assert(uint32_t(hc::Finish::Eos) == HC1_FINISH_EOS);
+static_assert(uint32_t(hc::Finish::Stop) == HC1_FINISH_STOP);
+static_assert(uint32_t(hc::Finish::Length) == HC1_FINISH_LENGTH);
+static_assert(uint32_t(hc::Finish::Context) == HC1_FINISH_CONTEXT);
+static_assert(uint32_t(hc::Finish::Cancelled) == HC1_FINISH_CANCELLED);
+
 namespace hc::detail {
 
 [[noreturn]] void throw_error(int code, const std::string& message);

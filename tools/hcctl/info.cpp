@@ -2,6 +2,8 @@
 // hcctl info, top and reset: what a card is and what it is doing.
 #include "hcctl.hpp"
 
+#include <hc1/hw.h>
+
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -25,10 +27,11 @@ std::string feature_names(uint64_t bits,
     return s.empty() ? "-" : s;
 }
 
-const std::vector<std::pair<uint64_t, const char*>> kHwFeatures = {{1u << 0, "coalesce"},
-                                                                   {1u << 1, "polled-queues"},
-                                                                   {1u << 2, "int8"},
-                                                                   {1u << 3, "fault-inject"}};
+const std::vector<std::pair<uint64_t, const char*>> kHwFeatures = {
+    {HC1_FEAT_COALESCE, "coalesce"},
+    {HC1_FEAT_POLLED_QUEUES, "polled-queues"},
+    {HC1_FEAT_INT8, "int8"},
+    {HC1_FEAT_FAULT_INJECT, "fault-inject"}};
 const std::vector<std::pair<uint64_t, const char*>> kDrvFeatures = {
     {hc::kDriverUringCmd, "uring_cmd"}, {hc::kDriverMmapRing, "mmap"}, {hc::kDriverPoll, "poll"}};
 
