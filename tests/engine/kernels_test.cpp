@@ -14,7 +14,7 @@ namespace {
 
 std::vector<const Kernels*> simd_sets() {
     std::vector<const Kernels*> out;
-    for (const Kernels* k : {avx2_kernels(), avx2_vnni_kernels()})
+    for (const Kernels* k : {avx2_kernels(), avx2_vnni_kernels(), avx512_kernels()})
         if (k)
             out.push_back(k);
     return out;
@@ -58,7 +58,8 @@ std::vector<float> run_matmul(const Kernels& k, const Matrix& m, const std::vect
                               size_t n_vec) {
     std::vector<float> out(size_t(m.rows) * n_vec);
     if (m.f32) {
-        k.matmul_f32(m, x.data(), m.cols, n_vec, out.data(), m.rows);
+        const F32Pack packed(k, m);
+        k.matmul_f32(m, packed.get(), x.data(), m.cols, n_vec, out.data(), m.rows);
         return out;
     }
     std::vector<int8_t> xq(size_t(m.cols_padded) * n_vec);

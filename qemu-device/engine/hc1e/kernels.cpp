@@ -11,8 +11,8 @@ namespace hc1e {
 
 namespace {
 
-void matmul_f32(const Matrix& w, const float* x, size_t x_stride, size_t n_vec, float* out,
-                size_t out_stride) {
+void matmul_f32(const Matrix& w, const float*, const float* x, size_t x_stride, size_t n_vec,
+                float* out, size_t out_stride) {
     const size_t n = w.cols;
     for (size_t b = 0; b < n_vec; b++) {
         const float* xb = x + b * x_stride;
@@ -94,7 +94,8 @@ void quantize(const float* x, size_t n, size_t n_padded, size_t group, int8_t* q
     }
 }
 
-const Kernels kPortable = {"portable", matmul_f32, matmul_q8, attend, swiglu, quantize};
+const Kernels kPortable = {"portable", matmul_f32, matmul_q8, attend,
+                           swiglu,     quantize,   nullptr,   nullptr};
 
 std::atomic<bool> g_force_portable{false};
 
@@ -104,13 +105,25 @@ const Kernels* from_env() {
     const char* e = std::getenv("HC1_ENGINE_KERNELS");
     if (!e || !*e)
         return nullptr;
-    for (const Kernels* k : {&kPortable, avx2_kernels(), avx2_vnni_kernels()})
+    for (const Kernels* k : {&kPortable, avx2_kernels(), avx2_vnni_kernels(), avx512_kernels()})
         if (k && std::strcmp(k->name, e) == 0)
             return k;
     return nullptr;
 }
 
 } // namespace
+
+F32Pack::F32Pack(const Kernels& k, const Matrix& w) {
+    if (!w.f32 || !k.packed_f32_floats)
+        return;
+    // Room to start at a 64-byte boundary: whole-cache-line panel loads.
+    constexpr size_t kAlign = 64 / sizeof(float);
+    buf_.resize(k.packed_f32_floats(w) + kAlign);
+    float* p = buf_.data();
+    p += (kAlign - (reinterpret_cast<uintptr_t>(p) / sizeof(float)) % kAlign) % kAlign;
+    k.pack_f32(w, p);
+    data_ = p;
+}
 
 const Kernels& portable_kernels() {
     return kPortable;
@@ -122,7 +135,7 @@ const Kernels& kernels() {
     static const Kernels* chosen = [] {
         if (const Kernels* k = from_env())
             return k;
-        for (const Kernels* k : {avx2_vnni_kernels(), avx2_kernels()})
+        for (const Kernels* k : {avx512_kernels(), avx2_vnni_kernels(), avx2_kernels()})
             if (k)
                 return k;
         return &kPortable;

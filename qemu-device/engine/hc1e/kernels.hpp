@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "burn.hpp"
 
@@ -21,9 +22,10 @@ inline constexpr uint32_t kKvTile = 8;
 struct Kernels {
     const char* name;
     // out[b * out_stride + i] = w.row(i) . x[b * x_stride ...], i < w.rows,
-    // b < n_vec, for an fp32 matrix.
-    void (*matmul_f32)(const Matrix& w, const float* x, size_t x_stride, size_t n_vec, float* out,
-                       size_t out_stride);
+    // b < n_vec, for an fp32 matrix.  @packed is the set's own copy of w
+    // made by pack_f32 (see F32Pack), null for sets without one.
+    void (*matmul_f32)(const Matrix& w, const float* packed, const float* x, size_t x_stride,
+                       size_t n_vec, float* out, size_t out_stride);
     // The same for an int8 matrix and vectors made by quantize()
     // (w.cols_padded values and w.groups_per_row() scales per vector).
     void (*matmul_q8)(const Matrix& w, const int8_t* xq, const float* xs, size_t n_vec, float* out,
@@ -39,6 +41,24 @@ struct Kernels {
     // and n_padded / group scales, rounding half to even.
     void (*quantize)(const float* x, size_t n, size_t n_padded, size_t group, int8_t* q,
                      float* scales);
+    // Sets whose fp32 matmul reads a layout of their own (the burned image
+    // stays row-major: its bytes are the model's identity) say how many
+    // floats it takes and write it; null for sets that read w.f32.
+    size_t (*packed_f32_floats)(const Matrix& w);
+    void (*pack_f32)(const Matrix& w, float* packed);
+};
+
+// A kernel set's packed copy of one fp32 matrix, 64-byte aligned; empty
+// (get() null) for int8 matrices and for sets that need none.
+class F32Pack {
+  public:
+    F32Pack() = default;
+    F32Pack(const Kernels& k, const Matrix& w);
+    const float* get() const { return data_; }
+
+  private:
+    std::vector<float> buf_;
+    const float* data_ = nullptr;
 };
 
 const Kernels& portable_kernels();
@@ -47,8 +67,11 @@ const Kernels* avx2_kernels();
 // AVX2 with AVX-VNNI int8 dot products (bit-identical results); null when
 // the CPU lacks either.
 const Kernels* avx2_vnni_kernels();
+// AVX-512 (F, BW, VL, VNNI): its own fp32 matmul over packed matrices and
+// attention; int8 and the rest as avx2+vnni.  Null when the CPU lacks any.
+const Kernels* avx512_kernels();
 // The set in use: the one named by HC1_ENGINE_KERNELS (portable, avx2,
-// avx2+vnni) if available, else the best the CPU has;
+// avx2+vnni, avx512) if available, else the best the CPU has;
 // the portable set while force_portable_kernels(true) is in effect.
 const Kernels& kernels();
 void force_portable_kernels(bool portable);

@@ -135,8 +135,8 @@ HC1E_AVX2 inline void rows_f32(const Matrix& w, const float* x, size_t x_stride,
         tile_f32<1, V>(w.f32 + i * n, n, x, x_stride, out + i, out_stride);
 }
 
-HC1E_AVX2 void matmul_f32(const Matrix& w, const float* x, size_t x_stride, size_t n_vec,
-                          float* out, size_t out_stride) {
+HC1E_AVX2 void matmul_f32(const Matrix& w, const float*, const float* x, size_t x_stride,
+                          size_t n_vec, float* out, size_t out_stride) {
     size_t b = 0;
     for (; b + 4 <= n_vec; b += 4)
         rows_f32<4>(w, x + b * x_stride, x_stride, out + b * out_stride, out_stride);
@@ -356,8 +356,10 @@ HC1E_AVX2 void quantize(const float* x, size_t n, size_t n_padded, size_t group,
     }
 }
 
-const Kernels kAvx2 = {"avx2", matmul_f32, q8_avx2::matmul_q8, attend, swiglu, quantize};
-const Kernels kAvx2Vnni = {"avx2+vnni", matmul_f32, q8_vnni::matmul_q8, attend, swiglu, quantize};
+const Kernels kAvx2 = {"avx2",  matmul_f32, q8_avx2::matmul_q8, attend, swiglu, quantize,
+                       nullptr, nullptr};
+const Kernels kAvx2Vnni = {"avx2+vnni", matmul_f32, q8_vnni::matmul_q8, attend, swiglu, quantize,
+                           nullptr,     nullptr};
 
 } // namespace
 
@@ -381,6 +383,9 @@ const Kernels* avx2_vnni_kernels() {
 
 namespace hc1e {
 const Kernels* avx2_kernels() {
+    return nullptr;
+}
+const Kernels* avx2_vnni_kernels() {
     return nullptr;
 }
 } // namespace hc1e

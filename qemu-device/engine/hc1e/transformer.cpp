@@ -47,7 +47,11 @@ void rmsnorm(float* out, const float* x, const float* weight, size_t n, float ep
 } // namespace
 
 Transformer::Transformer(const BurnedModel& model, const Kernels& kernels)
-    : model_(model), kernels_(kernels) {
+    : model_(model), kernels_(kernels), packed_classifier_(kernels, model.classifier()) {
+    for (const BurnedLayer& L : model.layers())
+        packed_.push_back({F32Pack(kernels, L.wq), F32Pack(kernels, L.wk), F32Pack(kernels, L.wv),
+                           F32Pack(kernels, L.wo), F32Pack(kernels, L.w1), F32Pack(kernels, L.w2),
+                           F32Pack(kernels, L.w3)});
     const ModelConfig& c = model.config();
     const uint32_t half = c.head_size() / 2;
     rope_cos_.resize(size_t(c.context_len) * half);
@@ -80,10 +84,10 @@ Transformer::Workspace Transformer::make_workspace(uint32_t max_rows) const {
     return Workspace(c, std::max(max_rows, 1u), padded);
 }
 
-void Transformer::matmul(const Matrix& w, const float* x, size_t n_rows, float* out, Workspace& ws,
-                         bool quantize) const {
+void Transformer::matmul(const Matrix& w, const F32Pack& packed, const float* x, size_t n_rows,
+                         float* out, Workspace& ws, bool quantize) const {
     if (w.f32) {
-        kernels_.matmul_f32(w, x, w.cols, n_rows, out, w.rows);
+        kernels_.matmul_f32(w, packed.get(), x, w.cols, n_rows, out, w.rows);
         return;
     }
     const size_t groups = w.groups_per_row();
@@ -119,11 +123,12 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
 
     for (uint32_t l = 0; l < c.n_layers; l++) {
         const BurnedLayer& L = model_.layers()[l];
+        const PackedLayer& P = packed_[l];
         for (size_t r = 0; r < n; r++)
             rmsnorm(ws.xb.data() + r * dim, ws.x.data() + r * dim, L.attn_norm, dim, c.norm_eps);
-        matmul(L.wq, ws.xb.data(), n, ws.q.data(), ws);
-        matmul(L.wk, ws.xb.data(), n, ws.k.data(), ws, false);
-        matmul(L.wv, ws.xb.data(), n, ws.v.data(), ws, false);
+        matmul(L.wq, P.wq, ws.xb.data(), n, ws.q.data(), ws);
+        matmul(L.wk, P.wk, ws.xb.data(), n, ws.k.data(), ws, false);
+        matmul(L.wv, P.wv, ws.xb.data(), n, ws.v.data(), ws, false);
         // Every row's key and value go into the caches before any row
         // attends, so a prompt chunk's rows see their predecessors.
         for (size_t r = 0; r < n; r++) {
@@ -138,16 +143,16 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
                                 kv.values(l, h / group), rows[r].pos + 1, hs, scale, ws.att.data(),
                                 ws.xb.data() + r * dim + size_t(h) * hs);
         }
-        matmul(L.wo, ws.xb.data(), n, ws.xb2.data(), ws);
+        matmul(L.wo, P.wo, ws.xb.data(), n, ws.xb2.data(), ws);
         for (size_t i = 0; i < n * dim; i++)
             ws.x[i] += ws.xb2[i];
 
         for (size_t r = 0; r < n; r++)
             rmsnorm(ws.xb.data() + r * dim, ws.x.data() + r * dim, L.ffn_norm, dim, c.norm_eps);
-        matmul(L.w1, ws.xb.data(), n, ws.hb.data(), ws);
-        matmul(L.w3, ws.xb.data(), n, ws.hb2.data(), ws, false);
+        matmul(L.w1, P.w1, ws.xb.data(), n, ws.hb.data(), ws);
+        matmul(L.w3, P.w3, ws.xb.data(), n, ws.hb2.data(), ws, false);
         kernels_.swiglu(ws.hb.data(), ws.hb2.data(), n * hid);
-        matmul(L.w2, ws.hb.data(), n, ws.xb.data(), ws);
+        matmul(L.w2, P.w2, ws.hb.data(), n, ws.xb.data(), ws);
         for (size_t i = 0; i < n * dim; i++)
             ws.x[i] += ws.xb[i];
     }
@@ -162,7 +167,7 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
         }
     if (m == 0)
         return;
-    matmul(model_.classifier(), ws.xb.data(), m, ws.logits.data(), ws);
+    matmul(model_.classifier(), packed_classifier_, ws.xb.data(), m, ws.logits.data(), ws);
     size_t j = 0;
     for (size_t r = 0; r < n; r++)
         if (rows[r].logits) {
