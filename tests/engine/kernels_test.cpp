@@ -126,44 +126,50 @@ TEST(Kernels, QuantizeIsIdenticalEverywhere) {
         }
 }
 
-// Attention over a tiled cache: every set against a plain softmax in double.
+// Attention over a tiled cache: every set against a plain softmax in double,
+// for GQA groups of 1 to 3 query heads sharing the KV head (kernels may take
+// heads in pairs and the odd one alone).
 TEST(Kernels, AttentionMatchesTheDefinition) {
     Rng rng(11);
     std::vector<const Kernels*> sets = simd_sets();
     sets.push_back(&portable_kernels());
     for (size_t hs : {8u, 16u, 12u, 64u})
-        for (size_t n_pos : {1u, 7u, 8u, 9u, 100u}) {
-            const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
-            // Stale garbage in the last tile's unused lanes must not matter.
-            std::vector<float> k = random_floats(tiles * hs * kKvTile, rng);
-            std::vector<float> v = random_floats(tiles * hs * kKvTile, rng);
-            const std::vector<float> q = random_floats(hs, rng);
-            auto at = [&](const std::vector<float>& c, size_t t, size_t i) {
-                return double(c[(t / kKvTile) * hs * kKvTile + i * kKvTile + t % kKvTile]);
-            };
-            const double scale = 1.0 / std::sqrt(double(hs));
-            std::vector<double> w(n_pos);
-            double max = -1e300, sum = 0;
-            for (size_t t = 0; t < n_pos; t++) {
-                for (size_t i = 0; i < hs; i++)
-                    w[t] += q[i] * at(k, t, i);
-                w[t] *= scale;
-                max = std::max(max, w[t]);
-            }
-            for (double& x : w)
-                sum += (x = std::exp(x - max));
-            for (const Kernels* ks : sets) {
-                std::vector<float> att(tiles * kKvTile), out(hs);
-                ks->attend(q.data(), k.data(), v.data(), n_pos, hs, float(scale), att.data(),
-                           out.data());
-                for (size_t i = 0; i < hs; i++) {
-                    double expect = 0;
-                    for (size_t t = 0; t < n_pos; t++)
-                        expect += w[t] / sum * at(v, t, i);
-                    EXPECT_NEAR(out[i], expect, 1e-5) << ks->name << " hs " << hs << " n " << n_pos;
+        for (size_t n_pos : {1u, 7u, 8u, 9u, 64u, 100u, 137u})
+            for (size_t n_heads : {1u, 2u, 3u}) {
+                const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
+                // Stale garbage in the last tile's unused lanes must not matter.
+                std::vector<float> k = random_floats(tiles * hs * kKvTile, rng);
+                std::vector<float> v = random_floats(tiles * hs * kKvTile, rng);
+                const std::vector<float> q = random_floats(n_heads * hs, rng);
+                auto at = [&](const std::vector<float>& c, size_t t, size_t i) {
+                    return double(c[(t / kKvTile) * hs * kKvTile + i * kKvTile + t % kKvTile]);
+                };
+                const double scale = 1.0 / std::sqrt(double(hs));
+                std::vector<double> expect(n_heads * hs);
+                for (size_t h = 0; h < n_heads; h++) {
+                    std::vector<double> w(n_pos);
+                    double max = -1e300, sum = 0;
+                    for (size_t t = 0; t < n_pos; t++) {
+                        for (size_t i = 0; i < hs; i++)
+                            w[t] += q[h * hs + i] * at(k, t, i);
+                        w[t] *= scale;
+                        max = std::max(max, w[t]);
+                    }
+                    for (double& x : w)
+                        sum += (x = std::exp(x - max));
+                    for (size_t i = 0; i < hs; i++)
+                        for (size_t t = 0; t < n_pos; t++)
+                            expect[h * hs + i] += w[t] / sum * at(v, t, i);
+                }
+                for (const Kernels* ks : sets) {
+                    std::vector<float> att(n_heads * tiles * kKvTile), out(n_heads * hs);
+                    ks->attend(q.data(), n_heads, k.data(), v.data(), n_pos, hs, float(scale),
+                               att.data(), out.data());
+                    for (size_t i = 0; i < out.size(); i++)
+                        EXPECT_NEAR(out[i], expect[i], 1e-5)
+                            << ks->name << " hs " << hs << " n " << n_pos << " heads " << n_heads;
                 }
             }
-        }
 }
 
 TEST(Kernels, SwiGlu) {

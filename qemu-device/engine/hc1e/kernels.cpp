@@ -47,8 +47,8 @@ void matmul_q8(const Matrix& w, const int8_t* xq, const float* xs, size_t n_vec,
     }
 }
 
-void attend(const float* q, const float* k, const float* v, size_t n_pos, size_t head_size,
-            float scale, float* att, float* out) {
+void attend_head(const float* q, const float* k, const float* v, size_t n_pos, size_t head_size,
+                 float scale, float* att, float* out) {
     const size_t tile = kKvTile * head_size;
     auto at = [&](const float* base, size_t t, size_t i) {
         return base[(t / kKvTile) * tile + i * kKvTile + t % kKvTile];
@@ -92,6 +92,12 @@ void quantize(const float* x, size_t n, size_t n_padded, size_t group, int8_t* q
         for (size_t j = begin; j < begin + group; j++)
             q[j] = j < end ? static_cast<int8_t>(std::nearbyint(x[j] * inv)) : 0;
     }
+}
+
+void attend(const float* q, size_t n_heads, const float* k, const float* v, size_t n_pos,
+            size_t head_size, float scale, float* att, float* out) {
+    for (size_t h = 0; h < n_heads; h++)
+        attend_head(q + h * head_size, k, v, n_pos, head_size, scale, att, out + h * head_size);
 }
 
 const Kernels kPortable = {"portable", matmul_f32, matmul_q8, attend,

@@ -30,11 +30,14 @@ struct Kernels {
     // (w.cols_padded values and w.groups_per_row() scales per vector).
     void (*matmul_q8)(const Matrix& w, const int8_t* xq, const float* xs, size_t n_vec, float* out,
                       size_t out_stride);
-    // One attention head over positions [0, n_pos) of a KvCache head (tiled
-    // layout): scores q.k[t] * scale, softmax, out = sum att[t] v[t].  @att
-    // has room for n_pos rounded up to kKvTile.
-    void (*attend)(const float* q, const float* k, const float* v, size_t n_pos, size_t head_size,
-                   float scale, float* att, float* out);
+    // The @n_heads query heads that share one KvCache head (a GQA group;
+    // q and out hold n_heads * head_size floats) over positions [0, n_pos)
+    // of that head (tiled layout): per query head, scores q.k[t] * scale,
+    // softmax, out = sum att[t] v[t].  @att has room for n_heads times
+    // n_pos rounded up to kKvTile.  Taking the whole group lets a kernel
+    // read the keys and values once for all its heads.
+    void (*attend)(const float* q, size_t n_heads, const float* k, const float* v, size_t n_pos,
+                   size_t head_size, float scale, float* att, float* out);
     // x[i] = silu(x[i]) * y[i]
     void (*swiglu)(float* x, const float* y, size_t n);
     // x (n values) to int8 groups of @group (n_padded values, zero padded)

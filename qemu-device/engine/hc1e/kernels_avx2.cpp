@@ -241,8 +241,8 @@ HC1E_AVX2 void scores_any(const float* q, const float* k, size_t hs, size_t tile
     }
 }
 
-HC1E_AVX2 void attend(const float* q, const float* k, const float* v, size_t n_pos,
-                      size_t head_size, float scale, float* att, float* out) {
+HC1E_AVX2 void attend_head(const float* q, const float* k, const float* v, size_t n_pos,
+                           size_t head_size, float scale, float* att, float* out) {
     const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
     if (head_size == 8)
         scores_fixed<8>(q, k, tiles, scale, att);
@@ -354,6 +354,12 @@ HC1E_AVX2 void quantize(const float* x, size_t n, size_t n_padded, size_t group,
             _mm_storel_epi64(reinterpret_cast<__m128i*>(q + begin + j), q8);
         }
     }
+}
+
+HC1E_AVX2 void attend(const float* q, size_t n_heads, const float* k, const float* v, size_t n_pos,
+                      size_t head_size, float scale, float* att, float* out) {
+    for (size_t h = 0; h < n_heads; h++)
+        attend_head(q + h * head_size, k, v, n_pos, head_size, scale, att, out + h * head_size);
 }
 
 const Kernels kAvx2 = {"avx2",  matmul_f32, q8_avx2::matmul_q8, attend, swiglu, quantize,

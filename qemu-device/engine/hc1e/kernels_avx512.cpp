@@ -15,6 +15,12 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_ps() and the
+// like, self-initialized variables that -W(maybe-)uninitialized reports
+// wherever they inline (GCC PR 105593, fixed in GCC 13).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
@@ -108,6 +114,169 @@ HC1E_AVX512 void matmul_f32(const Matrix& w, const float* packed, const float* x
         panels_f32<8, 1>(w, packed, x + b * x_stride, x_stride, out + b * out_stride, out_stride);
 }
 
+// ---- attention ----------------------------------------------------------
+//
+// Two query heads of a GQA group at once over their shared KV head: lanes
+// 0-7 of a zmm are head 0's values for the kKvTile positions of one cache
+// tile, lanes 8-15 head 1's for the same positions.  Every key and value
+// row (8 floats) is loaded once, broadcast to both halves, and feeds both
+// heads: half the loads and half the instructions of one head at a time.
+
+using AttendFn = void (*)(const float*, size_t, const float*, const float*, size_t, size_t, float,
+                          float*, float*);
+// The avx2+vnni attention, for head sizes and odd heads the pair kernel
+// does not take.
+AttendFn g_attend_fallback = nullptr;
+
+// One row of a cache tile in both halves.
+HC1E_AVX512 inline __m512 row_both(const float* p) {
+    return _mm512_broadcast_f32x8(_mm256_loadu_ps(p));
+}
+
+// Within each 8-lane half, every lane gets the half's max / sum.
+HC1E_AVX512 inline __m512 half_max(__m512 v) {
+    v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    v = _mm512_max_ps(v, _mm512_shuffle_ps(v, v, 0x4e));
+    return _mm512_max_ps(v, _mm512_shuffle_ps(v, v, 0xb1));
+}
+
+HC1E_AVX512 inline __m512 half_sum(__m512 v) {
+    v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    v = _mm512_add_ps(v, _mm512_shuffle_ps(v, v, 0x4e));
+    return _mm512_add_ps(v, _mm512_shuffle_ps(v, v, 0xb1));
+}
+
+// exp(x) for x <= 0: the AVX2 kernels' Cephes polynomial, 16 lanes.
+HC1E_AVX512 inline __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.33654f));
+    __m512 fx = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
+    fx = _mm512_roundscale_ps(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+    __m512 y = _mm512_set1_ps(1.9875691500E-4f);
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
+    y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+    const __m512i n =
+        _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(n));
+}
+
+// Eight vectors to one: lane j is the sum of v[j]'s lanes.
+HC1E_AVX512 inline __m256 hsum8(const __m256 v[8]) {
+    const __m256 s01 = _mm256_hadd_ps(v[0], v[1]), s23 = _mm256_hadd_ps(v[2], v[3]);
+    const __m256 s45 = _mm256_hadd_ps(v[4], v[5]), s67 = _mm256_hadd_ps(v[6], v[7]);
+    const __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20),
+                         _mm256_permute2f128_ps(s0123, s4567, 0x31));
+}
+
+// Scores of tiles [b, b + J): J independent FMA chains over the head
+// dimensions hide the FMA latency.
+template <int HS, int J>
+HC1E_AVX512 inline void score_tiles(const __m512 (&qq)[HS], const float* k, size_t b, float* att) {
+    constexpr size_t kTile = HS * kKvTile;
+    __m512 a[J];
+#pragma GCC unroll 8
+    for (int j = 0; j < J; j++)
+        a[j] = _mm512_mul_ps(qq[0], row_both(k + (b + j) * kTile));
+#pragma GCC unroll 16
+    for (int i = 1; i < HS; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < J; j++)
+            a[j] = _mm512_fmadd_ps(qq[i], row_both(k + (b + j) * kTile + i * kKvTile), a[j]);
+#pragma GCC unroll 8
+    for (int j = 0; j < J; j++)
+        _mm512_storeu_ps(att + (b + j) * 2 * kKvTile, a[j]);
+}
+
+// Heads q0 and q1 (HS dimensions each) over positions [0, n_pos).  @att
+// holds 2 * kKvTile floats per tile: both heads' scores side by side.
+template <int HS>
+HC1E_AVX512 void attend_pair(const float* q0, const float* q1, const float* k, const float* v,
+                             size_t n_pos, float scale, float* att, float* out0, float* out1) {
+    constexpr size_t kTile = HS * kKvTile;
+    const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
+    __m512 qq[HS];
+#pragma GCC unroll 16
+    for (int i = 0; i < HS; i++)
+        qq[i] = _mm512_insertf32x8(_mm512_set1_ps(q0[i] * scale), _mm256_set1_ps(q1[i] * scale), 1);
+    size_t b = 0;
+    for (; b + 8 <= tiles; b += 8)
+        score_tiles<HS, 8>(qq, k, b, att);
+    for (; b + 2 <= tiles; b += 2)
+        score_tiles<HS, 2>(qq, k, b, att);
+    if (b < tiles)
+        score_tiles<HS, 1>(qq, k, b, att);
+
+    // Softmax per half; the last tile's lanes past n_pos (stale or zero
+    // cache entries) get weight 0.
+    const unsigned valid = unsigned(n_pos - (tiles - 1) * kKvTile);
+    const __mmask16 last = __mmask16(((1u << valid) - 1) * 0x101u);
+    float* last_att = att + (tiles - 1) * 2 * kKvTile;
+    _mm512_storeu_ps(last_att, _mm512_mask_blend_ps(last, _mm512_set1_ps(-__builtin_inff()),
+                                                    _mm512_loadu_ps(last_att)));
+    __m512 mx = _mm512_loadu_ps(att);
+    for (b = 1; b < tiles; b++)
+        mx = _mm512_max_ps(mx, _mm512_loadu_ps(att + b * 2 * kKvTile));
+    mx = half_max(mx);
+    __m512 sum = _mm512_setzero_ps();
+    for (b = 0; b < tiles; b++) {
+        __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(att + b * 2 * kKvTile), mx));
+        // exp clamps its argument, so -inf would still give ~1e-38.
+        if (b + 1 == tiles)
+            e = _mm512_maskz_mov_ps(last, e);
+        _mm512_storeu_ps(att + b * 2 * kKvTile, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    const __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), half_sum(sum));
+
+    // Weighted values: one accumulator per head dimension, both heads in
+    // it, each a chain over the tiles; reduced per half once at the end.
+    __m512 acc[HS];
+#pragma GCC unroll 16
+    for (int i = 0; i < HS; i++)
+        acc[i] = _mm512_setzero_ps();
+    for (b = 0; b < tiles; b++) {
+        const __m512 a = _mm512_loadu_ps(att + b * 2 * kKvTile);
+#pragma GCC unroll 16
+        for (int i = 0; i < HS; i++)
+            acc[i] = _mm512_fmadd_ps(a, row_both(v + b * kTile + i * kKvTile), acc[i]);
+    }
+    const __m256 inv0 = _mm512_castps512_ps256(inv), inv1 = _mm512_extractf32x8_ps(inv, 1);
+#pragma GCC unroll 2
+    for (int i0 = 0; i0 < HS; i0 += 8) {
+        __m256 lo[8], hi[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            lo[i] = _mm512_castps512_ps256(acc[i0 + i]);
+            hi[i] = _mm512_extractf32x8_ps(acc[i0 + i], 1);
+        }
+        _mm256_storeu_ps(out0 + i0, _mm256_mul_ps(hsum8(lo), inv0));
+        _mm256_storeu_ps(out1 + i0, _mm256_mul_ps(hsum8(hi), inv1));
+    }
+}
+
+HC1E_AVX512 void attend(const float* q, size_t n_heads, const float* k, const float* v,
+                        size_t n_pos, size_t head_size, float scale, float* att, float* out) {
+    size_t h = 0;
+    if (head_size == 8 || head_size == 16)
+        for (; h + 2 <= n_heads; h += 2) {
+            const float* q0 = q + h * head_size;
+            float* o0 = out + h * head_size;
+            if (head_size == 8)
+                attend_pair<8>(q0, q0 + 8, k, v, n_pos, scale, att, o0, o0 + 8);
+            else
+                attend_pair<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16);
+        }
+    if (h < n_heads)
+        g_attend_fallback(q + h * head_size, n_heads - h, k, v, n_pos, head_size, scale, att,
+                          out + h * head_size);
+}
+
 } // namespace
 
 const Kernels* avx512_kernels() {
@@ -122,12 +291,16 @@ const Kernels* avx512_kernels() {
         k.matmul_f32 = matmul_f32;
         k.packed_f32_floats = packed_floats;
         k.pack_f32 = pack;
+        g_attend_fallback = base->attend;
+        k.attend = attend;
         return &k;
     }();
     return set;
 }
 
 } // namespace hc1e
+
+#pragma GCC diagnostic pop
 
 #else
 

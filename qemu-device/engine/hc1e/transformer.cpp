@@ -72,7 +72,7 @@ Transformer::Workspace::Workspace(const ModelConfig& c, uint32_t max_rows, uint3
       xb2(size_t(max_rows) * c.dim), hb(size_t(max_rows) * c.hidden_dim),
       hb2(size_t(max_rows) * c.hidden_dim), q(size_t(max_rows) * c.dim),
       k(size_t(max_rows) * c.kv_dim()), v(size_t(max_rows) * c.kv_dim()),
-      att(size_t(c.context_len + kKvTile) / kKvTile * kKvTile),
+      att(size_t(c.n_heads / c.n_kv_heads) * ((c.context_len + kKvTile) / kKvTile * kKvTile)),
       logits(size_t(max_rows) * c.vocab_size), xq(size_t(max_rows) * max_padded),
       xs(size_t(max_rows) * max_padded) {}
 
@@ -138,10 +138,10 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
         }
         for (size_t r = 0; r < n; r++) {
             const KvCache& kv = *rows[r].kv;
-            for (uint32_t h = 0; h < c.n_heads; h++)
-                kernels_.attend(ws.q.data() + r * dim + size_t(h) * hs, kv.keys(l, h / group),
-                                kv.values(l, h / group), rows[r].pos + 1, hs, scale, ws.att.data(),
-                                ws.xb.data() + r * dim + size_t(h) * hs);
+            for (uint32_t g = 0; g < c.n_kv_heads; g++)
+                kernels_.attend(ws.q.data() + r * dim + size_t(g) * group * hs, group,
+                                kv.keys(l, g), kv.values(l, g), rows[r].pos + 1, hs, scale,
+                                ws.att.data(), ws.xb.data() + r * dim + size_t(g) * group * hs);
         }
         matmul(L.wo, P.wo, ws.xb.data(), n, ws.xb2.data(), ws);
         for (size_t i = 0; i < n * dim; i++)
