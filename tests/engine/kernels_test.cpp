@@ -57,8 +57,8 @@ struct TestMatrix {
 std::vector<float> run_matmul(const Kernels& k, const Matrix& m, const std::vector<float>& x,
                               size_t n_vec) {
     std::vector<float> out(size_t(m.rows) * n_vec);
+    const PackedMatrix packed(k, m);
     if (m.f32) {
-        const F32Pack packed(k, m);
         k.matmul_f32(m, packed.get(), x.data(), m.cols, n_vec, out.data(), m.rows);
         return out;
     }
@@ -67,7 +67,7 @@ std::vector<float> run_matmul(const Kernels& k, const Matrix& m, const std::vect
     for (size_t v = 0; v < n_vec; v++)
         k.quantize(x.data() + v * m.cols, m.cols, m.cols_padded, m.group,
                    xq.data() + v * m.cols_padded, xs.data() + v * m.groups_per_row());
-    k.matmul_q8(m, xq.data(), xs.data(), n_vec, out.data(), m.rows);
+    k.matmul_q8(m, packed.get(), xq.data(), xs.data(), n_vec, out.data(), m.rows);
     return out;
 }
 
@@ -81,7 +81,7 @@ TEST(Kernels, MatmulAgreesAcrossSetsAndBatchSizes) {
             const size_t max_vec = 11;
             const std::vector<float> x = random_floats(size_t(cols) * max_vec, rng);
             const auto ref = run_matmul(portable_kernels(), t.m, x, max_vec);
-            std::vector<std::vector<float>> simd_full;
+            std::vector<std::vector<float>> avx2_full;
             for (const Kernels* k : sets) {
                 const auto full = run_matmul(*k, t.m, x, max_vec);
                 for (size_t i = 0; i < full.size(); i++)
@@ -99,12 +99,17 @@ TEST(Kernels, MatmulAgreesAcrossSetsAndBatchSizes) {
                                 << k->name << " n_vec " << n << " at " << start;
                     }
                 }
-                simd_full.push_back(full);
+                if (k == avx2_kernels() || k == avx2_vnni_kernels())
+                    avx2_full.push_back(full);
             }
-            // int8 dot products are exact: every SIMD set agrees bit for bit.
+            // int8 dot products are exact, so the AVX2 sets, which also sum
+            // the scaled group sums in the same order, agree bit for bit.
+            // (avx512 sums per row lane in another order: it is held to the
+            // portable results' tolerance above, and to its own batch
+            // invariance.)
             if (group) {
-                for (const auto& f : simd_full)
-                    EXPECT_EQ(f, simd_full.front());
+                for (const auto& f : avx2_full)
+                    EXPECT_EQ(f, avx2_full.front());
             }
         }
 }

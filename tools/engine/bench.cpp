@@ -135,7 +135,7 @@ double matmul_gmacs(const Engine& e, uint32_t n_vec) {
         macs_per_pass += uint64_t(w->rows) * w->cols * n_vec;
     }
     // The engine's Transformer holds the same packed copies.
-    std::vector<F32Pack> packed;
+    std::vector<PackedMatrix> packed;
     for (const Matrix* w : mats)
         packed.emplace_back(k, *w);
     std::vector<float> x(max_cols * n_vec, 0.5f), out(max_rows * n_vec);
@@ -153,7 +153,7 @@ double matmul_gmacs(const Engine& e, uint32_t n_vec) {
                 for (uint32_t v = 0; v < n_vec; v++)
                     k.quantize(x.data() + v * w->cols, w->cols, w->cols_padded, w->group,
                                xq.data() + v * w->cols_padded, xs.data() + v * w->groups_per_row());
-                k.matmul_q8(*w, xq.data(), xs.data(), n_vec, out.data(), w->rows);
+                k.matmul_q8(*w, packed[i].get(), xq.data(), xs.data(), n_vec, out.data(), w->rows);
             }
         }
         passes++;

@@ -11,7 +11,7 @@ namespace hc1e {
 
 namespace {
 
-void matmul_f32(const Matrix& w, const float*, const float* x, size_t x_stride, size_t n_vec,
+void matmul_f32(const Matrix& w, const void*, const float* x, size_t x_stride, size_t n_vec,
                 float* out, size_t out_stride) {
     const size_t n = w.cols;
     for (size_t b = 0; b < n_vec; b++) {
@@ -26,8 +26,8 @@ void matmul_f32(const Matrix& w, const float*, const float* x, size_t x_stride, 
     }
 }
 
-void matmul_q8(const Matrix& w, const int8_t* xq, const float* xs, size_t n_vec, float* out,
-               size_t out_stride) {
+void matmul_q8(const Matrix& w, const void*, const int8_t* xq, const float* xs, size_t n_vec,
+               float* out, size_t out_stride) {
     const size_t groups = w.groups_per_row(), n = w.cols_padded;
     for (size_t b = 0; b < n_vec; b++) {
         const int8_t* xb = xq + b * n;
@@ -119,15 +119,16 @@ const Kernels* from_env() {
 
 } // namespace
 
-F32Pack::F32Pack(const Kernels& k, const Matrix& w) {
-    if (!w.f32 || !k.packed_f32_floats)
+PackedMatrix::PackedMatrix(const Kernels& k, const Matrix& w) {
+    const size_t bytes = k.packed_bytes ? k.packed_bytes(w) : 0;
+    if (!bytes)
         return;
     // Room to start at a 64-byte boundary: whole-cache-line panel loads.
-    constexpr size_t kAlign = 64 / sizeof(float);
-    buf_.resize(k.packed_f32_floats(w) + kAlign);
-    float* p = buf_.data();
-    p += (kAlign - (reinterpret_cast<uintptr_t>(p) / sizeof(float)) % kAlign) % kAlign;
-    k.pack_f32(w, p);
+    constexpr size_t kAlign = 64;
+    buf_.resize(bytes + kAlign);
+    std::byte* p = buf_.data();
+    p += (kAlign - reinterpret_cast<uintptr_t>(p) % kAlign) % kAlign;
+    k.pack(w, p);
     data_ = p;
 }
 

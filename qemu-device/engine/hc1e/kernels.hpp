@@ -23,13 +23,13 @@ struct Kernels {
     const char* name;
     // out[b * out_stride + i] = w.row(i) . x[b * x_stride ...], i < w.rows,
     // b < n_vec, for an fp32 matrix.  @packed is the set's own copy of w
-    // made by pack_f32 (see F32Pack), null for sets without one.
-    void (*matmul_f32)(const Matrix& w, const float* packed, const float* x, size_t x_stride,
+    // (see PackedMatrix), null for sets without one.
+    void (*matmul_f32)(const Matrix& w, const void* packed, const float* x, size_t x_stride,
                        size_t n_vec, float* out, size_t out_stride);
     // The same for an int8 matrix and vectors made by quantize()
     // (w.cols_padded values and w.groups_per_row() scales per vector).
-    void (*matmul_q8)(const Matrix& w, const int8_t* xq, const float* xs, size_t n_vec, float* out,
-                      size_t out_stride);
+    void (*matmul_q8)(const Matrix& w, const void* packed, const int8_t* xq, const float* xs,
+                      size_t n_vec, float* out, size_t out_stride);
     // The @n_heads query heads that share one KvCache head (a GQA group;
     // q and out hold n_heads * head_size floats) over positions [0, n_pos)
     // of that head (tiled layout): per query head, scores q.k[t] * scale,
@@ -44,24 +44,25 @@ struct Kernels {
     // and n_padded / group scales, rounding half to even.
     void (*quantize)(const float* x, size_t n, size_t n_padded, size_t group, int8_t* q,
                      float* scales);
-    // Sets whose fp32 matmul reads a layout of their own (the burned image
-    // stays row-major: its bytes are the model's identity) say how many
-    // floats it takes and write it; null for sets that read w.f32.
-    size_t (*packed_f32_floats)(const Matrix& w);
-    void (*pack_f32)(const Matrix& w, float* packed);
+    // Sets whose matmuls read a layout of their own (the burned image stays
+    // as it is: its bytes are the model's identity) say how many bytes it
+    // takes for @w (0: none) and write it, 64-byte aligned; null for sets
+    // that read the image.
+    size_t (*packed_bytes)(const Matrix& w);
+    void (*pack)(const Matrix& w, void* packed);
 };
 
-// A kernel set's packed copy of one fp32 matrix, 64-byte aligned; empty
-// (get() null) for int8 matrices and for sets that need none.
-class F32Pack {
+// A kernel set's packed copy of one matrix, made once at load; empty
+// (get() null) for sets that need none.
+class PackedMatrix {
   public:
-    F32Pack() = default;
-    F32Pack(const Kernels& k, const Matrix& w);
-    const float* get() const { return data_; }
+    PackedMatrix() = default;
+    PackedMatrix(const Kernels& k, const Matrix& w);
+    const void* get() const { return data_; }
 
   private:
-    std::vector<float> buf_;
-    const float* data_ = nullptr;
+    std::vector<std::byte> buf_;
+    const void* data_ = nullptr;
 };
 
 const Kernels& portable_kernels();

@@ -135,7 +135,7 @@ HC1E_AVX2 inline void rows_f32(const Matrix& w, const float* x, size_t x_stride,
         tile_f32<1, V>(w.f32 + i * n, n, x, x_stride, out + i, out_stride);
 }
 
-HC1E_AVX2 void matmul_f32(const Matrix& w, const float*, const float* x, size_t x_stride,
+HC1E_AVX2 void matmul_f32(const Matrix& w, const void*, const float* x, size_t x_stride,
                           size_t n_vec, float* out, size_t out_stride) {
     size_t b = 0;
     for (; b + 4 <= n_vec; b += 4)

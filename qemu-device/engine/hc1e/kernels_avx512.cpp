@@ -24,8 +24,10 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
-#define HC1E_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
+#define HC1E_AVX512                                                                                \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma")))
 
 namespace hc1e {
 
@@ -37,13 +39,13 @@ size_t panels(const Matrix& w) {
     return (w.rows + kPanel - 1) / kPanel;
 }
 
-size_t packed_floats(const Matrix& w) {
-    return panels(w) * kPanel * w.cols;
+size_t packed_f32_bytes(const Matrix& w) {
+    return panels(w) * kPanel * w.cols * sizeof(float);
 }
 
 // Rows past w.rows in the last panel are zeros, so that panel needs no
 // special loads; only its stores are masked.
-void pack(const Matrix& w, float* packed) {
+void pack_f32(const Matrix& w, float* packed) {
     for (size_t p = 0; p < panels(w); p++)
         for (size_t k = 0; k < w.cols; k++)
             for (size_t lane = 0; lane < kPanel; lane++) {
@@ -101,8 +103,9 @@ HC1E_AVX512 inline void panels_f32(const Matrix& w, const float* packed, const f
                        p + 1 == np ? last_mask : __mmask16(0xffff));
 }
 
-HC1E_AVX512 void matmul_f32(const Matrix& w, const float* packed, const float* x, size_t x_stride,
-                            size_t n_vec, float* out, size_t out_stride) {
+HC1E_AVX512 void matmul_f32(const Matrix& w, const void* packed_bytes, const float* x,
+                            size_t x_stride, size_t n_vec, float* out, size_t out_stride) {
+    const float* packed = static_cast<const float*>(packed_bytes);
     size_t b = 0;
     for (; b + 8 <= n_vec; b += 8)
         panels_f32<2, 8>(w, packed, x + b * x_stride, x_stride, out + b * out_stride, out_stride);
@@ -112,6 +115,158 @@ HC1E_AVX512 void matmul_f32(const Matrix& w, const float* packed, const float* x
         panels_f32<4, 2>(w, packed, x + b * x_stride, x_stride, out + b * out_stride, out_stride);
     if (b < n_vec)
         panels_f32<8, 1>(w, packed, x + b * x_stride, x_stride, out + b * out_stride, out_stride);
+}
+
+// ---- int8 matmul (AVX-512 VNNI) ----------------------------------------
+//
+// The same panels of 16 rows, interleaved by groups of 4 columns: one zmm
+// holds w[16p .. 16p+15][4j .. 4j+3], and vpdpbusd adds, per row lane, the
+// four products with x[v][4j .. 4j+3] broadcast.  vpdpbusd multiplies
+// unsigned by signed bytes, so x goes in as x + 128 and the pack stores,
+// per row and group, 128 * sum(w) to take back off: the group's integer
+// dot product stays exact.  Per panel: the quads (cols_padded * 16 bytes),
+// then per group 16 int32 corrections and 16 row scales.
+
+size_t q8_panel_bytes(const Matrix& w) {
+    return size_t(w.cols_padded) * kPanel + w.groups_per_row() * kPanel * 8;
+}
+
+void pack_q8(const Matrix& w, std::byte* packed) {
+    const size_t n = w.cols_padded, groups = w.groups_per_row();
+    for (size_t p = 0; p < panels(w); p++) {
+        std::byte* panel = packed + p * q8_panel_bytes(w);
+        auto* quads = reinterpret_cast<int8_t*>(panel);
+        auto* corr = reinterpret_cast<int32_t*>(panel + n * kPanel);
+        auto* scales = reinterpret_cast<float*>(panel + n * kPanel + groups * kPanel * 4);
+        for (size_t lane = 0; lane < kPanel; lane++) {
+            const size_t row = p * kPanel + lane;
+            const bool real = row < w.rows;
+            for (size_t k = 0; k < n; k++)
+                quads[(k / 4) * kPanel * 4 + lane * 4 + k % 4] = real ? w.q[row * n + k] : 0;
+            for (size_t g = 0; g < groups; g++) {
+                int32_t sum = 0;
+                for (size_t k = g * w.group; real && k < (g + 1) * w.group; k++)
+                    sum += w.q[row * n + k];
+                corr[g * kPanel + lane] = 128 * sum;
+                scales[g * kPanel + lane] = real ? w.scales[row * groups + g] : 0.0f;
+            }
+        }
+    }
+}
+
+// P panels x V vectors: P * V integer sums for the group under way and as
+// many float accumulators, all in registers.  Per output element the
+// float operations are one FMA per group, in group order, whatever the
+// tile: the determinism contract.
+template <int P, int V>
+HC1E_AVX512 inline void tile_q8(const Matrix& w, const std::byte* panel, const uint8_t* xu,
+                                const float* xs, float* out, size_t out_stride, __mmask16 last) {
+    const size_t n = w.cols_padded, groups = w.groups_per_row(), quads = w.group / 4;
+    const size_t panel_bytes = q8_panel_bytes(w);
+    __m512 acc[P][V];
+#pragma GCC unroll 8
+    for (int p = 0; p < P; p++)
+#pragma GCC unroll 8
+        for (int v = 0; v < V; v++)
+            acc[p][v] = _mm512_setzero_ps();
+    for (size_t g = 0; g < groups; g++) {
+        __m512i isum[P][V];
+#pragma GCC unroll 8
+        for (int p = 0; p < P; p++)
+#pragma GCC unroll 8
+            for (int v = 0; v < V; v++)
+                isum[p][v] = _mm512_setzero_si512();
+        for (size_t j = g * quads; j < (g + 1) * quads; j++) {
+            __m512i wq[P];
+#pragma GCC unroll 8
+            for (int p = 0; p < P; p++)
+                wq[p] = _mm512_load_si512(panel + p * panel_bytes + j * kPanel * 4);
+#pragma GCC unroll 8
+            for (int v = 0; v < V; v++) {
+                int32_t x4;
+                __builtin_memcpy(&x4, xu + v * n + j * 4, 4);
+                const __m512i xb = _mm512_set1_epi32(x4);
+#pragma GCC unroll 8
+                for (int p = 0; p < P; p++)
+                    isum[p][v] = _mm512_dpbusd_epi32(isum[p][v], xb, wq[p]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int p = 0; p < P; p++) {
+            const std::byte* tail = panel + p * panel_bytes + n * kPanel;
+            const __m512i corr = _mm512_load_si512(tail + g * kPanel * 4);
+            const __m512 ws = _mm512_load_ps(tail + (groups + g) * kPanel * 4);
+#pragma GCC unroll 8
+            for (int v = 0; v < V; v++) {
+                const __m512 scale = _mm512_mul_ps(ws, _mm512_set1_ps(xs[v * groups + g]));
+                const __m512 dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(isum[p][v], corr));
+                acc[p][v] = _mm512_fmadd_ps(dot, scale, acc[p][v]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int p = 0; p < P; p++)
+#pragma GCC unroll 8
+        for (int v = 0; v < V; v++)
+            _mm512_mask_storeu_ps(out + v * out_stride + p * kPanel,
+                                  p + 1 == P ? last : __mmask16(0xffff), acc[p][v]);
+}
+
+template <int P, int V>
+HC1E_AVX512 inline void panels_q8(const Matrix& w, const std::byte* packed, const uint8_t* xu,
+                                  const float* xs, float* out, size_t out_stride) {
+    const size_t np = panels(w), tail = w.rows - (np - 1) * kPanel;
+    const size_t panel_bytes = q8_panel_bytes(w);
+    const __mmask16 last_mask = __mmask16((1u << tail) - 1);
+    size_t p = 0;
+    for (; p + P <= np; p += P)
+        tile_q8<P, V>(w, packed + p * panel_bytes, xu, xs, out + p * kPanel, out_stride,
+                      p + P == np ? last_mask : __mmask16(0xffff));
+    for (; p < np; p++)
+        tile_q8<1, V>(w, packed + p * panel_bytes, xu, xs, out + p * kPanel, out_stride,
+                      p + 1 == np ? last_mask : __mmask16(0xffff));
+}
+
+HC1E_AVX512 void matmul_q8(const Matrix& w, const void* packed_bytes, const int8_t* xq,
+                           const float* xs, size_t n_vec, float* out, size_t out_stride) {
+    const auto* packed = static_cast<const std::byte*>(packed_bytes);
+    const size_t n = w.cols_padded, groups = w.groups_per_row();
+    // x + 128 as unsigned bytes, once per call (flipping the sign bit).
+    thread_local std::vector<uint8_t> shifted;
+    if (shifted.size() < n * n_vec)
+        shifted.resize(n * n_vec);
+    uint8_t* xu = shifted.data();
+    const __m512i flip = _mm512_set1_epi8(char(0x80));
+    size_t i = 0;
+    for (; i + 64 <= n * n_vec; i += 64)
+        _mm512_storeu_si512(xu + i, _mm512_xor_si512(_mm512_loadu_si512(xq + i), flip));
+    for (; i < n * n_vec; i++)
+        xu[i] = uint8_t(xq[i]) ^ 0x80;
+    size_t b = 0;
+    for (; b + 8 <= n_vec; b += 8)
+        panels_q8<1, 8>(w, packed, xu + b * n, xs + b * groups, out + b * out_stride, out_stride);
+    for (; b + 4 <= n_vec; b += 4)
+        panels_q8<2, 4>(w, packed, xu + b * n, xs + b * groups, out + b * out_stride, out_stride);
+    for (; b + 2 <= n_vec; b += 2)
+        panels_q8<4, 2>(w, packed, xu + b * n, xs + b * groups, out + b * out_stride, out_stride);
+    if (b < n_vec)
+        panels_q8<8, 1>(w, packed, xu + b * n, xs + b * groups, out + b * out_stride, out_stride);
+}
+
+size_t packed_bytes(const Matrix& w) {
+    if (w.f32)
+        return packed_f32_bytes(w);
+    // vpdpbusd takes 4 columns per lane: groups of 32 or 64 always divide.
+    if (w.q && w.group % 4 == 0)
+        return panels(w) * q8_panel_bytes(w);
+    return 0;
+}
+
+void pack(const Matrix& w, void* packed) {
+    if (w.f32)
+        pack_f32(w, static_cast<float*>(packed));
+    else
+        pack_q8(w, static_cast<std::byte*>(packed));
 }
 
 // ---- attention ----------------------------------------------------------
@@ -284,13 +439,15 @@ const Kernels* avx512_kernels() {
         __builtin_cpu_init();
         const Kernels* base = avx2_vnni_kernels();
         if (!base || !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
-            !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512dq"))
+            !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512dq") ||
+            !__builtin_cpu_supports("avx512vnni"))
             return nullptr;
         static Kernels k = *base;
         k.name = "avx512";
         k.matmul_f32 = matmul_f32;
-        k.packed_f32_floats = packed_floats;
-        k.pack_f32 = pack;
+        k.matmul_q8 = matmul_q8;
+        k.packed_bytes = packed_bytes;
+        k.pack = pack;
         g_attend_fallback = base->attend;
         k.attend = attend;
         return &k;

@@ -49,9 +49,10 @@ void rmsnorm(float* out, const float* x, const float* weight, size_t n, float ep
 Transformer::Transformer(const BurnedModel& model, const Kernels& kernels)
     : model_(model), kernels_(kernels), packed_classifier_(kernels, model.classifier()) {
     for (const BurnedLayer& L : model.layers())
-        packed_.push_back({F32Pack(kernels, L.wq), F32Pack(kernels, L.wk), F32Pack(kernels, L.wv),
-                           F32Pack(kernels, L.wo), F32Pack(kernels, L.w1), F32Pack(kernels, L.w2),
-                           F32Pack(kernels, L.w3)});
+        packed_.push_back({PackedMatrix(kernels, L.wq), PackedMatrix(kernels, L.wk),
+                           PackedMatrix(kernels, L.wv), PackedMatrix(kernels, L.wo),
+                           PackedMatrix(kernels, L.w1), PackedMatrix(kernels, L.w2),
+                           PackedMatrix(kernels, L.w3)});
     const ModelConfig& c = model.config();
     const uint32_t half = c.head_size() / 2;
     rope_cos_.resize(size_t(c.context_len) * half);
@@ -84,7 +85,7 @@ Transformer::Workspace Transformer::make_workspace(uint32_t max_rows) const {
     return Workspace(c, std::max(max_rows, 1u), padded);
 }
 
-void Transformer::matmul(const Matrix& w, const F32Pack& packed, const float* x, size_t n_rows,
+void Transformer::matmul(const Matrix& w, const PackedMatrix& packed, const float* x, size_t n_rows,
                          float* out, Workspace& ws, bool quantize) const {
     if (w.f32) {
         kernels_.matmul_f32(w, packed.get(), x, w.cols, n_rows, out, w.rows);
@@ -95,7 +96,7 @@ void Transformer::matmul(const Matrix& w, const F32Pack& packed, const float* x,
         for (size_t r = 0; r < n_rows; r++)
             kernels_.quantize(x + r * w.cols, w.cols, w.cols_padded, w.group,
                               ws.xq.data() + r * w.cols_padded, ws.xs.data() + r * groups);
-    kernels_.matmul_q8(w, ws.xq.data(), ws.xs.data(), n_rows, out, w.rows);
+    kernels_.matmul_q8(w, packed.get(), ws.xq.data(), ws.xs.data(), n_rows, out, w.rows);
 }
 
 void Transformer::rope(float* vec, size_t n, uint32_t pos) const {

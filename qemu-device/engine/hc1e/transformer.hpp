@@ -79,19 +79,19 @@ class Transformer {
   private:
     // For int8, @quantize says whether @x must be (re)quantized or the
     // workspace already holds it from the previous matmul on the same input.
-    void matmul(const Matrix& w, const F32Pack& packed, const float* x, size_t n_rows, float* out,
-                Workspace& ws, bool quantize = true) const;
+    void matmul(const Matrix& w, const PackedMatrix& packed, const float* x, size_t n_rows,
+                float* out, Workspace& ws, bool quantize = true) const;
     void rope(float* vec, size_t n, uint32_t pos) const;
 
     const BurnedModel& model_;
     const Kernels& kernels_;
-    // The kernels' own copies of the fp32 matrices (empty for int8 and
-    // for sets that read the image as burned).
+    // The kernels' own copies of the matrices (empty for sets that read
+    // the image as burned).
     struct PackedLayer {
-        F32Pack wq, wk, wv, wo, w1, w2, w3;
+        PackedMatrix wq, wk, wv, wo, w1, w2, w3;
     };
     std::vector<PackedLayer> packed_;
-    F32Pack packed_classifier_;
+    PackedMatrix packed_classifier_;
     std::vector<float> rope_cos_, rope_sin_; // [context_len][head_size / 2]
 };
 
