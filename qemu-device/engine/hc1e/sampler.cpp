@@ -36,10 +36,17 @@ float Rng::uniform() {
 }
 
 uint32_t argmax(std::span<const float> v) {
+    // The best value kept in a register: comparing against v[best] made
+    // every step wait on a load that depends on the previous step.
+    if (v.empty())
+        return 0;
     uint32_t best = 0;
+    float best_value = v[0];
     for (uint32_t i = 1; i < v.size(); i++)
-        if (v[i] > v[best])
+        if (v[i] > best_value) {
+            best_value = v[i];
             best = i;
+        }
     return best;
 }
 
