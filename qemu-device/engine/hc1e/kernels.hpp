@@ -71,8 +71,9 @@ const Kernels* avx2_kernels();
 // AVX2 with AVX-VNNI int8 dot products (bit-identical results); null when
 // the CPU lacks either.
 const Kernels* avx2_vnni_kernels();
-// AVX-512 (F, BW, VL, VNNI): its own fp32 matmul over packed matrices and
-// attention; int8 and the rest as avx2+vnni.  Null when the CPU lacks any.
+// AVX-512 (F, BW, DQ, VL, VNNI): its own fp32 and int8 matmuls over packed
+// matrices and attention for pairs of heads; the rest from the best AVX2
+// set.  Null when the CPU lacks any of these.
 const Kernels* avx512_kernels();
 // The set in use: the one named by HC1_ENGINE_KERNELS (portable, avx2,
 // avx2+vnni, avx512) if available, else the best the CPU has;

@@ -35,6 +35,11 @@ namespace {
 
 constexpr size_t kPanel = 16; // rows per panel: one zmm of fp32
 
+// The best AVX2 set, for what these kernels do not take: head sizes other
+// than 8 and 16, an odd head of a GQA group, a matrix without a packed
+// copy (groups not a multiple of 4; the burn makes 32 or 64).
+const Kernels* g_fallback = nullptr;
+
 size_t panels(const Matrix& w) {
     return (w.rows + kPanel - 1) / kPanel;
 }
@@ -105,6 +110,8 @@ HC1E_AVX512 inline void panels_f32(const Matrix& w, const float* packed, const f
 
 HC1E_AVX512 void matmul_f32(const Matrix& w, const void* packed_bytes, const float* x,
                             size_t x_stride, size_t n_vec, float* out, size_t out_stride) {
+    if (!packed_bytes)
+        return g_fallback->matmul_f32(w, nullptr, x, x_stride, n_vec, out, out_stride);
     const float* packed = static_cast<const float*>(packed_bytes);
     size_t b = 0;
     for (; b + 8 <= n_vec; b += 8)
@@ -229,6 +236,8 @@ HC1E_AVX512 inline void panels_q8(const Matrix& w, const std::byte* packed, cons
 
 HC1E_AVX512 void matmul_q8(const Matrix& w, const void* packed_bytes, const int8_t* xq,
                            const float* xs, size_t n_vec, float* out, size_t out_stride) {
+    if (!packed_bytes)
+        return g_fallback->matmul_q8(w, nullptr, xq, xs, n_vec, out, out_stride);
     const auto* packed = static_cast<const std::byte*>(packed_bytes);
     const size_t n = w.cols_padded, groups = w.groups_per_row();
     // x + 128 as unsigned bytes, once per call (flipping the sign bit).
@@ -276,12 +285,6 @@ void pack(const Matrix& w, void* packed) {
 // tile, lanes 8-15 head 1's for the same positions.  Every key and value
 // row (8 floats) is loaded once, broadcast to both halves, and feeds both
 // heads: half the loads and half the instructions of one head at a time.
-
-using AttendFn = void (*)(const float*, size_t, const float*, const float*, size_t, size_t, float,
-                          float*, float*);
-// The avx2+vnni attention, for head sizes and odd heads the pair kernel
-// does not take.
-AttendFn g_attend_fallback = nullptr;
 
 // One row of a cache tile in both halves.
 HC1E_AVX512 inline __m512 row_both(const float* p) {
@@ -428,8 +431,8 @@ HC1E_AVX512 void attend(const float* q, size_t n_heads, const float* k, const fl
                 attend_pair<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16);
         }
     if (h < n_heads)
-        g_attend_fallback(q + h * head_size, n_heads - h, k, v, n_pos, head_size, scale, att,
-                          out + h * head_size);
+        g_fallback->attend(q + h * head_size, n_heads - h, k, v, n_pos, head_size, scale, att,
+                           out + h * head_size);
 }
 
 } // namespace
@@ -437,7 +440,7 @@ HC1E_AVX512 void attend(const float* q, size_t n_heads, const float* k, const fl
 const Kernels* avx512_kernels() {
     static const Kernels* set = []() -> const Kernels* {
         __builtin_cpu_init();
-        const Kernels* base = avx2_vnni_kernels();
+        const Kernels* base = avx2_vnni_kernels() ? avx2_vnni_kernels() : avx2_kernels();
         if (!base || !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
             !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512dq") ||
             !__builtin_cpu_supports("avx512vnni"))
@@ -448,7 +451,7 @@ const Kernels* avx512_kernels() {
         k.matmul_q8 = matmul_q8;
         k.packed_bytes = packed_bytes;
         k.pack = pack;
-        g_attend_fallback = base->attend;
+        g_fallback = base;
         k.attend = attend;
         return &k;
     }();
