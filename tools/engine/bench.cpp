@@ -177,11 +177,12 @@ struct FormatResult {
 
 FormatResult bench_format(const SourceModel& src, WeightFormat fmt,
                           const std::vector<uint32_t>& contexts, uint32_t positions,
-                          uint32_t threads) {
+                          uint32_t threads, KvFormat kv_format) {
     const ModelConfig& c = src.cfg;
     EngineOptions opts;
     opts.format = fmt;
     opts.n_threads = threads;
+    opts.kv_format = kv_format;
     opts.n_contexts = 1;
     for (uint32_t n : contexts)
         opts.n_contexts = std::max(opts.n_contexts, n);
@@ -228,13 +229,18 @@ Rate bench_reference(const SourceModel& src, uint32_t positions) {
 
 int cmd_bench(int argc, char** argv) {
     try {
-        Args args(argc, argv, {"model", "tokenizer", "contexts", "positions", "threads"}, {"json"});
+        Args args(argc, argv,
+                  {"model", "tokenizer", "contexts", "positions", "threads", "kv-cache"}, {"json"});
         const SourceModel src = load_model(args.required("model"), args.str("tokenizer"));
         const uint32_t positions = static_cast<uint32_t>(
             std::min<uint64_t>(args.u64("positions", src.cfg.context_len), src.cfg.context_len));
         if (positions < 2)
             throw std::invalid_argument("--positions must be at least 2");
         const uint32_t threads = static_cast<uint32_t>(args.u64("threads", 1));
+        const std::string kv_name = args.str("kv-cache", "f32");
+        if (kv_name != "f32" && kv_name != "f16")
+            throw std::invalid_argument("--kv-cache must be f32 or f16");
+        const KvFormat kv_format = kv_name == "f16" ? KvFormat::Fp16 : KvFormat::Fp32;
         std::vector<uint32_t> contexts;
         std::stringstream list(args.str("contexts", "1,2,4,8,16,32,64"));
         for (std::string item; std::getline(list, item, ',');) {
@@ -247,7 +253,7 @@ int cmd_bench(int argc, char** argv) {
         const Rate reference = bench_reference(src, positions);
         std::vector<FormatResult> results;
         for (WeightFormat f : {WeightFormat::Fp32, WeightFormat::Int8})
-            results.push_back(bench_format(src, f, contexts, positions, threads));
+            results.push_back(bench_format(src, f, contexts, positions, threads, kv_format));
 
         if (args.has("json")) {
             auto rate = [](const Rate& r) {
@@ -256,10 +262,11 @@ int cmd_bench(int argc, char** argv) {
                 return std::string(buf);
             };
             std::printf("{\n  \"model\": \"%s\",\n  \"params\": %llu,\n  \"positions\": %u,\n"
-                        "  \"threads\": %u,\n  \"unit\": \"tokens per second (wall) and per CPU "
+                        "  \"threads\": %u,\n  \"kv_cache\": \"%s\",\n  \"unit\": \"tokens per "
+                        "second (wall) and per CPU "
                         "second (cpu)\",\n  \"reference_decode\": %s,\n  \"formats\": [\n",
                         src.name.c_str(), static_cast<unsigned long long>(src.n_params()),
-                        positions, threads, rate(reference).c_str());
+                        positions, threads, kv_name.c_str(), rate(reference).c_str());
             for (size_t i = 0; i < results.size(); i++) {
                 const FormatResult& r = results[i];
                 std::printf("    {\"format\": \"%s\", \"kernels\": \"%s\", \"weight_bytes\": "
@@ -283,10 +290,10 @@ int cmd_bench(int argc, char** argv) {
             return 0;
         }
 
-        std::printf("model %s: %llu parameters, %u positions, %u engine thread(s)\n"
+        std::printf("model %s: %llu parameters, %u positions, %u engine thread(s), %s KV cache\n"
                     "rates in tokens per wall-clock second and per CPU second\n\n",
                     src.name.c_str(), static_cast<unsigned long long>(src.n_params()), positions,
-                    threads);
+                    threads, kv_name.c_str());
         std::printf("%-34s %10s %10s\n", "", "tok/s", "tok/cpu-s");
         std::printf("%-34s %10.0f %10.0f\n", "reference decode (scalar fp32)", reference.wall,
                     reference.cpu);

@@ -13,14 +13,15 @@
 namespace {
 
 void usage(FILE* out) {
-    std::fputs("usage: hc1-engine run --model M [--tokenizer T] [--format fp32|int8]\n"
-               "                      [--temperature F] [--top-p F] [--top-k N] [--seed N]\n"
-               "                      [--steps N] [--threads N] PROMPT\n"
-               "       hc1-engine bench --model M [--tokenizer T] [--json] [--threads N]\n"
-               "                        [--contexts 1,2,4,...] [--positions N]\n"
-               "       hc1-engine export-gguf --model M --tokenizer T --out F.gguf\n"
-               "                              [--type f32|f16|q8_0|q4_0]\n",
-               out);
+    std::fputs(
+        "usage: hc1-engine run --model M [--tokenizer T] [--format fp32|int8]\n"
+        "                      [--temperature F] [--top-p F] [--top-k N] [--seed N]\n"
+        "                      [--steps N] [--threads N] PROMPT\n"
+        "       hc1-engine bench --model M [--tokenizer T] [--json] [--threads N]\n"
+        "                        [--contexts 1,2,4,...] [--positions N] [--kv-cache f32|f16]\n"
+        "       hc1-engine export-gguf --model M --tokenizer T --out F.gguf\n"
+        "                              [--type f32|f16|q8_0|q4_0]\n",
+        out);
 }
 
 } // namespace

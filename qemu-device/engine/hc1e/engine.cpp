@@ -34,9 +34,9 @@ Engine::Engine(SourceModel source, const EngineOptions& opts)
     : name_(source.name), vocab_(source.vocab),
       model_(BurnedModel::burn(source, opts.format, opts.group_size)),
       transformer_(model_, hc1e::kernels()), opts_(opts), contexts_(opts.n_contexts) {
-    if (KvCache::bytes(model_.config()) > kMaxKvBytesPerContext)
+    if (KvCache::bytes(model_.config(), opts.kv_format) > kMaxKvBytesPerContext)
         throw Error("a context's KV cache would need " +
-                    std::to_string(KvCache::bytes(model_.config())) + " bytes");
+                    std::to_string(KvCache::bytes(model_.config(), opts.kv_format)) + " bytes");
     if (vocab_.bos_id >= vocab_.size() || vocab_.eos_id >= vocab_.size())
         throw Error("BOS/EOS id out of the vocabulary");
     source = SourceModel(); // the burned image is all that is kept
@@ -93,7 +93,7 @@ int Engine::ctx_create(uint32_t ctx) {
     std::vector<float> logits;
     std::vector<uint32_t> queue; // never grows past the context
     try {
-        kv = std::make_unique<KvCache>(model_.config());
+        kv = std::make_unique<KvCache>(model_.config(), opts_.kv_format);
         logits.resize(model_.config().vocab_size);
         queue.reserve(model_.config().context_len);
     } catch (const std::bad_alloc&) {

@@ -39,6 +39,7 @@ struct EngineOptions {
     uint32_t n_threads = 1;
     uint32_t max_batch_rows = 64; // rows per forward step per worker
     uint32_t prefill_chunk = 32;  // prompt tokens per context per step
+    KvFormat kv_format = KvFormat::Fp32;
 };
 
 class Engine {

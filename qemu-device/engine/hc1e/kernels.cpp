@@ -3,6 +3,7 @@
 #include "kernels.hpp"
 
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -47,11 +48,20 @@ void matmul_q8(const Matrix& w, const void*, const int8_t* xq, const float* xs, 
     }
 }
 
-void attend_head(const float* q, const float* k, const float* v, size_t n_pos, size_t head_size,
+float load(const float* p) {
+    return *p;
+}
+
+float load(const uint16_t* p) {
+    return f16_to_f32(*p);
+}
+
+template <typename T>
+void attend_head(const float* q, const T* k, const T* v, size_t n_pos, size_t head_size,
                  float scale, float* att, float* out) {
     const size_t tile = kKvTile * head_size;
-    auto at = [&](const float* base, size_t t, size_t i) {
-        return base[(t / kKvTile) * tile + i * kKvTile + t % kKvTile];
+    auto at = [&](const T* base, size_t t, size_t i) {
+        return load(base + (t / kKvTile) * tile + i * kKvTile + t % kKvTile);
     };
     float max = -INFINITY;
     for (size_t t = 0; t < n_pos; t++) {
@@ -94,14 +104,20 @@ void quantize(const float* x, size_t n, size_t n_padded, size_t group, int8_t* q
     }
 }
 
-void attend(const float* q, size_t n_heads, const float* k, const float* v, size_t n_pos,
-            size_t head_size, float scale, float* att, float* out) {
+template <typename T>
+void attend(const float* q, size_t n_heads, const T* k, const T* v, size_t n_pos, size_t head_size,
+            float scale, float* att, float* out) {
     for (size_t h = 0; h < n_heads; h++)
         attend_head(q + h * head_size, k, v, n_pos, head_size, scale, att, out + h * head_size);
 }
 
-const Kernels kPortable = {"portable", matmul_f32, matmul_q8, attend,
-                           swiglu,     quantize,   nullptr,   nullptr};
+void to_f16(const float* x, size_t n, uint16_t* out) {
+    for (size_t i = 0; i < n; i++)
+        out[i] = f32_to_f16(x[i]);
+}
+
+const Kernels kPortable = {"portable", matmul_f32, matmul_q8, attend<float>, attend<uint16_t>,
+                           to_f16,     swiglu,     quantize,  nullptr,       nullptr};
 
 std::atomic<bool> g_force_portable{false};
 
@@ -118,6 +134,34 @@ const Kernels* from_env() {
 }
 
 } // namespace
+
+float f16_to_f32(uint16_t h) {
+    const uint32_t sign = uint32_t(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    if (exp == 0) // zero or subnormal: mant * 2^-24, exact in float
+        return std::bit_cast<float>(sign | std::bit_cast<uint32_t>(float(mant) * 0x1p-24f));
+    if (exp == 31)
+        return std::bit_cast<float>(sign | 0x7f800000u | (mant << 13));
+    return std::bit_cast<float>(sign | ((exp + 112) << 23) | (mant << 13));
+}
+
+// Round to nearest even (F. Giesen's float_to_half_fast3_rtne): half
+// subnormals by letting the FPU round in an addition whose ulp is 2^-24,
+// normals by adding the rounding bias to the bits.
+uint16_t f32_to_f16(float f) {
+    uint32_t x = std::bit_cast<uint32_t>(f);
+    const uint32_t sign = (x >> 16) & 0x8000;
+    x &= 0x7fffffffu;
+    if (x >= (127u + 16) << 23) // 65536 or more (the rounding covers 65520+): inf
+        return uint16_t(sign | (x > 0x7f800000u ? 0x7e00 : 0x7c00));
+    if (x < 113u << 23) { // below 2^-14: a half subnormal or zero
+        const float half = 0.5f;
+        return uint16_t(sign | (std::bit_cast<uint32_t>(std::bit_cast<float>(x) + half) -
+                                std::bit_cast<uint32_t>(half)));
+    }
+    const uint32_t odd = (x >> 13) & 1;
+    x += ((15u - 127u) << 23) + 0xfff + odd;
+    return uint16_t(sign | (x >> 13));
+}
 
 PackedMatrix::PackedMatrix(const Kernels& k, const Matrix& w) {
     const size_t bytes = k.packed_bytes ? k.packed_bytes(w) : 0;

@@ -38,6 +38,11 @@ struct Kernels {
     // read the keys and values once for all its heads.
     void (*attend)(const float* q, size_t n_heads, const float* k, const float* v, size_t n_pos,
                    size_t head_size, float scale, float* att, float* out);
+    // The same over an fp16 cache (IEEE half keys and values).
+    void (*attend_f16)(const float* q, size_t n_heads, const uint16_t* k, const uint16_t* v,
+                       size_t n_pos, size_t head_size, float scale, float* att, float* out);
+    // x to IEEE half, rounding to nearest even (what f32_to_f16 does).
+    void (*to_f16)(const float* x, size_t n, uint16_t* out);
     // x[i] = silu(x[i]) * y[i]
     void (*swiglu)(float* x, const float* y, size_t n);
     // x (n values) to int8 groups of @group (n_padded values, zero padded)
@@ -64,6 +69,11 @@ class PackedMatrix {
     std::vector<std::byte> buf_;
     const void* data_ = nullptr;
 };
+
+// IEEE half <-> float, round to nearest even; every kernel set converts
+// exactly so.
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);
 
 const Kernels& portable_kernels();
 // Null when the CPU lacks AVX2/FMA.

@@ -10,7 +10,7 @@
 
 #include <algorithm>
 
-#define HC1E_AVX2 __attribute__((target("avx2,fma")))
+#define HC1E_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 namespace hc1e {
 
@@ -164,7 +164,7 @@ namespace q8_avx2 {
 
 // AVX-VNNI: one vpdpbusd (unsigned |w| times x with w's sign) replaces
 // maddubs + madd + add.
-#define HC1E_Q8_TARGET __attribute__((target("avx2,fma,avxvnni")))
+#define HC1E_Q8_TARGET __attribute__((target("avx2,fma,f16c,avxvnni")))
 #define HC1E_Q8_ACCUMULATE(acc, w, x)                                                              \
     _mm256_dpbusd_avx_epi32(acc, _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w))
 namespace q8_vnni {
@@ -194,9 +194,19 @@ HC1E_AVX2 inline __m256 exp_ps(__m256 x) {
     return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
 }
 
+// Eight cache entries as floats: fp32 as they are, fp16 through F16C
+// (exact: every half is a float).
+HC1E_AVX2 inline __m256 load8(const float* p) {
+    return _mm256_loadu_ps(p);
+}
+
+HC1E_AVX2 inline __m256 load8(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
 // Scores of one tile (kKvTile positions): sum over i of q[i] * k_tile[i].
-template <int HS>
-HC1E_AVX2 inline void scores_fixed(const float* q, const float* k, size_t tiles, float scale,
+template <int HS, typename T>
+HC1E_AVX2 inline void scores_fixed(const float* q, const T* k, size_t tiles, float scale,
                                    float* att) {
     __m256 qb[HS];
 #pragma GCC unroll 16
@@ -205,44 +215,45 @@ HC1E_AVX2 inline void scores_fixed(const float* q, const float* k, size_t tiles,
     // Four tiles at a time: four independent FMA chains.
     size_t b = 0;
     for (; b + 4 <= tiles; b += 4) {
-        const float* k0 = k + b * HS * kKvTile;
+        const T* k0 = k + b * HS * kKvTile;
         __m256 a[4];
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++)
-            a[j] = _mm256_mul_ps(qb[0], _mm256_loadu_ps(k0 + j * HS * kKvTile));
+            a[j] = _mm256_mul_ps(qb[0], load8(k0 + j * HS * kKvTile));
 #pragma GCC unroll 16
         for (int i = 1; i < HS; i++)
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++)
-                a[j] = _mm256_fmadd_ps(qb[i], _mm256_loadu_ps(k0 + j * HS * kKvTile + i * kKvTile),
-                                       a[j]);
+                a[j] = _mm256_fmadd_ps(qb[i], load8(k0 + j * HS * kKvTile + i * kKvTile), a[j]);
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++)
             _mm256_storeu_ps(att + (b + j) * kKvTile, a[j]);
     }
     for (; b < tiles; b++) {
-        const float* k0 = k + b * HS * kKvTile;
-        __m256 a0 = _mm256_mul_ps(qb[0], _mm256_loadu_ps(k0));
+        const T* k0 = k + b * HS * kKvTile;
+        __m256 a0 = _mm256_mul_ps(qb[0], load8(k0));
 #pragma GCC unroll 16
         for (int i = 1; i < HS; i++)
-            a0 = _mm256_fmadd_ps(qb[i], _mm256_loadu_ps(k0 + i * kKvTile), a0);
+            a0 = _mm256_fmadd_ps(qb[i], load8(k0 + i * kKvTile), a0);
         _mm256_storeu_ps(att + b * kKvTile, a0);
     }
 }
 
-HC1E_AVX2 void scores_any(const float* q, const float* k, size_t hs, size_t tiles, float scale,
+template <typename T>
+HC1E_AVX2 void scores_any(const float* q, const T* k, size_t hs, size_t tiles, float scale,
                           float* att) {
     for (size_t b = 0; b < tiles; b++) {
-        const float* kt = k + b * hs * kKvTile;
+        const T* kt = k + b * hs * kKvTile;
         __m256 a = _mm256_setzero_ps();
         for (size_t i = 0; i < hs; i++)
-            a = _mm256_fmadd_ps(_mm256_set1_ps(q[i] * scale), _mm256_loadu_ps(kt + i * kKvTile), a);
+            a = _mm256_fmadd_ps(_mm256_set1_ps(q[i] * scale), load8(kt + i * kKvTile), a);
         _mm256_storeu_ps(att + b * kKvTile, a);
     }
 }
 
-HC1E_AVX2 void attend_head(const float* q, const float* k, const float* v, size_t n_pos,
-                           size_t head_size, float scale, float* att, float* out) {
+template <typename T>
+HC1E_AVX2 void attend_head(const float* q, const T* k, const T* v, size_t n_pos, size_t head_size,
+                           float scale, float* att, float* out) {
     const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
     if (head_size == 8)
         scores_fixed<8>(q, k, tiles, scale, att);
@@ -283,14 +294,14 @@ HC1E_AVX2 void attend_head(const float* q, const float* k, const float* v, size_
             acc[i] = _mm256_setzero_ps();
         for (size_t b = 0; b < tiles; b++) {
             const __m256 a = _mm256_loadu_ps(att + b * kKvTile);
-            const float* vt = v + b * head_size * kKvTile + i0 * kKvTile;
+            const T* vt = v + b * head_size * kKvTile + i0 * kKvTile;
             if (width == 8) {
 #pragma GCC unroll 8
                 for (int i = 0; i < 8; i++)
-                    acc[i] = _mm256_fmadd_ps(a, _mm256_loadu_ps(vt + i * kKvTile), acc[i]);
+                    acc[i] = _mm256_fmadd_ps(a, load8(vt + i * kKvTile), acc[i]);
             } else {
                 for (size_t i = 0; i < width; i++)
-                    acc[i] = _mm256_fmadd_ps(a, _mm256_loadu_ps(vt + i * kKvTile), acc[i]);
+                    acc[i] = _mm256_fmadd_ps(a, load8(vt + i * kKvTile), acc[i]);
             }
         }
         const __m256 r = _mm256_mul_ps(hsum8(acc), inv);
@@ -356,22 +367,42 @@ HC1E_AVX2 void quantize(const float* x, size_t n, size_t n_padded, size_t group,
     }
 }
 
-HC1E_AVX2 void attend(const float* q, size_t n_heads, const float* k, const float* v, size_t n_pos,
+template <typename T>
+HC1E_AVX2 void attend(const float* q, size_t n_heads, const T* k, const T* v, size_t n_pos,
                       size_t head_size, float scale, float* att, float* out) {
     for (size_t h = 0; h < n_heads; h++)
         attend_head(q + h * head_size, k, v, n_pos, head_size, scale, att, out + h * head_size);
 }
 
-const Kernels kAvx2 = {"avx2",  matmul_f32, q8_avx2::matmul_q8, attend, swiglu, quantize,
-                       nullptr, nullptr};
-const Kernels kAvx2Vnni = {"avx2+vnni", matmul_f32, q8_vnni::matmul_q8, attend, swiglu, quantize,
-                           nullptr,     nullptr};
+// F16C rounds to nearest even like f32_to_f16; the tail goes through a
+// zero-padded vector so no lane reads past @n.
+HC1E_AVX2 void to_f16(const float* x, size_t n, uint16_t* out) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    if (i < n) {
+        alignas(16) uint16_t h[8];
+        _mm_store_si128(reinterpret_cast<__m128i*>(h),
+                        _mm256_cvtps_ph(_mm256_maskload_ps(x + i, tail_mask(n - i)),
+                                        _MM_FROUND_TO_NEAREST_INT));
+        for (size_t j = 0; i + j < n; j++)
+            out[i + j] = h[j];
+    }
+}
+
+const Kernels kAvx2 = {"avx2", matmul_f32, q8_avx2::matmul_q8, attend<float>, attend<uint16_t>,
+                       to_f16, swiglu,     quantize,           nullptr,       nullptr};
+const Kernels kAvx2Vnni = {
+    "avx2+vnni", matmul_f32, q8_vnni::matmul_q8, attend<float>, attend<uint16_t>,
+    to_f16,      swiglu,     quantize,           nullptr,       nullptr};
 
 } // namespace
 
 const Kernels* avx2_kernels() {
     __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
+        !__builtin_cpu_supports("f16c"))
         return nullptr;
     return &kAvx2;
 }

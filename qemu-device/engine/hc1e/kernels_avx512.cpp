@@ -24,10 +24,11 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #define HC1E_AVX512                                                                                \
-    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma")))
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
 
 namespace hc1e {
 
@@ -286,9 +287,14 @@ void pack(const Matrix& w, void* packed) {
 // row (8 floats) is loaded once, broadcast to both halves, and feeds both
 // heads: half the loads and half the instructions of one head at a time.
 
-// One row of a cache tile in both halves.
+// One row of a cache tile in both halves; an fp16 row converted (exactly).
 HC1E_AVX512 inline __m512 row_both(const float* p) {
     return _mm512_broadcast_f32x8(_mm256_loadu_ps(p));
+}
+
+HC1E_AVX512 inline __m512 row_both(const uint16_t* p) {
+    return _mm512_cvtph_ps(
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
 // Within each 8-lane half, every lane gets the half's max / sum.
@@ -334,8 +340,8 @@ HC1E_AVX512 inline __m256 hsum8(const __m256 v[8]) {
 
 // Scores of tiles [b, b + J): J independent FMA chains over the head
 // dimensions hide the FMA latency.
-template <int HS, int J>
-HC1E_AVX512 inline void score_tiles(const __m512 (&qq)[HS], const float* k, size_t b, float* att) {
+template <int HS, int J, typename T>
+HC1E_AVX512 inline void score_tiles(const __m512 (&qq)[HS], const T* k, size_t b, float* att) {
     constexpr size_t kTile = HS * kKvTile;
     __m512 a[J];
 #pragma GCC unroll 8
@@ -353,9 +359,9 @@ HC1E_AVX512 inline void score_tiles(const __m512 (&qq)[HS], const float* k, size
 
 // Heads q0 and q1 (HS dimensions each) over positions [0, n_pos).  @att
 // holds 2 * kKvTile floats per tile: both heads' scores side by side.
-template <int HS>
-HC1E_AVX512 void attend_pair(const float* q0, const float* q1, const float* k, const float* v,
-                             size_t n_pos, float scale, float* att, float* out0, float* out1) {
+template <int HS, typename T>
+HC1E_AVX512 void attend_pair(const float* q0, const float* q1, const T* k, const T* v, size_t n_pos,
+                             float scale, float* att, float* out0, float* out1) {
     constexpr size_t kTile = HS * kKvTile;
     const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
     __m512 qq[HS];
@@ -418,8 +424,9 @@ HC1E_AVX512 void attend_pair(const float* q0, const float* q1, const float* k, c
     }
 }
 
-HC1E_AVX512 void attend(const float* q, size_t n_heads, const float* k, const float* v,
-                        size_t n_pos, size_t head_size, float scale, float* att, float* out) {
+template <typename T>
+HC1E_AVX512 void attend(const float* q, size_t n_heads, const T* k, const T* v, size_t n_pos,
+                        size_t head_size, float scale, float* att, float* out) {
     size_t h = 0;
     if (head_size == 8 || head_size == 16)
         for (; h + 2 <= n_heads; h += 2) {
@@ -430,9 +437,14 @@ HC1E_AVX512 void attend(const float* q, size_t n_heads, const float* k, const fl
             else
                 attend_pair<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16);
         }
-    if (h < n_heads)
+    if (h == n_heads)
+        return;
+    if constexpr (std::is_same_v<T, float>)
         g_fallback->attend(q + h * head_size, n_heads - h, k, v, n_pos, head_size, scale, att,
                            out + h * head_size);
+    else
+        g_fallback->attend_f16(q + h * head_size, n_heads - h, k, v, n_pos, head_size, scale, att,
+                               out + h * head_size);
 }
 
 } // namespace
@@ -452,7 +464,8 @@ const Kernels* avx512_kernels() {
         k.packed_bytes = packed_bytes;
         k.pack = pack;
         g_fallback = base;
-        k.attend = attend;
+        k.attend = attend<float>;
+        k.attend_f16 = attend<uint16_t>;
         return &k;
     }();
     return set;

@@ -7,27 +7,45 @@
 
 namespace hc1e {
 
-KvCache::KvCache(const ModelConfig& cfg)
-    : n_kv_heads_(cfg.n_kv_heads), head_size_(cfg.head_size()),
-      head_stride_(size_t((cfg.context_len + kKvTile - 1) / kKvTile) * cfg.head_size() * kKvTile),
-      k_(size_t(cfg.n_layers) * cfg.n_kv_heads * head_stride_),
-      v_(size_t(cfg.n_layers) * cfg.n_kv_heads * head_stride_) {}
-
-uint64_t KvCache::bytes(const ModelConfig& cfg) {
-    const uint64_t tiles = (uint64_t(cfg.context_len) + kKvTile - 1) / kKvTile;
-    return 2ull * cfg.n_layers * cfg.n_kv_heads * tiles * cfg.head_size() * kKvTile * sizeof(float);
+KvCache::KvCache(const ModelConfig& cfg, KvFormat format)
+    : format_(format), n_kv_heads_(cfg.n_kv_heads), head_size_(cfg.head_size()),
+      head_stride_(size_t((cfg.context_len + kKvTile - 1) / kKvTile) * cfg.head_size() * kKvTile) {
+    const size_t n = size_t(cfg.n_layers) * cfg.n_kv_heads * head_stride_;
+    if (format == KvFormat::Fp32) {
+        k_.resize(n);
+        v_.resize(n);
+    } else {
+        k16_.resize(n);
+        v16_.resize(n);
+    }
 }
 
-void KvCache::store(uint32_t layer, uint32_t pos, const float* k, const float* v) {
+uint64_t KvCache::bytes(const ModelConfig& cfg, KvFormat format) {
+    const uint64_t tiles = (uint64_t(cfg.context_len) + kKvTile - 1) / kKvTile;
+    return 2ull * cfg.n_layers * cfg.n_kv_heads * tiles * cfg.head_size() * kKvTile *
+           (format == KvFormat::Fp32 ? sizeof(float) : sizeof(uint16_t));
+}
+
+template <typename T>
+void KvCache::store_as(std::vector<T>& kc, std::vector<T>& vc, uint32_t layer, uint32_t pos,
+                       const T* k, const T* v) {
     const size_t tile = size_t(pos / kKvTile) * head_size_ * kKvTile + pos % kKvTile;
     for (uint32_t h = 0; h < n_kv_heads_; h++) {
-        float* kd = k_.data() + base(layer, h) + tile;
-        float* vd = v_.data() + base(layer, h) + tile;
+        T* kd = kc.data() + base(layer, h) + tile;
+        T* vd = vc.data() + base(layer, h) + tile;
         for (uint32_t i = 0; i < head_size_; i++) {
             kd[i * kKvTile] = k[h * head_size_ + i];
             vd[i * kKvTile] = v[h * head_size_ + i];
         }
     }
+}
+
+void KvCache::store(uint32_t layer, uint32_t pos, const float* k, const float* v) {
+    store_as(k_, v_, layer, pos, k, v);
+}
+
+void KvCache::store(uint32_t layer, uint32_t pos, const uint16_t* k, const uint16_t* v) {
+    store_as(k16_, v16_, layer, pos, k, v);
 }
 
 namespace {
@@ -74,8 +92,8 @@ Transformer::Workspace::Workspace(const ModelConfig& c, uint32_t max_rows, uint3
       hb2(size_t(max_rows) * c.hidden_dim), q(size_t(max_rows) * c.dim),
       k(size_t(max_rows) * c.kv_dim()), v(size_t(max_rows) * c.kv_dim()),
       att(size_t(c.n_heads / c.n_kv_heads) * ((c.context_len + kKvTile) / kKvTile * kKvTile)),
-      logits(size_t(max_rows) * c.vocab_size), xq(size_t(max_rows) * max_padded),
-      xs(size_t(max_rows) * max_padded) {}
+      logits(size_t(max_rows) * c.vocab_size), kv16(2 * size_t(c.kv_dim())),
+      xq(size_t(max_rows) * max_padded), xs(size_t(max_rows) * max_padded) {}
 
 Transformer::Workspace Transformer::make_workspace(uint32_t max_rows) const {
     const ModelConfig& c = model_.config();
@@ -135,14 +153,29 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
         for (size_t r = 0; r < n; r++) {
             rope(ws.q.data() + r * dim, dim, rows[r].pos);
             rope(ws.k.data() + r * kv_dim, kv_dim, rows[r].pos);
-            rows[r].kv->store(l, rows[r].pos, ws.k.data() + r * kv_dim, ws.v.data() + r * kv_dim);
+            const float* kr = ws.k.data() + r * kv_dim;
+            const float* vr = ws.v.data() + r * kv_dim;
+            if (rows[r].kv->format() == KvFormat::Fp32) {
+                rows[r].kv->store(l, rows[r].pos, kr, vr);
+            } else {
+                uint16_t* k16 = ws.kv16.data();
+                kernels_.to_f16(kr, kv_dim, k16);
+                kernels_.to_f16(vr, kv_dim, k16 + kv_dim);
+                rows[r].kv->store(l, rows[r].pos, k16, k16 + kv_dim);
+            }
         }
         for (size_t r = 0; r < n; r++) {
             const KvCache& kv = *rows[r].kv;
-            for (uint32_t g = 0; g < c.n_kv_heads; g++)
-                kernels_.attend(ws.q.data() + r * dim + size_t(g) * group * hs, group,
-                                kv.keys(l, g), kv.values(l, g), rows[r].pos + 1, hs, scale,
-                                ws.att.data(), ws.xb.data() + r * dim + size_t(g) * group * hs);
+            for (uint32_t g = 0; g < c.n_kv_heads; g++) {
+                const float* q = ws.q.data() + r * dim + size_t(g) * group * hs;
+                float* out = ws.xb.data() + r * dim + size_t(g) * group * hs;
+                if (kv.format() == KvFormat::Fp32)
+                    kernels_.attend(q, group, kv.keys(l, g), kv.values(l, g), rows[r].pos + 1, hs,
+                                    scale, ws.att.data(), out);
+                else
+                    kernels_.attend_f16(q, group, kv.keys_f16(l, g), kv.values_f16(l, g),
+                                        rows[r].pos + 1, hs, scale, ws.att.data(), out);
+            }
         }
         matmul(L.wo, P.wo, ws.xb.data(), n, ws.xb2.data(), ws);
         for (size_t i = 0; i < n * dim; i++)

@@ -14,6 +14,12 @@
 
 namespace hc1e {
 
+// Element type of the KV caches.  Fp32 is exact and the default (the known
+// answers are recorded with it).  Fp16 halves the bytes attention streams
+// per token, which bound decode with many contexts (their caches leave
+// L2), at the price of rounding every key and value to half precision.
+enum class KvFormat : uint32_t { Fp32 = 0, Fp16 = 1 };
+
 // One context's keys and values.  Positions are grouped in tiles of
 // kKvTile: per layer and KV head, tile b holds head_size rows of kKvTile
 // floats, element (pos, i) at [b = pos / kKvTile][i][pos % kKvTile].  The
@@ -21,24 +27,40 @@ namespace hc1e {
 // head dimension, with no horizontal sums.
 class KvCache {
   public:
-    explicit KvCache(const ModelConfig& cfg);
-    // Stores @k and @v (kv_dim floats each) at @pos of @layer.
+    explicit KvCache(const ModelConfig& cfg, KvFormat format = KvFormat::Fp32);
+    KvFormat format() const { return format_; }
+    // Stores @k and @v (kv_dim values each) at @pos of @layer: floats into
+    // an fp32 cache, halves into an fp16 one.
     void store(uint32_t layer, uint32_t pos, const float* k, const float* v);
+    void store(uint32_t layer, uint32_t pos, const uint16_t* k, const uint16_t* v);
+    // The fp32 cache's elements (keys, values) or the fp16 cache's (*_f16).
     const float* keys(uint32_t layer, uint32_t kv_head) const {
         return k_.data() + base(layer, kv_head);
     }
     const float* values(uint32_t layer, uint32_t kv_head) const {
         return v_.data() + base(layer, kv_head);
     }
-    static uint64_t bytes(const ModelConfig& cfg);
+    const uint16_t* keys_f16(uint32_t layer, uint32_t kv_head) const {
+        return k16_.data() + base(layer, kv_head);
+    }
+    const uint16_t* values_f16(uint32_t layer, uint32_t kv_head) const {
+        return v16_.data() + base(layer, kv_head);
+    }
+    static uint64_t bytes(const ModelConfig& cfg, KvFormat format = KvFormat::Fp32);
 
   private:
     size_t base(uint32_t layer, uint32_t kv_head) const {
         return (size_t(layer) * n_kv_heads_ + kv_head) * head_stride_;
     }
+    template <typename T>
+    void store_as(std::vector<T>& kc, std::vector<T>& vc, uint32_t layer, uint32_t pos, const T* k,
+                  const T* v);
+
+    KvFormat format_;
     uint32_t n_kv_heads_, head_size_;
-    size_t head_stride_; // floats per (layer, head): tiles * head_size * kKvTile
-    std::vector<float> k_, v_;
+    size_t head_stride_;              // elements per (layer, head): tiles * head_size * kKvTile
+    std::vector<float> k_, v_;        // fp32 caches
+    std::vector<uint16_t> k16_, v16_; // fp16 caches
 };
 
 struct Row {
@@ -62,6 +84,7 @@ class Transformer {
         friend class Transformer;
         uint32_t max_rows_;
         std::vector<float> x, xb, xb2, hb, hb2, q, k, v, att, logits;
+        std::vector<uint16_t> kv16; // one row's key and value for an fp16 cache
         // The int8 path quantizes each matmul input once, for all the
         // matrices that read it.
         std::vector<int8_t> xq;
