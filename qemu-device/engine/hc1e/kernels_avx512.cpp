@@ -387,29 +387,27 @@ HC1E_AVX512 void attend_pair(const float* q0, const float* q1, const T* k, const
     for (b = 1; b < tiles; b++)
         mx = _mm512_max_ps(mx, _mm512_loadu_ps(att + b * 2 * kKvTile));
     mx = half_max(mx);
+
+    // Weights and weighted values in one pass (with many contexts the
+    // values come from L3: their loads overlap the exps): one accumulator
+    // per head dimension, both heads in it, each a chain over the tiles;
+    // reduced per half once at the end.
+    __m512 acc[HS];
+#pragma GCC unroll 16
+    for (int i = 0; i < HS; i++)
+        acc[i] = _mm512_setzero_ps();
     __m512 sum = _mm512_setzero_ps();
     for (b = 0; b < tiles; b++) {
         __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(att + b * 2 * kKvTile), mx));
         // exp clamps its argument, so -inf would still give ~1e-38.
         if (b + 1 == tiles)
             e = _mm512_maskz_mov_ps(last, e);
-        _mm512_storeu_ps(att + b * 2 * kKvTile, e);
         sum = _mm512_add_ps(sum, e);
-    }
-    const __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), half_sum(sum));
-
-    // Weighted values: one accumulator per head dimension, both heads in
-    // it, each a chain over the tiles; reduced per half once at the end.
-    __m512 acc[HS];
-#pragma GCC unroll 16
-    for (int i = 0; i < HS; i++)
-        acc[i] = _mm512_setzero_ps();
-    for (b = 0; b < tiles; b++) {
-        const __m512 a = _mm512_loadu_ps(att + b * 2 * kKvTile);
 #pragma GCC unroll 16
         for (int i = 0; i < HS; i++)
-            acc[i] = _mm512_fmadd_ps(a, row_both(v + b * kTile + i * kKvTile), acc[i]);
+            acc[i] = _mm512_fmadd_ps(e, row_both(v + b * kTile + i * kKvTile), acc[i]);
     }
+    const __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), half_sum(sum));
     const __m256 inv0 = _mm512_castps512_ps256(inv), inv1 = _mm512_extractf32x8_ps(inv, 1);
 #pragma GCC unroll 2
     for (int i0 = 0; i0 < HS; i0 += 8) {
