@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "aligned.hpp"
 #include "burn.hpp"
 #include "kernels.hpp"
 
@@ -38,7 +39,7 @@ class KvCache {
     }
     uint32_t n_kv_heads_, head_size_;
     size_t head_stride_; // floats per (layer, head): tiles * head_size * kKvTile
-    std::vector<float> k_, v_;
+    AlignedVector<float> k_, v_;
 };
 
 struct Row {
@@ -61,11 +62,11 @@ class Transformer {
       private:
         friend class Transformer;
         uint32_t max_rows_;
-        std::vector<float> x, xb, xb2, hb, hb2, q, k, v, att, logits;
+        AlignedVector<float> x, xb, xb2, hb, hb2, q, k, v, att, logits;
         // The int8 path quantizes each matmul input once, for all the
         // matrices that read it.
-        std::vector<int8_t> xq;
-        std::vector<float> xs;
+        AlignedVector<int8_t> xq;
+        AlignedVector<float> xs;
     };
     Workspace make_workspace(uint32_t max_rows) const;
 
