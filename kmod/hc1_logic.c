@@ -341,7 +341,27 @@ int hc1_check_session(const struct hc1_session *s)
 /** hc1_check_wait() - validate HC1_IOCTL_WAIT's input fields */
 int hc1_check_wait(const struct hc1_wait *w)
 {
-	return w->pad ? -EINVAL : 0;
+	return w->flags & ~HC1_WAIT_BATCH ? -EINVAL : 0;
+}
+
+/**
+ * hc1_wait_batch_target() - what an HC1_WAIT_BATCH wait waits for
+ * @min_produced: the caller's struct hc1_wait.min_produced
+ * @intc: HC1_REG_INTC as the driver programmed it
+ *
+ * Return: the min_produced that means "a whole coalescing batch past
+ * @min_produced" (saturating), or @min_produced when batches are of one
+ * token.
+ */
+u32 hc1_wait_batch_target(u32 min_produced, u32 intc)
+{
+	u32 batch = intc & HC1_INTC_TOKENS_MASK;
+
+	if (batch <= 1)
+		return min_produced;
+	if (min_produced > U32_MAX - (batch - 1))
+		return U32_MAX;
+	return min_produced + batch - 1;
 }
 
 /**

@@ -91,6 +91,7 @@ int hc1_check_generate(const struct hc1_generate *gen,
 int hc1_check_prompt(const u32 *tokens, u32 n, u32 vocab_size);
 int hc1_check_session(const struct hc1_session *s);
 int hc1_check_wait(const struct hc1_wait *w);
+u32 hc1_wait_batch_target(u32 min_produced, u32 intc);
 int hc1_check_buffer(const struct hc1_buffer *b, bool has_offset,
 		     u32 blob_len);
 int hc1_check_uring_cmd(const struct hc1_uring_cmd *c);

@@ -38,6 +38,7 @@ typedef __u64 u64;
 #define max(a, b) ({ __typeof__(a) _a = (a); __typeof__(b) _b = (b); \
 		    _a > _b ? _a : _b; })
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define U32_MAX ((u32)~0U)
 #endif
 
 #endif /* HC1_LOGIC_COMPAT_H */

@@ -808,7 +808,7 @@ static int hc1_ioctl_info(struct hc1_file *s, void __user *uarg)
 	memset(&info, 0, sizeof(info));
 	info.uapi_version = HC1_UAPI_VERSION;
 	info.features = HC1_DRV_F_URING_CMD | HC1_DRV_F_MMAP_RING |
-			HC1_DRV_F_POLL;
+			HC1_DRV_F_POLL | HC1_DRV_F_WAIT_BATCH;
 	info.hw_version = hdev->card.version;
 	info.hw_features = hdev->features;
 	info.index = hdev->index;
@@ -950,7 +950,6 @@ static void hc1_wait_fill(struct hc1_file *s, struct hc1_wait *w)
 	w->state = s->gen_state;
 	w->finish = s->gen_finish;
 	w->status = s->gen_status;
-	w->pad = 0;
 	spin_unlock_irq(&s->state_lock);
 }
 
@@ -961,6 +960,35 @@ static int hc1_wait_errno(struct hc1_file *s)
 	if (!READ_ONCE(s->active))
 		return -ECANCELED;
 	return 0;
+}
+
+/*
+ * The batch half of an HC1_WAIT_BATCH wait: sleep until a whole coalescing
+ * batch past @min_produced is in the ring, but no longer than the card's
+ * coalescing window, which bounds how long a token may wait for its
+ * reader.  Wake-ups for other sessions' batches (they share the interrupt
+ * vector) put the task back to sleep here instead of returning to user
+ * space.  Returns what is left of @timeout for the plain wait that
+ * follows, or -ERESTARTSYS.
+ */
+static long hc1_wait_batch(struct hc1_file *s, u32 min_produced, long timeout)
+{
+	u32 intc = READ_ONCE(s->hdev->intc);
+	u32 target = hc1_wait_batch_target(min_produced, intc);
+	long window, left;
+
+	if (target == min_produced)
+		return timeout;
+	window = usecs_to_jiffies((intc & HC1_INTC_USECS_MASK) >>
+				  HC1_INTC_USECS_SHIFT);
+	if (!window || window > timeout)
+		window = timeout;
+	left = wait_event_interruptible_timeout(s->wait,
+						hc1_wait_satisfied(s, target),
+						window);
+	if (left < 0 || timeout == MAX_SCHEDULE_TIMEOUT)
+		return left < 0 ? left : timeout;
+	return timeout - window + left;
 }
 
 static int hc1_ioctl_wait(struct hc1_file *s, void __user *uarg)
@@ -980,6 +1008,11 @@ static int hc1_ioctl_wait(struct hc1_file *s, void __user *uarg)
 	hc1_session_sync(s);
 	timeout = w.timeout_ms ? msecs_to_jiffies(w.timeout_ms) :
 				 MAX_SCHEDULE_TIMEOUT;
+	if (w.flags & HC1_WAIT_BATCH) {
+		timeout = hc1_wait_batch(s, w.min_produced, timeout);
+		if (timeout < 0)
+			return timeout;
+	}
 	left = wait_event_interruptible_timeout(s->wait,
 						hc1_wait_satisfied(s, w.min_produced),
 						timeout);
@@ -990,7 +1023,7 @@ static int hc1_ioctl_wait(struct hc1_file *s, void __user *uarg)
 		return ret;
 	hc1_wait_fill(s, &w);
 	if (hc1_copy_out(uarg, &w, offsetof(struct hc1_wait, produced),
-			 sizeof(w)))
+			 offsetofend(struct hc1_wait, status)))
 		return -EFAULT;
 	return left ? 0 : -ETIMEDOUT;
 }
@@ -1070,7 +1103,7 @@ static void hc1_uring_task_cb(struct io_uring_cmd *ioucmd,
 		hc1_wait_fill(s, &w);
 		if (hc1_copy_out(u64_to_user_ptr(pdu->addr), &w,
 				 offsetof(struct hc1_wait, produced),
-				 sizeof(w)))
+				 offsetofend(struct hc1_wait, status)))
 			res = -EFAULT;
 		else if (res >= 0)
 			res = w.produced;
@@ -1139,6 +1172,9 @@ static int hc1_uring_wait(struct hc1_file *s, struct io_uring_cmd *ioucmd)
 	ret = hc1_check_wait(&w);
 	if (ret)
 		return ret;
+	/* Parked commands have no timer short enough for the batch window. */
+	if (w.flags & HC1_WAIT_BATCH)
+		return -EINVAL;
 	hc1_session_sync(s);
 	hc1_set_owner(s);
 
@@ -1164,7 +1200,8 @@ static int hc1_uring_wait(struct hc1_file *s, struct io_uring_cmd *ioucmd)
 		return -EIOCBQUEUED;
 	hc1_wait_fill(s, &w);
 	if (hc1_copy_out(u64_to_user_ptr(addr), &w,
-			 offsetof(struct hc1_wait, produced), sizeof(w)))
+			 offsetof(struct hc1_wait, produced),
+			 offsetofend(struct hc1_wait, status)))
 		return -EFAULT;
 	return w.produced;
 }

@@ -26,6 +26,7 @@ enum DriverFeature : uint64_t {
     kDriverUringCmd = 1ull << 0, ///< io_uring passthrough (needed by EventLoop)
     kDriverMmapRing = 1ull << 1, ///< token rings can be mmap()ed (needed by Session)
     kDriverPoll = 1ull << 2,     ///< read()/poll() streaming
+    kDriverWaitBatch = 1ull << 3, ///< WAIT for a whole coalescing batch (fewer wake-ups)
 };
 
 /**

@@ -21,6 +21,7 @@
 static_assert(hc::kDriverUringCmd == HC1_DRV_F_URING_CMD);
 static_assert(hc::kDriverMmapRing == HC1_DRV_F_MMAP_RING);
 static_assert(hc::kDriverPoll == HC1_DRV_F_POLL);
+static_assert(hc::kDriverWaitBatch == HC1_DRV_F_WAIT_BATCH);
 static_assert(uint32_t(hc::Finish::Eos) == HC1_FINISH_EOS);
 static_assert(uint32_t(hc::Finish::Stop) == HC1_FINISH_STOP);
 static_assert(uint32_t(hc::Finish::Length) == HC1_FINISH_LENGTH);

@@ -193,6 +193,11 @@ std::optional<uint32_t> Session::next() {
         hc1_wait w{};
         w.size = sizeof(w);
         w.min_produced = s.available;
+        // The first token is waited for alone (time to first token); after
+        // it, a whole batch as the card coalesces them, so the interrupts
+        // other sessions' batches raise do not wake this reader.
+        if (s.available > 0 && (s.card->info.features & kDriverWaitBatch))
+            w.flags = HC1_WAIT_BATCH;
         w.timeout_ms = detail::wait_timeout_ms(s.deadline);
         // Tokens trickling in must not extend the deadline: check it here,
         // not only through the WAIT's own timeout.

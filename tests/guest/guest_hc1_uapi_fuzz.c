@@ -211,7 +211,7 @@ static void fill_wait(struct hc1_wait* w) {
     /* Never 0 (forever): a fuzzer must not hang on a stalled session. */
     w->timeout_ms = 1 + below(30);
     if (one_in(10))
-        w->pad = rnd();
+        w->flags = rnd();
 }
 
 /* Arguments are built in the scratch pages so that sizes past the struct

@@ -316,7 +316,9 @@ static void test_check_small_structs(void** state) {
 
     w.produced = 7;
     assert_int_equal(hc1_check_wait(&w), 0);
-    w.pad = 1;
+    w.flags = HC1_WAIT_BATCH;
+    assert_int_equal(hc1_check_wait(&w), 0);
+    w.flags = HC1_WAIT_BATCH << 1;
     assert_int_equal(hc1_check_wait(&w), -EINVAL);
 
     assert_int_equal(hc1_check_buffer(&b, false, 4096), 0);
@@ -460,6 +462,19 @@ static void test_names(void** state) {
     assert_string_equal(hc1_finish_name(200), "unknown");
 }
 
+/* A batched WAIT waits for one coalescing batch past min_produced. */
+static void test_wait_batch_target(void** state) {
+    const uint32_t usecs = 16000u << HC1_INTC_USECS_SHIFT;
+
+    assert_int_equal(hc1_wait_batch_target(5, 32 | usecs), 36);
+    assert_int_equal(hc1_wait_batch_target(0, 32), 31);
+    assert_int_equal(hc1_wait_batch_target(5, 1 | usecs), 5);
+    assert_int_equal(hc1_wait_batch_target(5, 0), 5);
+    assert_int_equal(hc1_wait_batch_target(UINT32_MAX - 3, 32), UINT32_MAX);
+    assert_int_equal(hc1_wait_batch_target(UINT32_MAX - 31, 32), UINT32_MAX);
+    assert_int_equal(hc1_wait_batch_target(UINT32_MAX - 32, 32), UINT32_MAX - 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ring_shift_covers_context),
@@ -483,6 +498,7 @@ int main(void) {
         cmocka_unit_test(test_model_card_rejects),
         cmocka_unit_test(test_vocab),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_wait_batch_target),
     };
 
     return cmocka_run_group_tests_name("hc1_logic", tests, NULL, NULL);

@@ -3,10 +3,15 @@
 // through each way of consuming tokens.
 //
 //   hc1-bench-guest throughput --path mmap|read|uring --sessions N [--rounds R]
+//                              [--warmup W]
 //   hc1-bench-guest ttft [--runs N] [--prompt-tokens 16]
 //
 // throughput: every session generates from BOS to the end of the context
 // (as `hc1-engine bench` does), R rounds; the figures are over the whole run.
+// Before the clock starts, every session runs W (default 1) untimed
+// generations and the consumer threads are started and parked, so the
+// figures are the steady state an application streaming tokens sees, not
+// the first touch of its ring pages, its card context or thread creation.
 //   mmap   libhc Session::next(): tokens read from the mapped ring, WAIT
 //          ioctl only when caught up; one thread per session
 //   read   libhc's session, GENERATE then read() on its fd until 0 (libhc
@@ -29,6 +34,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <latch>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -95,7 +101,7 @@ uint64_t syscalls_now() {
 
 struct Args {
     std::string mode, path = "mmap";
-    uint32_t sessions = 1, rounds = 4, runs = 40, prompt_tokens = 16, max_tokens = 0;
+    uint32_t sessions = 1, rounds = 4, runs = 40, prompt_tokens = 16, max_tokens = 0, warmup = 1;
 
     Args(int argc, char** argv) {
         if (argc < 2)
@@ -124,6 +130,8 @@ struct Args {
                 prompt_tokens = num();
             else if (a == "--max-tokens")
                 max_tokens = num();
+            else if (a == "--warmup")
+                warmup = v == "0" ? 0 : num();
             else
                 throw std::invalid_argument("unknown option " + a);
         }
@@ -224,10 +232,38 @@ int throughput(const Args& a) {
     o.max_tokens = std::min(a.max_tokens ? a.max_tokens : ctx_len, sessions[0].ring_capacity());
     std::vector<Arrivals> arr(a.sessions);
     uint64_t enters = 0;
+    for (uint32_t w = 0; w < a.warmup; w++)
+        for (hc::Session& s : sessions) {
+            s.start(prompt, o);
+            while (s.next()) {
+            }
+        }
 
+    // The card is idle now: nothing moves these counters until @go.
     const uint64_t busy0 = card.stats().busy_ns;
     const uint64_t irq0 = hc1_interrupts(), sys0 = syscalls_now();
+    // Consumer threads (mmap, read) are started before the clock and wait
+    // for it at @go.
+    std::latch ready(a.path == "uring" ? 0 : a.sessions), go(1);
+    std::vector<std::thread> threads;
+    std::vector<std::string> errors(a.sessions);
+    if (a.path != "uring")
+        for (uint32_t i = 0; i < a.sessions; i++)
+            threads.emplace_back([&, i] {
+                ready.count_down();
+                go.wait();
+                try {
+                    if (a.path == "mmap")
+                        run_mmap(sessions[i], prompt, o, a.rounds, arr[i]);
+                    else
+                        run_read(sessions[i], prompt, o, a.rounds, arr[i]);
+                } catch (const std::exception& e) {
+                    errors[i] = e.what();
+                }
+            });
+    ready.wait();
     const auto t0 = Clock::now();
+    go.count_down();
     if (a.path == "uring") {
         hc::EventLoop loop;
         std::vector<uint32_t> left(a.sessions, a.rounds);
@@ -249,19 +285,6 @@ int throughput(const Args& a) {
         loop.run();
         enters = loop.counters().enters + loop.counters().other_syscalls;
     } else {
-        std::vector<std::thread> threads;
-        std::vector<std::string> errors(a.sessions);
-        for (uint32_t i = 0; i < a.sessions; i++)
-            threads.emplace_back([&, i] {
-                try {
-                    if (a.path == "mmap")
-                        run_mmap(sessions[i], prompt, o, a.rounds, arr[i]);
-                    else
-                        run_read(sessions[i], prompt, o, a.rounds, arr[i]);
-                } catch (const std::exception& e) {
-                    errors[i] = e.what();
-                }
-            });
         for (auto& t : threads)
             t.join();
         for (auto& e : errors)
@@ -286,13 +309,14 @@ int throughput(const Args& a) {
     }
     const double tps = tokens / (wall_ms / 1000);
     std::printf("{\"mode\": \"throughput\", \"path\": \"%s\", \"sessions\": %u, \"rounds\": %u, "
+                "\"warmup\": %u, "
                 "\"tokens_per_generation\": %u, \"tokens\": %llu, \"wall_ms\": %s, "
                 "\"tokens_per_s\": %s, \"inter_token_p50_ms\": %s, \"inter_token_p99_ms\": %s, "
                 "\"syscalls\": %llu, \"syscalls_per_token\": %s, \"interrupts\": %llu, "
                 "\"interrupts_per_token\": %s, \"engine_busy_ms\": %s, "
                 "\"engine_utilisation\": %s, \"first_token_p50_ms\": %s, "
                 "\"last_token_to_end_p50_ms\": %s}\n",
-                a.path.c_str(), a.sessions, a.rounds, o.max_tokens,
+                a.path.c_str(), a.sessions, a.rounds, a.warmup, o.max_tokens,
                 static_cast<unsigned long long>(tokens), fmt("%.3f", wall_ms).c_str(),
                 fmt("%.1f", tps).c_str(), fmt("%.4f", percentile(gaps, 50)).c_str(),
                 fmt("%.4f", percentile(gaps, 99)).c_str(), static_cast<unsigned long long>(sys),

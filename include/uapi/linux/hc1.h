@@ -54,6 +54,7 @@
 #define HC1_DRV_F_URING_CMD (1ULL << 0)	/* io_uring passthrough */
 #define HC1_DRV_F_MMAP_RING (1ULL << 1)	/* mmap() of the token ring */
 #define HC1_DRV_F_POLL (1ULL << 2)	/* poll()/read() streaming */
+#define HC1_DRV_F_WAIT_BATCH (1ULL << 3)	/* HC1_WAIT_BATCH */
 
 /**
  * struct hc1_info - HC1_IOCTL_INFO: what the driver and card are
@@ -177,6 +178,9 @@ struct hc1_generate {
 	__u32 stop[4];
 };
 
+/* struct hc1_wait.flags */
+#define HC1_WAIT_BATCH (1U << 0)
+
 /**
  * struct hc1_wait - HC1_IOCTL_WAIT and HC1_URING_CMD_WAIT
  * @size: sizeof(struct hc1_wait)
@@ -187,11 +191,22 @@ struct hc1_generate {
  * @state: out: enum hc1_ring_state
  * @finish: out: enum hc1_finish once done
  * @status: out: 0, or the negative errno the generation failed with
- * @pad: 0
+ * @flags: HC1_WAIT_BATCH or 0 (in; left unchanged)
+ *
+ * With HC1_WAIT_BATCH (HC1_IOCTL_WAIT only; HC1_DRV_F_WAIT_BATCH says the
+ * driver has it) the wait is for a whole batch as the card coalesces
+ * interrupts: it returns once the ring holds at least @min_produced plus
+ * the card's coalesce_tokens (sysfs) tokens, or once coalesce_usecs have
+ * passed and it holds more than @min_produced, or when the generation is
+ * done.  Several sessions share an interrupt vector, so a plain WAIT also
+ * returns on the interrupts other sessions' batches raise; a streaming
+ * reader that has its first token asks for a batch and makes one system
+ * call per batch of its own.
  *
  * Errors: -ENOENT without a session, -ETIMEDOUT (with the out fields
  * written), -ECANCELED if the session was destroyed meanwhile, -EINTR on a
- * signal.  io_uring WAIT timeouts have a granularity of about 250 ms.
+ * signal, -EINVAL for unknown @flags (and for HC1_WAIT_BATCH on io_uring).
+ * io_uring WAIT timeouts have a granularity of about 250 ms.
  */
 struct hc1_wait {
 	__u32 size;
@@ -201,7 +216,7 @@ struct hc1_wait {
 	__u32 state;
 	__u32 finish;
 	__s32 status;
-	__u32 pad;
+	__u32 flags;
 };
 
 #define HC1_IOCTL_INFO _IOWR(HC1_IOCTL_BASE, 0x00, struct hc1_info)

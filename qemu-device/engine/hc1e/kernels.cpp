@@ -167,13 +167,8 @@ PackedMatrix::PackedMatrix(const Kernels& k, const Matrix& w) {
     const size_t bytes = k.packed_bytes ? k.packed_bytes(w) : 0;
     if (!bytes)
         return;
-    // Room to start at a 64-byte boundary: whole-cache-line panel loads.
-    constexpr size_t kAlign = 64;
-    buf_.resize(bytes + kAlign);
-    std::byte* p = buf_.data();
-    p += (kAlign - reinterpret_cast<uintptr_t>(p) % kAlign) % kAlign;
-    k.pack(w, p);
-    data_ = p;
+    data_.resize(bytes);
+    k.pack(w, data_.data());
 }
 
 const Kernels& portable_kernels() {

@@ -8,11 +8,10 @@
 // together without changing any context's tokens.
 #pragma once
 
+#include "aligned.hpp"
+#include "burn.hpp"
 #include <cstddef>
 #include <cstdint>
-#include <vector>
-
-#include "burn.hpp"
 
 namespace hc1e {
 
@@ -63,11 +62,10 @@ class PackedMatrix {
   public:
     PackedMatrix() = default;
     PackedMatrix(const Kernels& k, const Matrix& w);
-    const void* get() const { return data_; }
+    const void* get() const { return data_.empty() ? nullptr : data_.data(); }
 
   private:
-    std::vector<std::byte> buf_;
-    const void* data_ = nullptr;
+    AlignedVector<std::byte> data_; // whole-cache-line panel loads
 };
 
 // IEEE half <-> float, round to nearest even; every kernel set converts

@@ -27,7 +27,7 @@ uint64_t KvCache::bytes(const ModelConfig& cfg, KvFormat format) {
 }
 
 template <typename T>
-void KvCache::store_as(std::vector<T>& kc, std::vector<T>& vc, uint32_t layer, uint32_t pos,
+void KvCache::store_as(AlignedVector<T>& kc, AlignedVector<T>& vc, uint32_t layer, uint32_t pos,
                        const T* k, const T* v) {
     const size_t tile = size_t(pos / kKvTile) * head_size_ * kKvTile + pos % kKvTile;
     for (uint32_t h = 0; h < n_kv_heads_; h++) {

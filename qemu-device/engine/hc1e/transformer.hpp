@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "aligned.hpp"
 #include "burn.hpp"
 #include "kernels.hpp"
 
@@ -53,14 +54,14 @@ class KvCache {
         return (size_t(layer) * n_kv_heads_ + kv_head) * head_stride_;
     }
     template <typename T>
-    void store_as(std::vector<T>& kc, std::vector<T>& vc, uint32_t layer, uint32_t pos, const T* k,
-                  const T* v);
+    void store_as(AlignedVector<T>& kc, AlignedVector<T>& vc, uint32_t layer, uint32_t pos,
+                  const T* k, const T* v);
 
     KvFormat format_;
     uint32_t n_kv_heads_, head_size_;
-    size_t head_stride_;              // elements per (layer, head): tiles * head_size * kKvTile
-    std::vector<float> k_, v_;        // fp32 caches
-    std::vector<uint16_t> k16_, v16_; // fp16 caches
+    size_t head_stride_;                // elements per (layer, head): tiles * head_size * kKvTile
+    AlignedVector<float> k_, v_;        // fp32 caches
+    AlignedVector<uint16_t> k16_, v16_; // fp16 caches
 };
 
 struct Row {
@@ -83,12 +84,12 @@ class Transformer {
       private:
         friend class Transformer;
         uint32_t max_rows_;
-        std::vector<float> x, xb, xb2, hb, hb2, q, k, v, att, logits;
-        std::vector<uint16_t> kv16; // one row's key and value for an fp16 cache
+        AlignedVector<float> x, xb, xb2, hb, hb2, q, k, v, att, logits;
+        AlignedVector<uint16_t> kv16; // one row's key and value for an fp16 cache
         // The int8 path quantizes each matmul input once, for all the
         // matrices that read it.
-        std::vector<int8_t> xq;
-        std::vector<float> xs;
+        AlignedVector<int8_t> xq;
+        AlignedVector<float> xs;
     };
     Workspace make_workspace(uint32_t max_rows) const;
 
