@@ -422,6 +422,102 @@ HC1E_AVX512 void attend_pair(const float* q0, const float* q1, const T* k, const
     }
 }
 
+// The same over an fp16 cache.  Converting each row as it is broadcast
+// costs a two-uop conversion per 8 values and bound the kernel; here one
+// conversion takes two adjacent rows (16 halves, contiguous in a tile):
+// Z_i = [row 2i | row 2i+1].  Scores then multiply Z_i by [q[2i] | q[2i+1]]
+// and add the halves at the end; values multiply Z_i by the head's weights
+// in both halves and reduce each half to its own dimension.
+// Rows 2i and 2i + 1 of an fp16 tile (16 contiguous halves) as floats.
+HC1E_AVX512 inline __m512 row_pair(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+template <int HS>
+HC1E_AVX512 void attend_pair_f16(const float* q0, const float* q1, const uint16_t* k,
+                                 const uint16_t* v, size_t n_pos, float scale, float* att,
+                                 float* out0, float* out1) {
+    constexpr int R = HS / 2; // row pairs per tile
+    constexpr size_t kTile = HS * kKvTile;
+    constexpr int kLo = _MM_SHUFFLE(1, 0, 1, 0), kHi = _MM_SHUFFLE(3, 2, 3, 2);
+    const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
+    __m512 qa[R], qb[R];
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) {
+        qa[i] = _mm512_insertf32x8(_mm512_set1_ps(q0[2 * i] * scale),
+                                   _mm256_set1_ps(q0[2 * i + 1] * scale), 1);
+        qb[i] = _mm512_insertf32x8(_mm512_set1_ps(q1[2 * i] * scale),
+                                   _mm256_set1_ps(q1[2 * i + 1] * scale), 1);
+    }
+    // Two tiles at a time: four independent chains.
+    size_t b = 0;
+    for (; b < tiles; b += 2) {
+        const int n = b + 1 < tiles ? 2 : 1;
+        __m512 a[2][2];
+        for (int j = 0; j < n; j++) {
+            const __m512 z = row_pair(k + (b + j) * kTile);
+            a[j][0] = _mm512_mul_ps(qa[0], z);
+            a[j][1] = _mm512_mul_ps(qb[0], z);
+        }
+#pragma GCC unroll 8
+        for (int i = 1; i < R; i++)
+            for (int j = 0; j < n; j++) {
+                const __m512 z = row_pair(k + (b + j) * kTile + i * 16);
+                a[j][0] = _mm512_fmadd_ps(qa[i], z, a[j][0]);
+                a[j][1] = _mm512_fmadd_ps(qb[i], z, a[j][1]);
+            }
+        for (int j = 0; j < n; j++)
+            _mm512_storeu_ps(att + (b + j) * 2 * kKvTile,
+                             _mm512_add_ps(_mm512_shuffle_f32x4(a[j][0], a[j][1], kLo),
+                                           _mm512_shuffle_f32x4(a[j][0], a[j][1], kHi)));
+    }
+
+    const unsigned valid = unsigned(n_pos - (tiles - 1) * kKvTile);
+    const __mmask16 last = __mmask16(((1u << valid) - 1) * 0x101u);
+    float* last_att = att + (tiles - 1) * 2 * kKvTile;
+    _mm512_storeu_ps(last_att, _mm512_mask_blend_ps(last, _mm512_set1_ps(-__builtin_inff()),
+                                                    _mm512_loadu_ps(last_att)));
+    __m512 mx = _mm512_loadu_ps(att);
+    for (b = 1; b < tiles; b++)
+        mx = _mm512_max_ps(mx, _mm512_loadu_ps(att + b * 2 * kKvTile));
+    mx = half_max(mx);
+
+    __m512 acc0[R], acc1[R];
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+        acc0[i] = acc1[i] = _mm512_setzero_ps();
+    __m512 sum = _mm512_setzero_ps();
+    for (b = 0; b < tiles; b++) {
+        __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(att + b * 2 * kKvTile), mx));
+        if (b + 1 == tiles)
+            e = _mm512_maskz_mov_ps(last, e);
+        sum = _mm512_add_ps(sum, e);
+        const __m512 e0 = _mm512_shuffle_f32x4(e, e, kLo), e1 = _mm512_shuffle_f32x4(e, e, kHi);
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++) {
+            const __m512 z = row_pair(v + b * kTile + i * 16);
+            acc0[i] = _mm512_fmadd_ps(e0, z, acc0[i]);
+            acc1[i] = _mm512_fmadd_ps(e1, z, acc1[i]);
+        }
+    }
+    const __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), half_sum(sum));
+    const __m256 inv0 = _mm512_castps512_ps256(inv), inv1 = _mm512_extractf32x8_ps(inv, 1);
+    // acc[i]'s low half sums to dimension 2i, its high half to 2i + 1.
+#pragma GCC unroll 2
+    for (int i0 = 0; i0 < R; i0 += 4) {
+        __m256 h0[8], h1[8];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            h0[2 * i] = _mm512_castps512_ps256(acc0[i0 + i]);
+            h0[2 * i + 1] = _mm512_extractf32x8_ps(acc0[i0 + i], 1);
+            h1[2 * i] = _mm512_castps512_ps256(acc1[i0 + i]);
+            h1[2 * i + 1] = _mm512_extractf32x8_ps(acc1[i0 + i], 1);
+        }
+        _mm256_storeu_ps(out0 + 2 * i0, _mm256_mul_ps(hsum8(h0), inv0));
+        _mm256_storeu_ps(out1 + 2 * i0, _mm256_mul_ps(hsum8(h1), inv1));
+    }
+}
+
 template <typename T>
 HC1E_AVX512 void attend(const float* q, size_t n_heads, const T* k, const T* v, size_t n_pos,
                         size_t head_size, float scale, float* att, float* out) {
@@ -430,10 +526,17 @@ HC1E_AVX512 void attend(const float* q, size_t n_heads, const T* k, const T* v, 
         for (; h + 2 <= n_heads; h += 2) {
             const float* q0 = q + h * head_size;
             float* o0 = out + h * head_size;
-            if (head_size == 8)
-                attend_pair<8>(q0, q0 + 8, k, v, n_pos, scale, att, o0, o0 + 8);
-            else
-                attend_pair<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16);
+            if constexpr (std::is_same_v<T, float>) {
+                if (head_size == 8)
+                    attend_pair<8>(q0, q0 + 8, k, v, n_pos, scale, att, o0, o0 + 8);
+                else
+                    attend_pair<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16);
+            } else {
+                if (head_size == 8)
+                    attend_pair_f16<8>(q0, q0 + 8, k, v, n_pos, scale, att, o0, o0 + 8);
+                else
+                    attend_pair_f16<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16);
+            }
         }
     if (h == n_heads)
         return;
