@@ -35,6 +35,8 @@ enum hc1_engine_format {
  * @format: enum hc1_engine_format
  * @n_contexts: contexts (KV-cache slots), >= 1
  * @n_threads: engine threads, >= 1
+ * @cpus: CPU list the engine threads run on ("1", "2-3,6"); NULL or ""
+ *	leaves them to the scheduler
  */
 struct hc1_engine_config {
 	const char *model_path;
@@ -42,6 +44,7 @@ struct hc1_engine_config {
 	int format;
 	uint32_t n_contexts;
 	uint32_t n_threads;
+	const char *cpus;
 };
 
 /**

@@ -2,9 +2,12 @@
 // The C API's contract: model card, vocabulary, error codes, finish
 // reasons, cancellation, reset, stall and cache continuation.
 #include <atomic>
+#include <sched.h>
 #include <chrono>
 #include <thread>
 
+#include "hc1e/engine.hpp"
+#include "hc1e/error.hpp"
 #include "hc1e/tokenizer.hpp"
 #include "synthetic.hpp"
 #include "test_util.hpp"
@@ -340,6 +343,54 @@ TEST(EngineInfo, Stories260K) {
     const std::vector<uint32_t> prompt{1};
     run(fp32.get(), 0, greedy_request(prompt, 20), g);
     EXPECT_GT(hc1_engine_busy_ns(fp32.get()), 0u);
+}
+
+TEST(CpuList, ParsesWhatTasksetWrites) {
+    EXPECT_EQ(parse_cpu_list(""), std::vector<uint32_t>{});
+    EXPECT_EQ(parse_cpu_list("1"), std::vector<uint32_t>{1});
+    EXPECT_EQ(parse_cpu_list("0,2-4"), (std::vector<uint32_t>{0, 2, 3, 4}));
+    EXPECT_EQ(parse_cpu_list("3,1,1-1"), (std::vector<uint32_t>{1, 3}));
+    for (const char* bad : {"a", "1-", "-1", "5-3", "1,", ",1", "1,,2", "1024", "0-99999", "1 "})
+        EXPECT_THROW(parse_cpu_list(bad), Error) << bad;
+}
+
+// Pinned threads still generate; a CPU the process may not use is a clear
+// error at open, not a thread left running anywhere.
+TEST_F(SyntheticEngine, EngineCpus) {
+    char err[256] = "";
+    hc1_engine_config cfg{};
+    const std::string model = model_.path(), tok = tok_.path();
+    cfg.model_path = model.c_str();
+    cfg.tokenizer_path = tok.c_str();
+    cfg.format = HC1_ENGINE_FP32;
+    cfg.n_contexts = 1;
+    cfg.n_threads = 2;
+    cpu_set_t mine;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(mine), &mine), 0);
+    uint32_t first = 0;
+    while (!CPU_ISSET(first, &mine))
+        first++;
+    const std::string ok = std::to_string(first);
+    cfg.cpus = ok.c_str();
+    EnginePtr pinned(hc1_engine_open(&cfg, err, sizeof err));
+    ASSERT_TRUE(pinned) << err;
+    ASSERT_EQ(hc1_engine_ctx_create(pinned.get(), 0), 0);
+    Generation g;
+    const hc1_engine_callbacks cb = g.callbacks();
+    const std::vector<uint32_t> prompt{1, 4, 5};
+    const hc1_engine_request req = greedy_request(prompt, 4);
+    ASSERT_EQ(hc1_engine_generate(pinned.get(), 0, &req, &cb), 0);
+    g.wait();
+    EXPECT_EQ(g.outcome().n_generated, 4u);
+
+    cfg.cpus = "1023";
+    EXPECT_FALSE(EnginePtr(hc1_engine_open(&cfg, err, sizeof err)));
+    EXPECT_NE(std::string(err).find("cannot run the engine threads on CPU(s) 1023"),
+              std::string::npos)
+        << err;
+    cfg.cpus = "x";
+    EXPECT_FALSE(EnginePtr(hc1_engine_open(&cfg, err, sizeof err)));
+    EXPECT_NE(std::string(err).find("is not a CPU number"), std::string::npos) << err;
 }
 
 } // namespace

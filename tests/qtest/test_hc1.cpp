@@ -53,7 +53,7 @@ class Engine {
     Engine() {
         std::string model = model_dir() + "/stories260K.bin";
         std::string tok = model_dir() + "/tok512.bin";
-        hc1_engine_config cfg{model.c_str(), tok.c_str(), HC1_ENGINE_FP32, 4, 1};
+        hc1_engine_config cfg{model.c_str(), tok.c_str(), HC1_ENGINE_FP32, 4, 1, nullptr};
         char err[256] = "";
         e_ = hc1_engine_open(&cfg, err, sizeof(err));
         if (!e_)

@@ -6,10 +6,16 @@
 //   decode     1 context, BOS then greedy positions 0 .. context_len-1
 //   prefill    one prompt of context_len-1 tokens, time to its first token
 //   aggregate  N contexts decoding together, total tokens / wall time
+//
+// --cpus LIST runs all of it on those CPUs (make bench gives the engine alone
+// the CPU the card's engine gets in the card and guest runs).
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <memory>
+#include <sched.h>
 #include <sstream>
 #include <string>
 #include <sys/resource.h>
@@ -230,7 +236,18 @@ Rate bench_reference(const SourceModel& src, uint32_t positions) {
 int cmd_bench(int argc, char** argv) {
     try {
         Args args(argc, argv,
-                  {"model", "tokenizer", "contexts", "positions", "threads", "kv-cache"}, {"json"});
+                  {"model", "tokenizer", "contexts", "positions", "threads", "kv-cache", "cpus"},
+                  {"json"});
+        // Pinning this thread first makes every engine thread and the
+        // reference inherit the CPUs.
+        if (const std::string cpus = args.str("cpus"); !cpus.empty()) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            for (uint32_t c : parse_cpu_list(cpus))
+                CPU_SET(c, &set);
+            if (sched_setaffinity(0, sizeof(set), &set) != 0)
+                throw std::runtime_error("--cpus " + cpus + ": " + std::strerror(errno));
+        }
         const SourceModel src = load_model(args.required("model"), args.str("tokenizer"));
         const uint32_t positions = static_cast<uint32_t>(
             std::min<uint64_t>(args.u64("positions", src.cfg.context_len), src.cfg.context_len));

@@ -45,6 +45,7 @@ hc1_engine* hc1_engine_open(const struct hc1_engine_config* cfg, char* err, size
     opts.n_contexts = cfg->n_contexts;
     opts.n_threads = cfg->n_threads;
     try {
+        opts.cpus = hc1e::parse_cpu_list(cfg->cpus ? cfg->cpus : "");
         auto handle = std::make_unique<hc1_engine>();
         handle->engine = hc1e::Engine::open(opts);
         return handle.release();

@@ -6,6 +6,9 @@
 #include <cmath>
 #include <system_error>
 
+#include <pthread.h>
+#include <sched.h>
+
 #include "error.hpp"
 
 namespace hc1e {
@@ -16,7 +19,52 @@ constexpr uint64_t kMaxKvBytesPerContext = 16ull << 30;
 constexpr uint32_t kMaxThreads = 256;
 constexpr uint32_t kMaxContexts = 4096;
 
+// Where the engine threads may run, as sched_setaffinity(2) wants it.
+cpu_set_t cpu_set_of(const std::vector<uint32_t>& cpus) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (uint32_t c : cpus)
+        CPU_SET(c, &set);
+    return set;
+}
+
 } // namespace
+
+std::vector<uint32_t> parse_cpu_list(std::string_view list) {
+    std::vector<uint32_t> cpus;
+    auto fail = [&](const std::string& why) -> Error {
+        return Error("CPU list \"" + std::string(list) + "\": " + why);
+    };
+    auto number = [&](std::string_view digits) {
+        if (digits.empty() || digits.size() > 4 ||
+            digits.find_first_not_of("0123456789") != std::string_view::npos)
+            throw fail("\"" + std::string(digits) + "\" is not a CPU number");
+        const uint32_t n = static_cast<uint32_t>(std::stoul(std::string(digits)));
+        if (n >= CPU_SETSIZE)
+            throw fail("CPU " + std::to_string(n) + " is past the last one (" +
+                       std::to_string(CPU_SETSIZE - 1) + ")");
+        return n;
+    };
+    while (!list.empty()) {
+        const size_t comma = list.find(',');
+        const std::string_view item = list.substr(0, comma);
+        const size_t dash = item.find('-');
+        const uint32_t first = number(item.substr(0, dash));
+        const uint32_t last = dash == std::string_view::npos ? first : number(item.substr(dash + 1));
+        if (last < first)
+            throw fail("range " + std::string(item) + " runs backwards");
+        for (uint32_t c = first; c <= last; c++)
+            cpus.push_back(c);
+        if (comma == std::string_view::npos)
+            break;
+        list.remove_prefix(comma + 1);
+        if (list.empty())
+            throw fail("it ends with a comma");
+    }
+    std::sort(cpus.begin(), cpus.end());
+    cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+    return cpus;
+}
 
 std::unique_ptr<Engine> Engine::open(const EngineOptions& opts) {
     if (opts.n_contexts < 1 || opts.n_contexts > kMaxContexts)
@@ -51,6 +99,21 @@ Engine::Engine(SourceModel source, const EngineOptions& opts)
         const size_t started = workers_.size();
         stop_workers(); // the destructor will not run
         throw Error("cannot start engine thread " + std::to_string(started + 1) + ": " + e.what());
+    }
+    if (!opts.cpus.empty()) {
+        const cpu_set_t set = cpu_set_of(opts.cpus);
+        for (auto& t : workers_)
+            if (int err = pthread_setaffinity_np(t.native_handle(), sizeof(set), &set)) {
+                stop_workers();
+                std::string list;
+                for (uint32_t c : opts.cpus) {
+                    if (!list.empty())
+                        list += ',';
+                    list += std::to_string(c);
+                }
+                throw Error("cannot run the engine threads on CPU(s) " + list + ": " +
+                            std::system_category().message(err));
+            }
     }
 }
 

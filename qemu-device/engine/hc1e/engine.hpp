@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -40,7 +41,16 @@ struct EngineOptions {
     uint32_t max_batch_rows = 64; // rows per forward step per worker
     uint32_t prefill_chunk = 32;  // prompt tokens per context per step
     KvFormat kv_format = KvFormat::Fp32;
+    // CPUs the engine threads may run on (all of them share the set); empty
+    // = wherever the scheduler puts them.  Giving the engine CPUs of its own
+    // is how an emulated card gets what the silicon has: compute that
+    // nothing else on the host competes for.
+    std::vector<uint32_t> cpus;
 };
+
+// "1", "0,2-3": a CPU list as taskset(1) and cpuset(7) write it; "" is
+// empty.  Throws Error naming what is wrong.
+std::vector<uint32_t> parse_cpu_list(std::string_view list);
 
 class Engine {
   public:
