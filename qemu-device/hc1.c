@@ -165,6 +165,7 @@ struct HC1State {
     uint32_t n_queues;
     uint32_t max_entries;
     uint32_t n_threads;
+    char *engine_cpus;          /* CPU list for the engine threads */
     uint32_t coalesce_tokens;
     uint32_t coalesce_usecs;
     bool fault_inject;
@@ -1574,6 +1575,7 @@ static void hc1_realize(PCIDevice *pci, Error **errp)
     cfg.format = format;
     cfg.n_contexts = s->n_contexts;
     cfg.n_threads = s->n_threads;
+    cfg.cpus = s->engine_cpus;
     s->engine = hc1_engine_open(&cfg, err, sizeof(err));
     if (!s->engine) {
         error_setg(errp, "hc1: cannot load model '%s': %s", s->model_path,
@@ -1707,6 +1709,7 @@ static Property hc1_properties[] = {
     DEFINE_PROP_UINT32("queues", HC1State, n_queues, 8),
     DEFINE_PROP_UINT32("queue-entries", HC1State, max_entries, 1024),
     DEFINE_PROP_UINT32("threads", HC1State, n_threads, 1),
+    DEFINE_PROP_STRING("engine-cpus", HC1State, engine_cpus),
     DEFINE_PROP_UINT32("coalesce-tokens", HC1State, coalesce_tokens, 32),
     DEFINE_PROP_UINT32("coalesce-usecs", HC1State, coalesce_usecs, 16000),
     DEFINE_PROP_BOOL("fault-inject", HC1State, fault_inject, false),
