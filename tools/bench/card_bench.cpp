@@ -3,7 +3,11 @@
 // through qtest (no guest kernel), against the engine alone in this process.
 //
 //   hc1-bench-card --qemu QEMU --model-dir DIR [--format fp32|int8]
-//                  [--contexts 1,8] [--rounds 8]
+//                  [--contexts 1,8] [--rounds 8] [--engine-cpus LIST]
+//
+// --engine-cpus pins both engines, the one in this process and the card's
+// (device property engine-cpus), to the same CPUs, so they are compared on
+// equal terms.
 //
 // For each context count N, every round generates from BOS to the end of the
 // context on N contexts at once, first on the engine alone (hc1_engine_*, one
@@ -39,7 +43,7 @@ double secs_since(Clock::time_point t0) {
 }
 
 struct Options {
-    std::string qemu, model_dir, format = "fp32";
+    std::string qemu, model_dir, format = "fp32", engine_cpus;
     std::vector<uint32_t> contexts{1, 8};
     uint32_t rounds = 8;
 };
@@ -59,6 +63,8 @@ Options parse(int argc, char** argv) {
             o.format = v;
         else if (a == "--rounds")
             o.rounds = static_cast<uint32_t>(std::stoul(v));
+        else if (a == "--engine-cpus")
+            o.engine_cpus = v;
         else if (a == "--contexts") {
             o.contexts.clear();
             std::stringstream list(v);
@@ -70,7 +76,7 @@ Options parse(int argc, char** argv) {
     if (o.qemu.empty() || o.model_dir.empty())
         throw std::invalid_argument(
             "usage: hc1-bench-card --qemu QEMU --model-dir DIR [--format fp32|int8] "
-            "[--contexts 1,8] [--rounds N]");
+            "[--contexts 1,8] [--rounds N] [--engine-cpus LIST]");
     if (o.format != "fp32" && o.format != "int8")
         throw std::invalid_argument("--format must be fp32 or int8");
     if (o.rounds < 1 || o.rounds > 1000)
@@ -93,6 +99,7 @@ class EngineAlone {
         cfg.format = o.format == "int8" ? HC1_ENGINE_INT8 : HC1_ENGINE_FP32;
         cfg.n_contexts = n_contexts;
         cfg.n_threads = 1;
+        cfg.cpus = o.engine_cpus.c_str();
         char err[256] = "";
         e_ = hc1_engine_open(&cfg, err, sizeof(err));
         if (!e_)
@@ -236,6 +243,8 @@ int main(int argc, char** argv) {
             copt.threads = 1;
             copt.fault_inject = false;
             copt.extra = ",format=" + o.format;
+            if (!o.engine_cpus.empty())
+                copt.extra += ",engine-cpus=" + o.engine_cpus;
             Card card(o.qemu, o.model_dir, copt);
             if (!(card.enable() & HC1_CSTS_RDY))
                 throw std::runtime_error("card: not ready after enable");

@@ -10,7 +10,7 @@
 #    uring_cmd; 1 and 8 sessions; time to first token)
 # 4. the coalescing sweep (hc1.ko reloaded with each INTC setting)
 # Raw outputs are kept in BUILD_DIR/bench/.  Environment: BENCH_ROUNDS
-# (rounds per end-to-end run, default 6), BENCH_SWEEP (tokens:usecs pairs),
+# (rounds per end-to-end run, default 12), BENCH_SWEEP (tokens:usecs pairs),
 # HC1_QEMU (QEMU binary, default BUILD_DIR/qemu/qemu-system-x86_64).
 set -euo pipefail
 
@@ -21,7 +21,7 @@ bin=$build/bin
 qemu=${HC1_QEMU:-$build/qemu/qemu-system-x86_64}
 raw=$build/bench
 out=$src/bench
-rounds=${BENCH_ROUNDS:-6}
+rounds=${BENCH_ROUNDS:-12}
 sweep=${BENCH_SWEEP:-"1:0 16:200 16:1000 32:1000 32:2000 32:4000 32:8000 32:16000 32:0 64:16000"}
 model=$("$src/tools/vm/default-model.sh" model)
 tokenizer=$("$src/tools/vm/default-model.sh" tokenizer)
@@ -35,19 +35,27 @@ done
 mkdir -p "$raw" "$out"
 git -C "$src" describe --always --dirty >"$raw/revision" 2>/dev/null || echo unknown >"$raw/revision"
 
+# Every layer's engine runs on the CPU tools/vm/hc1-vm gives the card's
+# engine (the last one this process may use, when there are two or more),
+# so the ratios compare one engine on one CPU with itself.
+engine_cpu=$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status | tr ',' '\n' |
+	tail -n 1 | sed 's/.*-//')
+pin=(--cpus "$engine_cpu") card_pin=(--engine-cpus "$engine_cpu")
+if [ "$(nproc)" -lt 2 ]; then pin=() card_pin=(); fi
+
 # The machine is shared: record how busy it was around each step.
 load() { cut -d' ' -f1 /proc/loadavg; }
 declare -A loads
 step() { echo "== bench: $1 (load $(load))" >&2; loads[$2]=$(load); }
 
 step "engine alone" engine
-"$bin/hc1-engine" bench --model "$model" --tokenizer "$tokenizer" --threads 1 --json \
+"$bin/hc1-engine" bench --model "$model" --tokenizer "$tokenizer" --threads 1 --json "${pin[@]}" \
 	>"$raw/engine.json"
 
 step "card alone via qtest" card
 for fmt in fp32 int8; do
 	"$bin/hc1-bench-card" --qemu "$qemu" --model-dir "$model_dir" --format "$fmt" \
-		--contexts 1,8 --rounds 8 >"$raw/card-$fmt.json"
+		--contexts 1,8 --rounds 8 "${card_pin[@]}" >"$raw/card-$fmt.json"
 done
 
 step "end to end in the guest" guest
