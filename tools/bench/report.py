@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 
 import matplotlib
@@ -59,10 +60,16 @@ def main():
 
     fmt = {f["format"]: f for f in engine["formats"]}
     fp32 = fmt["fp32"]
-    # hc1-engine bench measures one context twice: "decode" first, on a cold
-    # engine, and "aggregate 1" later.  The better of the two is the
-    # baseline, so that a cold start cannot flatter the ratios.
-    e1 = max(fp32["decode_tok_s"], fp32["aggregate_tok_s"]["1"])
+    # The end-to-end baseline: every fp32 measurement of the engine alone in
+    # this run (each hc1-engine bench measures one context twice, "decode"
+    # and "aggregate 1"; it runs before the card, before and after the
+    # guest), the median of them.  One run alone moves by +-5% on this host.
+    runs = [engine] + [flatten_engine(load_json(os.path.join(a.raw, f"engine-{w}.json")))
+                       for w in ("before-guest", "after-guest")]
+    runs_fp32 = [next(f for f in r["formats"] if f["format"] == "fp32") for r in runs]
+    samples_1 = [x for f in runs_fp32 for x in (f["decode_tok_s"], f["aggregate_tok_s"]["1"])]
+    samples_8 = [f["aggregate_tok_s"]["8"] for f in runs_fp32]
+    e1, e8 = statistics.median(samples_1), statistics.median(samples_8)
 
     throughput = [g for g in guest if g.get("mode") == "throughput"]
     ttft = next((g for g in guest if g.get("mode") == "ttft"), None)
@@ -72,7 +79,7 @@ def main():
 
     e2e = []
     for t in throughput:
-        base = e1 if t["sessions"] == 1 else fp32["aggregate_tok_s"][str(t["sessions"])]
+        base = e1 if t["sessions"] == 1 else e8
         e2e.append(dict(t, engine_tok_s=base, ratio=t["tokens_per_s"] / base))
 
     results = {
@@ -82,6 +89,8 @@ def main():
                     "load_avg_1min": {"engine": a.load_engine, "card": a.load_card,
                                       "guest": a.load_guest, "after": a.after_load}},
         "engine": engine,
+        "engine_baseline": {"one_context": {"median": e1, "samples": samples_1},
+                            "eight_contexts": {"median": e8, "samples": samples_8}},
         "card": card,
         "end_to_end": e2e,
         "ttft": ttft,
@@ -211,6 +220,12 @@ def write_summary(r, e2e, path):
         L.append(f"| engine alone ({f}) | decode, 64 contexts aggregate | "
                  f"{x['aggregate_tok_s']['64']:,.0f} tok/s | | |")
         L.append(f"| engine alone ({f}) | prefill | {x['prefill_tok_s']:,.0f} tok/s | | |")
+    b = r["engine_baseline"]
+    for label, k in (("1 context", "one_context"), ("8 contexts aggregate", "eight_contexts")):
+        xs = b[k]["samples"]
+        L.append(f"| engine alone (fp32) | end-to-end baseline: {label}, median of {len(xs)} "
+                 f"runs around the guest run | {b[k]['median']:,.0f} tok/s "
+                 f"(runs {min(xs):,.0f}-{max(xs):,.0f}) | | |")
     L.append(f"| reference (scalar fp32) | decode, 1 context | "
              f"{eng['reference_decode_tok_s']:,.0f} tok/s | | |")
     for f in ("fp32", "int8"):

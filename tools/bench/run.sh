@@ -10,7 +10,7 @@
 #    uring_cmd; 1 and 8 sessions; time to first token)
 # 4. the coalescing sweep (hc1.ko reloaded with each INTC setting)
 # Raw outputs are kept in BUILD_DIR/bench/.  Environment: BENCH_ROUNDS
-# (rounds per end-to-end run, default 12), BENCH_SWEEP (tokens:usecs pairs),
+# (rounds per end-to-end run, default 24), BENCH_SWEEP (tokens:usecs pairs),
 # HC1_QEMU (QEMU binary, default BUILD_DIR/qemu/qemu-system-x86_64).
 set -euo pipefail
 
@@ -21,7 +21,7 @@ bin=$build/bin
 qemu=${HC1_QEMU:-$build/qemu/qemu-system-x86_64}
 raw=$build/bench
 out=$src/bench
-rounds=${BENCH_ROUNDS:-12}
+rounds=${BENCH_ROUNDS:-24}
 sweep=${BENCH_SWEEP:-"1:0 16:200 16:1000 32:1000 32:2000 32:4000 32:8000 32:16000 32:0 64:16000"}
 model=$("$src/tools/vm/default-model.sh" model)
 tokenizer=$("$src/tools/vm/default-model.sh" tokenizer)
@@ -58,11 +58,21 @@ for fmt in fp32 int8; do
 		--contexts 1,8 --rounds 8 "${card_pin[@]}" >"$raw/card-$fmt.json"
 done
 
+# The end-to-end ratios compare with the engine alone measured around the
+# guest run, not only minutes before it: the pinned engine alone varies by
+# +-5% from run to run on this shared host.
+engine_again() {
+	"$bin/hc1-engine" bench --model "$model" --tokenizer "$tokenizer" --threads 1 --json \
+		--contexts 1,8 "${pin[@]}" >"$raw/engine-$1.json"
+}
+engine_again before-guest
+
 step "end to end in the guest" guest
 script="ROUNDS=$rounds SWEEP='$sweep'
 $(cat "$src/tools/bench/guest.sh")"
 HC1_BUILD=$build HC1_QEMU=$qemu "$src/tools/vm/hc1-vm" --timeout 900 -- "$script" >"$raw/guest.log"
 sed -n 's/.*BENCH //p' "$raw/guest.log" | tr -d '\r' >"$raw/guest.jsonl"
+engine_again after-guest
 
 # Debian's python3, where python3-matplotlib lives (not a pyenv shim).
 /usr/bin/python3 "$src/tools/bench/report.py" --raw "$raw" --out "$out" \
