@@ -61,6 +61,19 @@ void pack_f32(const Matrix& w, float* packed) {
             }
 }
 
+// A tile's P x V accumulators to out[v * out_stride + p * kPanel + lane];
+// @last masks the lanes of the last panel past the matrix's rows.
+template <int P, int V>
+HC1E_AVX512 inline void store_tile(const __m512 (&acc)[P][V], float* out, size_t out_stride,
+                                   __mmask16 last) {
+#pragma GCC unroll 8
+    for (int p = 0; p < P; p++)
+#pragma GCC unroll 8
+        for (int v = 0; v < V; v++)
+            _mm512_mask_storeu_ps(out + v * out_stride + p * kPanel,
+                                  p + 1 == P ? last : __mmask16(0xffff), acc[p][v]);
+}
+
 // P panels x V vectors: P * V independent accumulators, enough to cover
 // the FMA latency on both ports (8 or more) while staying in registers.
 template <int P, int V>
@@ -85,12 +98,7 @@ HC1E_AVX512 inline void tile_f32(const float* panel, size_t n, const float* x, s
                 acc[p][v] = _mm512_fmadd_ps(w[p], xb, acc[p][v]);
         }
     }
-#pragma GCC unroll 8
-    for (int p = 0; p < P; p++)
-#pragma GCC unroll 8
-        for (int v = 0; v < V; v++)
-            _mm512_mask_storeu_ps(out + v * out_stride + p * kPanel,
-                                  p + 1 == P ? last : __mmask16(0xffff), acc[p][v]);
+    store_tile<P, V>(acc, out, out_stride, last);
 }
 
 // All panels for V vectors, P at a time; the last tile holds the matrix's
@@ -212,12 +220,7 @@ HC1E_AVX512 inline void tile_q8(const Matrix& w, const std::byte* panel, const u
             }
         }
     }
-#pragma GCC unroll 8
-    for (int p = 0; p < P; p++)
-#pragma GCC unroll 8
-        for (int v = 0; v < V; v++)
-            _mm512_mask_storeu_ps(out + v * out_stride + p * kPanel,
-                                  p + 1 == P ? last : __mmask16(0xffff), acc[p][v]);
+    store_tile<P, V>(acc, out, out_stride, last);
 }
 
 template <int P, int V>
