@@ -7,7 +7,8 @@
 //
 // --engine-cpus pins both engines, the one in this process and the card's
 // (device property engine-cpus), to the same CPUs, so they are compared on
-// equal terms.
+// equal terms; this process and QEMU's other threads keep off them, as
+// tools/vm/hc1-vm keeps the vCPU and main loop off the card's engine.
 //
 // For each context count N, every round generates from BOS to the end of the
 // context on N contexts at once, first on the engine alone (hc1_engine_*, one
@@ -19,14 +20,17 @@
 // Output: one JSON object on stdout.
 #include "card.h"
 #include "hc1_engine.h"
+#include "hc1e/engine.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <sched.h>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -227,9 +231,25 @@ std::pair<double, uint64_t> card_round(Card& card, uint64_t& seen, uint32_t n, u
 
 } // namespace
 
+// This process (and QEMU, which inherits it) on every CPU it may use but
+// the engine's.
+void keep_off_engine_cpus(const std::string& list) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        throw std::runtime_error(std::string("sched_getaffinity: ") + std::strerror(errno));
+    for (uint32_t c : hc1e::parse_cpu_list(list))
+        CPU_CLR(c, &set);
+    if (CPU_COUNT(&set) == 0)
+        return; // nothing left: share them
+    if (sched_setaffinity(0, sizeof(set), &set) != 0)
+        throw std::runtime_error(std::string("sched_setaffinity: ") + std::strerror(errno));
+}
+
 int main(int argc, char** argv) {
     try {
         const Options o = parse(argc, argv);
+        if (!o.engine_cpus.empty())
+            keep_off_engine_cpus(o.engine_cpus);
         std::printf("{\"format\": \"%s\", \"rounds\": %u, \"results\": [", o.format.c_str(),
                     o.rounds);
         bool first = true;
