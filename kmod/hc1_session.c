@@ -986,8 +986,10 @@ static long hc1_wait_batch(struct hc1_file *s, u32 min_produced, long timeout)
 	left = wait_event_interruptible_timeout(s->wait,
 						hc1_wait_satisfied(s, target),
 						window);
-	if (left < 0 || timeout == MAX_SCHEDULE_TIMEOUT)
-		return left < 0 ? left : timeout;
+	if (left < 0)
+		return left;
+	if (timeout == MAX_SCHEDULE_TIMEOUT)
+		return timeout;
 	return timeout - window + left;
 }
 
