@@ -50,19 +50,28 @@ class Qmp:
             return msg.get("return")
 
     def wait_event(self, name, timeout):
+        # One blocking read bounded by the time left: a file from makefile()
+        # cannot be read again once a read on it timed out, so a short
+        # polling timeout failed whenever the guest took over a second
+        # (a KASAN guest releasing the slot).
         end = time.time() + timeout
-        self.sock.settimeout(1)
-        while time.time() < end:
-            for ev in self.events:
-                if ev["event"] == name:
-                    self.events.remove(ev)
-                    return ev
-            try:
+        try:
+            while True:
+                for ev in self.events:
+                    if ev["event"] == name:
+                        self.events.remove(ev)
+                        return ev
+                left = end - time.time()
+                if left <= 0:
+                    break
+                self.sock.settimeout(left)
                 msg = self._read()
-            except (socket.timeout, TimeoutError):
-                continue
-            if "event" in msg:
-                self.events.append(msg)
+                if "event" in msg:
+                    self.events.append(msg)
+        except (socket.timeout, TimeoutError):
+            pass
+        finally:
+            self.sock.settimeout(None)
         raise RuntimeError(f"no {name} event in {timeout} s")
 
 

@@ -2,9 +2,12 @@
 # Build the guest's base initramfs: busybox, our init, hc1.ko, every program
 # of build/bin with the shared libraries it needs, and the in-guest tests.
 #
-#   mkinitramfs.sh OUT.cpio.gz BUILD_DIR SRC_DIR
+#   mkinitramfs.sh OUT.cpio.gz BUILD_DIR SRC_DIR [HC1_KO]
+#
+# HC1_KO defaults to BUILD_DIR/kmod/hc1.ko.  No /lib/modules tree is packed:
+# the guest kernels have what they need built in and hc1.ko is insmod'ed.
 set -euo pipefail
-out=$1 build=$2 src=$3
+out=$1 build=$2 src=$3 kmod=${4:-$2/kmod/hc1.ko}
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
@@ -13,7 +16,7 @@ mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc,lib/hc1,usr/local/bin,usr/sh
 cp /bin/busybox "$root/bin/busybox"
 cp "$src/tools/vm/guest-init" "$root/init"
 cp "$src/tools/vm/guest-run-tests" "$root/usr/local/bin/hc1-run-tests"
-[ -f "$build/kmod/hc1.ko" ] && cp "$build/kmod/hc1.ko" "$root/lib/hc1/"
+[ -f "$kmod" ] && cp "$kmod" "$root/lib/hc1/hc1.ko"
 [ -f /usr/share/misc/pci.ids ] && cp /usr/share/misc/pci.ids "$root/usr/share/misc/"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
 printf 'root:x:0:\nhc1:x:990:\n' >"$root/etc/group"
