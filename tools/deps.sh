@@ -11,7 +11,8 @@ PKGS="build-essential cmake ninja-build pkg-config git dpkg-dev
  libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
  seabios linux-headers-amd64 kmod cpio busybox-static
  liburing-dev libpci-dev pciutils libcmocka-dev libgtest-dev libgmock-dev
- clang-format python3-numpy python3-matplotlib"
+ clang-format python3-numpy python3-matplotlib
+ bc libelf-dev libssl-dev"
 
 missing=""
 for p in $PKGS; do

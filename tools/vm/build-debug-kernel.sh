@@ -40,7 +40,7 @@ for p in bc libelf-dev libssl-dev flex bison; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
 		need="$need $p"
 done
-[ -z "$need" ] || die "missing Debian packages:$need (apt-get install$need)"
+[ -z "$need" ] || die "missing Debian packages:$need (make deps installs them)"
 
 mkdir -p "$CACHE/dl" "$INSTANCE"
 exec 9>"$CACHE/debug-kernel.lock"
