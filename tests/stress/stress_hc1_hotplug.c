@@ -110,23 +110,22 @@ static int reader(int id, int kind, int ready_fd, uint32_t slots) {
             err = ioctl(fd, HC1_IOCTL_WAIT, &w) ? -errno : w.status;
             break;
         }
-        default:
-            if (sigsetjmp(fault_jmp, 1)) {
-                /* The mapping faults once the card is gone. */
-                h = NULL;
-                err = 0;
-                break;
-            }
-            while (h && h->state != HC1_RING_DONE)
-                usleep(2000);
-            err = 0;
-            if (!h) {
-                /* Ring gone: the next call reports why. */
-                struct hc1_wait w = {.size = sizeof(w)};
+        default: {
+            struct hc1_wait w = {.size = sizeof(w)};
 
-                err = ioctl(fd, HC1_IOCTL_WAIT, &w) ? -errno : 0;
-            }
+            /* A driver that raises SIGBUS on a vanished ring. */
+            if (sigsetjmp(fault_jmp, 1))
+                h = NULL;
+            /*
+             * Poll while the card runs the generation.  Once the card is
+             * gone the mapping reads the zero page, an idle ring (never
+             * DONE): the next call says why.
+             */
+            while (h && h->state == HC1_RING_RUNNING)
+                usleep(2000);
+            err = ioctl(fd, HC1_IOCTL_WAIT, &w) ? -errno : w.status;
             break;
+        }
         }
         if (err == -EIO)
             eio++;
