@@ -360,6 +360,27 @@ HC1E_AVX512 inline void score_tiles(const __m512 (&qq)[HS], const T* k, size_t b
         _mm512_storeu_ps(att + (b + j) * 2 * kKvTile, a[j]);
 }
 
+// Where both heads' softmax starts, over scores att[tile][head][kKvTile]:
+// the last tile's lanes past n_pos (stale or zero cache entries) are set to
+// -inf so they get weight 0, @last marks the valid ones, and @max is each
+// head's largest score broadcast over its half.
+struct SoftmaxStart {
+    __mmask16 last;
+    __m512 max;
+};
+
+HC1E_AVX512 inline SoftmaxStart softmax_start(float* att, size_t n_pos, size_t tiles) {
+    const unsigned valid = unsigned(n_pos - (tiles - 1) * kKvTile);
+    const __mmask16 last = __mmask16(((1u << valid) - 1) * 0x101u);
+    float* last_att = att + (tiles - 1) * 2 * kKvTile;
+    _mm512_storeu_ps(last_att, _mm512_mask_blend_ps(last, _mm512_set1_ps(-__builtin_inff()),
+                                                    _mm512_loadu_ps(last_att)));
+    __m512 mx = _mm512_loadu_ps(att);
+    for (size_t b = 1; b < tiles; b++)
+        mx = _mm512_max_ps(mx, _mm512_loadu_ps(att + b * 2 * kKvTile));
+    return {last, half_max(mx)};
+}
+
 // Heads q0 and q1 (HS dimensions each) over positions [0, n_pos).  @att
 // holds 2 * kKvTile floats per tile: both heads' scores side by side.
 template <int HS, typename T>
@@ -379,17 +400,10 @@ HC1E_AVX512 void attend_pair(const float* q0, const float* q1, const T* k, const
     if (b < tiles)
         score_tiles<HS, 1>(qq, k, b, att);
 
-    // Softmax per half; the last tile's lanes past n_pos (stale or zero
-    // cache entries) get weight 0.
-    const unsigned valid = unsigned(n_pos - (tiles - 1) * kKvTile);
-    const __mmask16 last = __mmask16(((1u << valid) - 1) * 0x101u);
-    float* last_att = att + (tiles - 1) * 2 * kKvTile;
-    _mm512_storeu_ps(last_att, _mm512_mask_blend_ps(last, _mm512_set1_ps(-__builtin_inff()),
-                                                    _mm512_loadu_ps(last_att)));
-    __m512 mx = _mm512_loadu_ps(att);
-    for (b = 1; b < tiles; b++)
-        mx = _mm512_max_ps(mx, _mm512_loadu_ps(att + b * 2 * kKvTile));
-    mx = half_max(mx);
+    // Softmax per half.
+    const SoftmaxStart st = softmax_start(att, n_pos, tiles);
+    const __mmask16 last = st.last;
+    const __m512 mx = st.max;
 
     // Weights and weighted values in one pass (with many contexts the
     // values come from L3: their loads overlap the exps): one accumulator
@@ -475,15 +489,9 @@ HC1E_AVX512 void attend_pair_f16(const float* q0, const float* q1, const uint16_
                                            _mm512_shuffle_f32x4(a[j][0], a[j][1], kHi)));
     }
 
-    const unsigned valid = unsigned(n_pos - (tiles - 1) * kKvTile);
-    const __mmask16 last = __mmask16(((1u << valid) - 1) * 0x101u);
-    float* last_att = att + (tiles - 1) * 2 * kKvTile;
-    _mm512_storeu_ps(last_att, _mm512_mask_blend_ps(last, _mm512_set1_ps(-__builtin_inff()),
-                                                    _mm512_loadu_ps(last_att)));
-    __m512 mx = _mm512_loadu_ps(att);
-    for (b = 1; b < tiles; b++)
-        mx = _mm512_max_ps(mx, _mm512_loadu_ps(att + b * 2 * kKvTile));
-    mx = half_max(mx);
+    const SoftmaxStart st = softmax_start(att, n_pos, tiles);
+    const __mmask16 last = st.last;
+    const __m512 mx = st.max;
 
     __m512 acc0[R], acc1[R];
 #pragma GCC unroll 8
