@@ -296,16 +296,6 @@ static void test_generate_wait_cancel(int fd) {
     CHECK(w.status == 0);
 }
 
-static void sysfs_write(const char* attr, long val) {
-    char path[256];
-    FILE* f;
-
-    snprintf(path, sizeof(path), HC1_SYSFS "/%s", attr);
-    f = fopen(path, "w");
-    if (!f || fprintf(f, "%ld\n", val) < 0 || fclose(f))
-        FAIL("write %s: %s", path, strerror(errno));
-}
-
 /*
  * HC1_WAIT_BATCH returns with a whole coalescing batch (or the end), not
  * on any interrupt.  The batch window is switched off so the rule is exact
@@ -323,7 +313,7 @@ static void test_wait_batch(int fd) {
 
     if (batch < 2)
         FAIL("coalesce_tokens is %ld: the card's default batch is 32", batch);
-    sysfs_write("coalesce_usecs", 0);
+    hc1_sysfs_set("coalesce_usecs", 0);
     g.flags = HC1_GENERATE_IGNORE_EOS;
     CHECK_OK(ioctl(fd, HC1_IOCTL_GENERATE, &g));
     CHECK_OK(ioctl(fd, HC1_IOCTL_WAIT, &w));
@@ -340,7 +330,7 @@ static void test_wait_batch(int fd) {
     }
     CHECK(w.produced == want);
     CHECK(batches <= want / batch + 1);
-    sysfs_write("coalesce_usecs", usecs);
+    hc1_sysfs_set("coalesce_usecs", usecs);
     printf("batched wait: %u tokens in %u waits of >= %ld\n", w.produced, batches, batch);
 }
 

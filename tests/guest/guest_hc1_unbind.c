@@ -33,14 +33,6 @@ static void* blocked_reader(void* arg) {
     return (void*)(intptr_t)(r < 0 ? errno : 0);
 }
 
-static void sysfs_write(const char* path, const char* val) {
-    FILE* f = fopen(path, "w");
-
-    CHECK(f);
-    fputs(val, f);
-    CHECK(fclose(f) == 0);
-}
-
 int main(void) {
     struct hc1_info info;
     struct hc1_session s;
@@ -70,7 +62,7 @@ int main(void) {
     CHECK(!pthread_create(&th, NULL, blocked_reader, NULL));
     usleep(50000);
 
-    sysfs_write("/sys/bus/pci/drivers/hc1/unbind", bdf);
+    hc1_write_file("/sys/bus/pci/drivers/hc1/unbind", bdf);
 
     CHECK(!pthread_join(th, &ret));
     /* The reader either drained a finished generation or saw -ENODEV. */
@@ -94,7 +86,7 @@ int main(void) {
     CHECK_OK(munmap(ring, s.ring_bytes));
     CHECK_OK(close(fd));
 
-    sysfs_write("/sys/bus/pci/drivers/hc1/bind", bdf);
+    hc1_write_file("/sys/bus/pci/drivers/hc1/bind", bdf);
     end = hc1_now() + 10;
     while (access(HC1_DEV, F_OK) != 0) {
         if (hc1_now() > end)

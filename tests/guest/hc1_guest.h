@@ -142,6 +142,23 @@ static inline long hc1_sysfs_long(const char* attr) {
     return strtol(buf, NULL, 0);
 }
 
+/* Write @val to the file at @path (sysfs and the like). */
+static inline void hc1_write_file(const char* path, const char* val) {
+    FILE* f = fopen(path, "w");
+
+    if (!f || fputs(val, f) < 0 || fclose(f))
+        FAIL("write %s to %s: %s", val, path, strerror(errno));
+}
+
+/* Set the card's sysfs @attr to @val. */
+static inline void hc1_sysfs_set(const char* attr, long val) {
+    char path[256], buf[32];
+
+    snprintf(path, sizeof(path), HC1_SYSFS "/%s", attr);
+    snprintf(buf, sizeof(buf), "%ld\n", val);
+    hc1_write_file(path, buf);
+}
+
 static inline void hc1_sysfs_str(const char* attr, char* buf, size_t len) {
     char path[256];
     FILE* f;
