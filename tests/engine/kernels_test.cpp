@@ -8,9 +8,12 @@
 
 #include "hc1e/kernels.hpp"
 #include "hc1e/sampler.hpp"
+#include "test_util.hpp"
 
 namespace hc1e {
 namespace {
+
+using test::reference_attention;
 
 std::vector<const Kernels*> simd_sets() {
     std::vector<const Kernels*> out;
@@ -150,22 +153,9 @@ TEST(Kernels, AttentionMatchesTheDefinition) {
                     return double(c[(t / kKvTile) * hs * kKvTile + i * kKvTile + t % kKvTile]);
                 };
                 const double scale = 1.0 / std::sqrt(double(hs));
-                std::vector<double> expect(n_heads * hs);
-                for (size_t h = 0; h < n_heads; h++) {
-                    std::vector<double> w(n_pos);
-                    double max = -1e300, sum = 0;
-                    for (size_t t = 0; t < n_pos; t++) {
-                        for (size_t i = 0; i < hs; i++)
-                            w[t] += q[h * hs + i] * at(k, t, i);
-                        w[t] *= scale;
-                        max = std::max(max, w[t]);
-                    }
-                    for (double& x : w)
-                        sum += (x = std::exp(x - max));
-                    for (size_t i = 0; i < hs; i++)
-                        for (size_t t = 0; t < n_pos; t++)
-                            expect[h * hs + i] += w[t] / sum * at(v, t, i);
-                }
+                const std::vector<double> expect = reference_attention(
+                    q, n_heads, hs, n_pos, scale, [&](size_t t, size_t i) { return at(k, t, i); },
+                    [&](size_t t, size_t i) { return at(v, t, i); });
                 for (const Kernels* ks : sets) {
                     std::vector<float> att(n_heads * tiles * kKvTile), out(n_heads * hs);
                     ks->attend(q.data(), n_heads, k.data(), v.data(), n_pos, hs, float(scale),

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -14,6 +16,30 @@
 #include "hc1_engine.h"
 
 namespace hc1e::test {
+
+// One KV head's attention in double, for checking the kernels: @n_heads
+// query heads of @hs dimensions over positions [0, @n_pos); key(t, i) and
+// value(t, i) read position t, dimension i of the cache.
+template <class Key, class Value>
+std::vector<double> reference_attention(const std::vector<float>& q, size_t n_heads, size_t hs,
+                                        size_t n_pos, double scale, Key key, Value value) {
+    std::vector<double> out(n_heads * hs);
+    for (size_t h = 0; h < n_heads; h++) {
+        std::vector<double> w(n_pos);
+        double max = -1e300, sum = 0;
+        for (size_t t = 0; t < n_pos; t++) {
+            for (size_t i = 0; i < hs; i++)
+                w[t] += q[h * hs + i] * key(t, i);
+            max = std::max(max, w[t] *= scale);
+        }
+        for (double& x : w)
+            sum += (x = std::exp(x - max));
+        for (size_t i = 0; i < hs; i++)
+            for (size_t t = 0; t < n_pos; t++)
+                out[h * hs + i] += w[t] / sum * value(t, i);
+    }
+    return out;
+}
 
 inline std::string model_file(const char* name) {
     return std::string(HC1_MODEL_DIR) + "/" + name;
