@@ -56,8 +56,8 @@ int main(void) {
     snprintf(tok, sizeof(tok), "%s/tok512.bin", HC1_MODEL_DIR);
     f = fopen(model, "rb");
     if (!f) {
-        printf("skip: %s is absent\n", model);
-        return 77;
+        printf("FAIL: %s is missing from the repository\n", model);
+        return 1;
     }
     fclose(f);
 

@@ -53,8 +53,8 @@ inline bool exists(const std::string& path) {
 #define HC1E_REQUIRE_MODEL(file)                                                                   \
     do {                                                                                           \
         if (!::hc1e::test::exists(::hc1e::test::model_file(file)))                                 \
-            GTEST_SKIP() << "model file " << ::hc1e::test::model_file(file)                        \
-                         << " is absent (set HC1_MODEL_DIR)";                                      \
+            FAIL() << "model file " << ::hc1e::test::model_file(file)                              \
+                   << " is missing from the repository";                                           \
     } while (0)
 
 struct EngineCloser {

@@ -20,7 +20,7 @@ class TokenizerTest : public testing::TestWithParam<const char*> {
         std::string path = hctest::model_dir() + "/" + GetParam();
         auto blob = hctest::vocab_blob_from_llama2c(path);
         if (!blob)
-            GTEST_SKIP() << path << " is absent (set HC1_MODEL_DIR)";
+            FAIL() << path << " is missing from the repository";
         tok_.emplace(hc::Tokenizer::from_blob(*blob, kBos, kEos));
     }
     const hc::Tokenizer& tok() const { return *tok_; }
@@ -89,7 +89,7 @@ INSTANTIATE_TEST_SUITE_P(Vocabularies, TokenizerTest,
 TEST(Tok512, KnownEncodings) {
     auto blob = hctest::vocab_blob_from_llama2c(hctest::model_dir() + "/tok512.bin");
     if (!blob)
-        GTEST_SKIP() << "tok512.bin is absent (set HC1_MODEL_DIR)";
+        FAIL() << "tok512.bin is missing from the repository";
     hc::Tokenizer tok = hc::Tokenizer::from_blob(*blob, kBos, kEos);
     EXPECT_EQ(tok.size(), 512u);
     EXPECT_EQ(tok.encode("Once upon a time"), (std::vector<uint32_t>{1, 403, 407, 261, 378}));
@@ -101,7 +101,7 @@ TEST(Tok512, KnownEncodings) {
 TEST(Llama2Vocab, KnownEncodings) {
     auto blob = hctest::vocab_blob_from_llama2c(hctest::model_dir() + "/tokenizer.bin");
     if (!blob)
-        GTEST_SKIP() << "tokenizer.bin is absent (set HC1_MODEL_DIR)";
+        FAIL() << "tokenizer.bin is missing from the repository";
     hc::Tokenizer tok = hc::Tokenizer::from_blob(*blob, kBos, kEos);
     EXPECT_EQ(tok.size(), 32000u);
     EXPECT_EQ(tok.encode("Once upon a time"), (std::vector<uint32_t>{1, 9038, 2501, 263, 931}));

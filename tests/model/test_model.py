@@ -7,7 +7,7 @@
   text recorded in expected-greedy.txt, with a margin that any fp32
   implementation (the engine) must reproduce too;
 - the reference sampler gives the project's known answer for the shared
-  stories260K model (skipped where HC1_MODEL_DIR lacks it);
+  stories260K model (models/llama2c);
 - the numpy reference forward equals PyTorch's on an exported model
   (skipped without python3-torch);
 - truncated or corrupt files are refused with an error.
@@ -166,14 +166,12 @@ class BadInputTest(unittest.TestCase):
         self.assertIn(b"too short", r.stderr)
 
 
-class SharedModelTest(unittest.TestCase):
+class ReferenceModelTest(unittest.TestCase):
     """The reference sampler against the project's known answer for stories260K."""
 
     def test_stories260k_known_answer(self):
-        d = os.environ.get("HC1_MODEL_DIR", os.path.join(ROOT, "..", "shared", "models"))
+        d = os.environ.get("HC1_MODEL_DIR", os.path.join(ROOT, "models", "llama2c"))
         model, tok = os.path.join(d, "stories260K.bin"), os.path.join(d, "tok512.bin")
-        if not (os.path.exists(model) and os.path.exists(tok)):
-            self.skipTest("stories260K.bin/tok512.bin not in %s (set HC1_MODEL_DIR)" % d)
         ckpt = sample.Checkpoint(model)
         out = sample.generate(sample.Transformer(ckpt), hc1_tokenizer.Tokenizer.load(tok, ckpt.vocab_size),
                               sample.Sampler(ckpt.vocab_size, 0.0, 0.9, 1), "Once upon a time", 200)

@@ -23,7 +23,7 @@ using namespace std::chrono_literals;
 namespace {
 
 // llama2.c known answer for stories260K + tok512, BOS + "Once upon a time",
-// greedy, fp32 (docs of the model; see ../shared/DESIGN.md).
+// greedy, fp32 (models/llama2c/README.md).
 constexpr std::string_view kPrompt = "Once upon a time";
 constexpr std::string_view kKnownText =
     "Once upon a time, there was a little girl named Lily. She loved to play outside in "
@@ -112,7 +112,7 @@ class Hc1Test : public ::testing::Test {
             GTEST_SKIP() << "HC1_QEMU not set (path to the built qemu-system-x86_64)";
         if (!std::filesystem::exists(model_dir() + "/stories260K.bin") ||
             !std::filesystem::exists(model_dir() + "/tok512.bin"))
-            GTEST_SKIP() << "model not found in " << model_dir();
+            FAIL() << "model missing from " << model_dir();
     }
 
     // A card, enabled, with I/O queue 1 and context 0 created.
