@@ -23,15 +23,14 @@ raw=$build/bench
 out=$src/bench
 rounds=${BENCH_ROUNDS:-24}
 sweep=${BENCH_SWEEP:-"1:0 16:200 16:1000 32:1000 32:2000 32:4000 32:8000 32:16000 32:0 64:16000"}
-model=$("$src/tools/vm/default-model.sh" model)
-tokenizer=$("$src/tools/vm/default-model.sh" tokenizer)
-model_dir=$(dirname "$model")
+# stories260K: the model the committed figures and the engine's targets name.
+model_dir=$src/models/llama2c
+model=$model_dir/stories260K.bin
+tokenizer=$model_dir/tok512.bin
 
 for f in "$bin/hc1-engine" "$bin/hc1-bench-card" "$bin/hc1-bench-guest" "$qemu"; do
 	[ -x "$f" ] || { echo "bench: $f missing: run 'make all'" >&2; exit 2; }
 done
-[ "$(basename "$model")" = stories260K.bin ] || {
-	echo "bench: the card bench needs stories260K.bin (HC1_MODEL_DIR)" >&2; exit 2; }
 mkdir -p "$raw" "$out"
 git -C "$src" describe --always --dirty >"$raw/revision" 2>/dev/null || echo unknown >"$raw/revision"
 
@@ -70,7 +69,7 @@ engine_again before-guest
 step "end to end in the guest" guest
 script="ROUNDS=$rounds SWEEP='$sweep'
 $(cat "$src/tools/bench/guest.sh")"
-HC1_BUILD=$build HC1_QEMU=$qemu "$src/tools/vm/hc1-vm" --timeout 900 -- "$script" >"$raw/guest.log"
+HC1_BUILD=$build HC1_QEMU=$qemu "$src/tools/vm/hc1-vm" --timeout 900 --model "$model" -- "$script" >"$raw/guest.log"
 sed -n 's/.*BENCH //p' "$raw/guest.log" | tr -d '\r' >"$raw/guest.jsonl"
 engine_again after-guest
 

@@ -27,6 +27,9 @@ BUILD=$(readlink -f "${1:-$SRC/build}")
 OUT=$BUILD/stress
 SEED=${HC1_STRESS_SEED:-20261201}
 VM="$SRC/tools/vm/hc1-vm"
+# stories260K, for the known answer the guest checks after each ordeal.
+model=$SRC/models/llama2c/stories260K.bin
+tokenizer=$SRC/models/llama2c/tok512.bin
 export HC1_BUILD=$BUILD
 mkdir -p "$OUT"
 rm -f "$OUT"/*.log "$OUT"/sanitizer.*
@@ -100,7 +103,7 @@ exit \$fail
 EOF
 )
 log "guest: fuzz, faults, kill storm, soak, known answer (fault-inject=on)"
-$VM --timeout "$VM_TIMEOUT" --device-opts ",fault-inject=on" -- "$guest_cmd" \
+$VM --timeout "$VM_TIMEOUT" --model "$model" --device-opts ",fault-inject=on" -- "$guest_cmd" \
 	>"$OUT/guest.log" 2>&1
 guest_rc=$?
 grep -E '^(fuzz|faults|killstorm|soak):|STRESS-|FAIL' "$OUT/guest.log" >&2
@@ -114,15 +117,13 @@ done
 
 # ------------------------------------------------------- 3. surprise removal
 log "surprise removal and hot re-add ($READERS readers)"
-model=$("$SRC/tools/vm/default-model.sh" model)
-tokenizer=$("$SRC/tools/vm/default-model.sh" tokenizer)
 sock=$OUT/qmp.sock
 rm -f "$sock"
 # With the sanitizer QEMU in full mode: unplugging runs the device's
 # teardown, which the fuzzer never reaches.
 ASAN_OPTIONS="detect_leaks=0:log_path=$OUT/sanitizer.hotplug-asan" \
 UBSAN_OPTIONS="print_stacktrace=1:log_path=$OUT/sanitizer.hotplug-ubsan" \
-HC1_QEMU=$QEMU $VM --timeout 600 --qmp "$sock" -- \
+HC1_QEMU=$QEMU $VM --timeout 600 --model "$model" --qmp "$sock" -- \
 	"stress-hc1-hotplug $READERS && guest-hc1-known-answer && rmmod hc1 && echo HC1-HOTPLUG: rmmod ok" \
 	>"$OUT/hotplug.log" 2>&1 &
 vm_pid=$!
