@@ -4,16 +4,19 @@
 #   qemu-device/build-qemu.sh OUTDIR
 #
 # Debian 12's QEMU 7.2 source (apt-get source qemu, with Debian's patches) is
-# unpacked once per checkout into ${XDG_CACHE_HOME:-$HOME/.cache}/hc1/qemu-HASH/
-# and configured for x86_64-softmmu only, with every optional feature off.
-# Our device is copied
-# into hw/misc and hooked into its meson.build, Kconfig and trace-events
-# between marker lines, so re-running is harmless.  The engine (a CMake static
+# unpacked once into ${XDG_CACHE_HOME:-$HOME/.cache}/hc1/qemu/ and configured
+# for x86_64-softmmu only, with every optional feature off but user
+# networking (slirp: hc1-serve's port forward).  Our device is copied into
+# hw/misc and hooked into its meson.build, Kconfig and trace-events between
+# marker lines, so re-running is harmless.  The engine (a CMake static
 # library, qemu-device/engine) is built into the cache and linked in.
 #
-# One persistent build directory is kept: when inputs change, only ninja's
-# incremental rebuild runs.  When nothing changed (hash of every input), the
-# script finishes in about a second.
+# The cache is keyed on the build's inputs, never on the checkout's path: the
+# inputs (the device, the engine, include/) are staged into the cache first
+# and the build reads only that copy, so a second clone of the same commit
+# finds QEMU already built for it.  One persistent build directory is kept:
+# when inputs change, only ninja's incremental rebuild runs.  When nothing
+# changed (hash of every input), the script finishes in about a second.
 #
 # Output: OUTDIR/qemu-system-x86_64 and OUTDIR/pc-bios/ (SeaBIOS from the
 # seabios package, option ROMs built from the QEMU source).  Run QEMU with
@@ -41,11 +44,10 @@ SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
 DEVDIR=$(dirname "$SCRIPT")
 REPO=$(cd "$DEVDIR/.." && pwd)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/hc1
-# Each checkout (worktree) gets its own source tree and build directory: the
-# device and engine sources differ between branches, and sharing one tree
-# would make ninja rebuild on every switch (or, worse, trust mtimes of
-# another checkout's older files).  Downloads are shared.
-INSTANCE=$CACHE/qemu-$(printf '%s' "$REPO" | sha256sum | cut -c1-12)
+# One source tree and build directory for every checkout.  Checkouts hand
+# it their inputs through STAGE (below), copied file by file only where the
+# content differs, so ninja's mtimes stay truthful across checkouts.
+INSTANCE=$CACHE/qemu
 JOBS=${HC1_JOBS:-2}
 SANITIZE=${HC1_QEMU_SANITIZE:-0}
 LOCK=$CACHE/build-qemu.lock
@@ -58,6 +60,7 @@ CONFIGURE_FLAGS=(
 	--disable-werror
 	--disable-install-blobs
 	--enable-trace-backends=log
+	--enable-slirp
 )
 ENGINE_CMAKE_FLAGS=()
 if [ "$SANITIZE" = 1 ]; then
@@ -102,6 +105,32 @@ fetch_source() {
 	fi
 }
 
+# ------------------------------------------------------------ inputs
+# Everything the build reads from the checkout, copied under the cache.
+STAGE=$INSTANCE/inputs
+
+# Mirror directory $1 into $2: copy what differs, delete what is gone.
+mirror() {
+	local from=$1 to=$2 f
+
+	mkdir -p "$to"
+	(cd "$from" && find . -type f -not -name '.*' -print) | while read -r f; do
+		mkdir -p "$to/$(dirname "$f")"
+		put_file "$from/$f" "$to/$f"
+	done
+	(cd "$to" && find . -type f -print) | while read -r f; do
+		[ -f "$from/$f" ] || rm -f "$to/$f"
+	done
+}
+
+stage_inputs() {
+	mirror "$REPO/include" "$STAGE/include"
+	mirror "$REPO/qemu-device/engine" "$STAGE/engine"
+	mkdir -p "$STAGE/device"
+	put_file "$DEVDIR/hc1.c" "$STAGE/device/hc1.c"
+	put_file "$DEVDIR/trace-events" "$STAGE/device/trace-events"
+}
+
 # ------------------------------------------------------------ engine
 ENGINE_BUILD=$INSTANCE/engine-build
 ENGINE_WRAP=$INSTANCE/engine-wrap
@@ -109,7 +138,7 @@ ENGINE_WRAP=$INSTANCE/engine-wrap
 # Builds the engine library alone: a wrapper project provides the one
 # target (hc1_contract) the engine needs from the top-level CMakeLists.txt.
 build_engine() {
-	grep -q 'hc1_engine' "$REPO/qemu-device/engine/CMakeLists.txt" ||
+	grep -q 'hc1_engine' "$STAGE/engine/CMakeLists.txt" ||
 		die "qemu-device/engine has no hc1_engine target yet (merge branch engine)"
 	mkdir -p "$ENGINE_WRAP"
 	cat >"$ENGINE_WRAP/CMakeLists.txt.new" <<-EOF
@@ -124,9 +153,8 @@ build_engine() {
 		set(CMAKE_RUNTIME_OUTPUT_DIRECTORY \${CMAKE_BINARY_DIR}/bin)
 		add_library(hc1_contract INTERFACE)
 		target_include_directories(hc1_contract INTERFACE
-		  $REPO/include $REPO/include/uapi)
-		set(HC1_MODEL_DIR "$REPO/../shared/models" CACHE PATH "")
-		add_subdirectory($REPO/qemu-device/engine engine)
+		  $STAGE/include $STAGE/include/uapi)
+		add_subdirectory($STAGE/engine engine)
 	EOF
 	if ! cmp -s "$ENGINE_WRAP/CMakeLists.txt.new" "$ENGINE_WRAP/CMakeLists.txt"; then
 		mv "$ENGINE_WRAP/CMakeLists.txt.new" "$ENGINE_WRAP/CMakeLists.txt"
@@ -169,8 +197,8 @@ put_file() {
 integrate_device() {
 	local misc=$SRC/hw/misc link_args="" lib ss=softmmu_ss san=""
 
-	put_file "$DEVDIR/hc1.c" "$misc/hc1.c"
-	put_block "$misc/trace-events" "$(cat "$DEVDIR/trace-events")"
+	put_file "$STAGE/device/hc1.c" "$misc/hc1.c"
+	put_block "$misc/trace-events" "$(cat "$STAGE/device/trace-events")"
 	put_block "$misc/Kconfig" "config HC1
     bool
     default y if PCI_DEVICES
@@ -184,7 +212,7 @@ integrate_device() {
 	# QEMU 8.1 renamed softmmu_ss to system_ss.
 	grep -q '^system_ss' "$misc/meson.build" && ss=system_ss
 	put_block "$misc/meson.build" "hc1_dep = declare_dependency(
-  compile_args: [$san'-I$REPO/include', '-I$REPO/qemu-device/engine'],
+  compile_args: [$san'-I$STAGE/include', '-I$STAGE/engine'],
   link_args: [$san'-Wl,--start-group', $link_args'-Wl,--end-group',
               '-lstdc++', '-lpthread', '-lm'])
 $ss.add(when: 'CONFIG_HC1', if_true: [files('hc1.c'), hc1_dep])"
@@ -247,12 +275,14 @@ install_default_model() {
 	done
 }
 
+# Over contents and paths relative to the checkout: the same commit hashes
+# the same wherever it is cloned.
 inputs_hash() {
 	{
-		echo "$QEMU_VERSION ${CONFIGURE_FLAGS[*]} $REPO"
-		sha256sum "$SCRIPT" "$DEVDIR/hc1.c" "$DEVDIR/trace-events" \
-			"$REPO/include/hc1/hw.h"
-		find "$REPO/qemu-device/engine" -type f -not -name '.*' -print0 |
+		echo "$QEMU_VERSION ${CONFIGURE_FLAGS[*]}"
+		cd "$REPO"
+		sha256sum qemu-device/build-qemu.sh qemu-device/hc1.c qemu-device/trace-events
+		find include qemu-device/engine -type f -not -name '.*' -print0 |
 			sort -z | xargs -0 sha256sum
 	} | sha256sum | cut -d' ' -f1
 }
@@ -260,6 +290,12 @@ inputs_hash() {
 STAMP=$OUTDIR/.hc1-inputs
 up_to_date() {
 	[ -x "$OUTDIR/qemu-system-x86_64" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$HASH" ]
+}
+
+# The shared build directory last finished a build of exactly these inputs
+# (another clone of the same commit): install it, build nothing.
+built_here() {
+	[ -x "$BUILD/qemu-system-x86_64" ] && [ "$(cat "$BUILD/.hc1-inputs" 2>/dev/null)" = "$HASH" ]
 }
 
 # The common case answers at once, even while another checkout is building.
@@ -284,7 +320,15 @@ if up_to_date; then
 	log "up to date ($OUTDIR/qemu-system-x86_64)"
 	exit 0
 fi
+if built_here; then
+	install_outputs
+	echo "$HASH" >"$STAMP"
+	log "reused the cached build of these inputs ($BUILD)"
+	exit 0
+fi
 
+rm -f "$BUILD/.hc1-inputs"
+stage_inputs
 build_engine
 integrate_device
 configure_qemu
@@ -298,6 +342,7 @@ log "building QEMU (ninja -j$JOBS)"
 ninja -C "$BUILD" -j"$JOBS" qemu-system-x86_64 >&2
 echo "$ENGINE_SUM" >"$BUILD/.hc1-engine"
 build_option_roms
+echo "$HASH" >"$BUILD/.hc1-inputs"
 install_outputs
 echo "$HASH" >"$STAMP"
 log "built $OUTDIR/qemu-system-x86_64 (QEMU $QEMU_VERSION)"

@@ -12,7 +12,8 @@ PKGS="build-essential cmake ninja-build pkg-config git dpkg-dev
  seabios linux-headers-amd64 kmod cpio busybox-static
  liburing-dev libpci-dev pciutils libcmocka-dev libgtest-dev libgmock-dev
  clang-format python3-numpy python3-matplotlib
- bc libelf-dev libssl-dev"
+ bc libelf-dev libssl-dev
+ libslirp-dev libcpp-httplib-dev nlohmann-json3-dev prometheus chromium"
 
 missing=""
 for p in $PKGS; do
