@@ -62,26 +62,47 @@ qemu: $(BUILD)/.deps
 kernel: $(BUILD)/.deps
 	$(SRC)/tools/vm/fetch-kernel.sh $(CACHE)/kernel >/dev/null
 
+# Each layer ends with one "LAYER: N passed, N failed, N skipped" line (and
+# every skip's reason) from tests/summary.py; make test repeats the three.
+SUMMARY := $(BUILD)/test-summary
 test: all
-	@rc=0; \
+	@rc=0; rm -rf $(SUMMARY); \
 	$(MAKE) --no-print-directory test-host || rc=1; \
 	$(MAKE) --no-print-directory test-qtest || rc=1; \
 	$(MAKE) --no-print-directory test-guest || rc=1; \
+	echo "== summary"; cat $(SUMMARY)/host $(SUMMARY)/qtest $(SUMMARY)/guest 2>/dev/null || rc=1; \
 	exit $$rc
 
 test-host: userspace
-	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+	@mkdir -p $(SUMMARY) $(BUILD)/Testing
+	@rc=0; ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) \
+		--output-junit $(BUILD)/Testing/host.xml || rc=1; \
+	$(SRC)/tests/summary.py host $(SUMMARY)/host $(BUILD)/Testing/host.xml || rc=1; \
+	exit $$rc
 
 test-qtest: userspace qemu
-	$(SRC)/tests/qtest/run.sh $(QEMU)
-	HC1_QEMU=$(QEMU) $(BUILD)/bin/qtest-hc1-fuzz 20000 1
+	@mkdir -p $(SUMMARY) $(BUILD)/Testing
+	@rc=0; $(SRC)/tests/qtest/run.sh $(QEMU) --gtest_output=json:$(BUILD)/Testing/qtest.json || rc=1; \
+	fuzz=0; HC1_QEMU=$(QEMU) $(BUILD)/bin/qtest-hc1-fuzz 20000 1 || fuzz=$$?; \
+	$(SRC)/tests/summary.py qtest $(SUMMARY)/qtest $(BUILD)/Testing/qtest.json \
+		qtest-hc1-fuzz=$$fuzz || rc=1; \
+	exit $$rc
 
-# Everything in one boot, then the fault-injection tests (the reset tests'
-# second half, guest-hc1-faults) on a card that has fault injection (a
-# test-only register, off by default).
+# The guest tests pin llama2.c's known answers, so the card burns the
+# reference model from the repository.  Everything in one boot, then the
+# fault-injection tests (the reset tests' second half, guest-hc1-faults) on
+# a card that has fault injection (a test-only register, off by default).
+REF_MODEL := $(SRC)/models/llama2c/stories260K.bin
 test-guest: all
-	$(VM) --timeout $(GUEST_TIMEOUT) -- hc1-run-tests
-	$(VM) --timeout 300 --device-opts ,fault-inject=on -- hc1-run-tests guest-hc1-reset guest-hc1-faults
+	@mkdir -p $(SUMMARY) $(BUILD)/Testing
+	@rc=0; \
+	$(VM) --timeout $(GUEST_TIMEOUT) --model $(REF_MODEL) -- hc1-run-tests \
+		| tee $(BUILD)/Testing/guest-1.log || rc=1; \
+	$(VM) --timeout 300 --model $(REF_MODEL) --device-opts ,fault-inject=on -- \
+		hc1-run-tests guest-hc1-reset guest-hc1-faults | tee $(BUILD)/Testing/guest-2.log || rc=1; \
+	$(SRC)/tests/summary.py guest $(SUMMARY)/guest \
+		$(BUILD)/Testing/guest-1.log $(BUILD)/Testing/guest-2.log || rc=1; \
+	exit $$rc
 
 debug-kernel: $(BUILD)/.deps
 	$(SRC)/tools/vm/build-debug-kernel.sh $(DEBUG_KERNEL)

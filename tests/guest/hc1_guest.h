@@ -60,7 +60,7 @@
     } while (0)
 
 static inline void skip(const char* why) {
-    printf("SKIP: %s\n", why);
+    fprintf(stderr, "SKIP: %s\n", why);
     exit(77);
 }
 
