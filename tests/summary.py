@@ -23,8 +23,13 @@ def reason(text):
     for i, l in enumerate(lines):  # GoogleTest: "file:line: Skipped" then the message
         if l.endswith("Skipped") and i + 1 < len(lines):
             return lines[i + 1]
+    for pattern in (r"skipped '(.*)'", r"SKIP: *(.*)"):  # unittest; our own programs
+        for l in lines:
+            m = re.search(pattern, l)
+            if m:
+                return m.group(1)
     for l in reversed(lines):
-        if re.search(r"skip", l, re.I) and not l.startswith("[  SKIPPED"):
+        if re.search(r"skip", l, re.I) and not re.search(r"\[  SKIPPED|\d+ skipped", l):
             return l
     return "no reason given"
 

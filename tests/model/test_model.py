@@ -209,7 +209,11 @@ class TorchEquivalenceTest(unittest.TestCase):
 
 
 def main():
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    """Run the test classes named on the command line, or all of them."""
+    module = sys.modules[__name__]
+    loader = unittest.defaultTestLoader
+    suite = (loader.loadTestsFromNames(sys.argv[1:], module) if len(sys.argv) > 1
+             else loader.loadTestsFromModule(module))
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     failed = len(result.failures) + len(result.errors)
     skipped = len(result.skipped)
