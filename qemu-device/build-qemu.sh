@@ -12,7 +12,7 @@
 # library, qemu-device/engine) is built into the cache and linked in.
 #
 # The cache is keyed on the build's inputs, never on the checkout's path: the
-# inputs (the device, the engine, include/) are staged into the cache first
+# inputs (the device, the engine, include/hc1) are staged into the cache first
 # and the build reads only that copy, so a second clone of the same commit
 # finds QEMU already built for it.  One persistent build directory is kept:
 # when inputs change, only ninja's incremental rebuild runs.  When nothing
@@ -124,7 +124,9 @@ mirror() {
 }
 
 stage_inputs() {
-	mirror "$REPO/include" "$STAGE/include"
+	# The device reads one contract, the hardware's; libhc's and the
+	# kernel's headers changing must not rebuild QEMU.
+	mirror "$REPO/include/hc1" "$STAGE/include/hc1"
 	mirror "$REPO/qemu-device/engine" "$STAGE/engine"
 	mkdir -p "$STAGE/device"
 	put_file "$DEVDIR/hc1.c" "$STAGE/device/hc1.c"
@@ -153,7 +155,7 @@ build_engine() {
 		set(CMAKE_RUNTIME_OUTPUT_DIRECTORY \${CMAKE_BINARY_DIR}/bin)
 		add_library(hc1_contract INTERFACE)
 		target_include_directories(hc1_contract INTERFACE
-		  $STAGE/include $STAGE/include/uapi)
+		  $STAGE/include)
 		add_subdirectory($STAGE/engine engine)
 	EOF
 	if ! cmp -s "$ENGINE_WRAP/CMakeLists.txt.new" "$ENGINE_WRAP/CMakeLists.txt"; then
@@ -282,7 +284,7 @@ inputs_hash() {
 		echo "$QEMU_VERSION ${CONFIGURE_FLAGS[*]}"
 		cd "$REPO"
 		sha256sum qemu-device/build-qemu.sh qemu-device/hc1.c qemu-device/trace-events
-		find include qemu-device/engine -type f -not -name '.*' -print0 |
+		find include/hc1 qemu-device/engine -type f -not -name '.*' -print0 |
 			sort -z | xargs -0 sha256sum
 	} | sha256sum | cut -d' ' -f1
 }
