@@ -57,11 +57,23 @@ int main(void) {
     struct hc_generate_params p = {.size = sizeof(p), .max_tokens = 120};
     struct hc_result r = {.size = sizeof(r)};
     struct text t = {0};
-    int got = hc_generate(s, "Once upon a time", &p, collect, &t, &r);
+    /* Each model this test accepts, with its greedy continuation. */
+    const char *prompt = "Once upon a time", *answer = NULL;
+    if (strcmp(info.name, "stories260K") == 0) {
+        answer = ", there was a little girl named Lily.";
+    } else if (strcmp(info.name, "hc1-kjv") == 0) {
+        prompt = "And the LORD said";
+        answer = " unto Moses, Thus saith the LORD of hosts.";
+    } else {
+        fprintf(stderr, "SKIP: no known answer for model %s\n", info.name);
+        hc_session_close(s);
+        hc_card_close(card);
+        return 77;
+    }
+    int got = hc_generate(s, prompt, &p, collect, &t, &r);
     CHECK(got > 0 && (uint32_t)got == r.tokens);
-    printf("Once upon a time%s\n", t.buf);
-    if (info.vocab_size == 512)
-        CHECK(strncmp(t.buf, ", there was a little girl named Lily.", 37) == 0);
+    printf("%s%s\n", prompt, t.buf);
+    CHECK(strncmp(t.buf, answer, strlen(answer)) == 0);
 
     /*
      * Room for the cancel to overtake the card: the reader's second batch
@@ -70,8 +82,8 @@ int main(void) {
      */
     struct text stop = {.stop_after = 2};
     p.flags = HC_GEN_IGNORE_EOS;
-    p.max_tokens = 480;
-    got = hc_generate(s, "Once upon a time", &p, collect, &stop, &r);
+    p.max_tokens = info.context_len - 16; /* the prompt's few tokens fit */
+    got = hc_generate(s, prompt, &p, collect, &stop, &r);
     CHECK(got >= 2 && r.finish == HC_FINISH_CANCELLED);
 
     p.n_stop = 5;
