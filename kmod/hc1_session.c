@@ -590,6 +590,20 @@ static void hc1_set_owner(struct hc1_file *s)
 		put_task_struct(old);
 }
 
+/*
+ * Claim the cancel of a generation whose parking process is gone; true if
+ * the caller must send it.  Called with s->state_lock held.
+ */
+static bool hc1_claim_orphan(struct hc1_file *s)
+{
+	if (s->gen_state != HC1_GEN_RUNNING || s->cancel_sent ||
+	    s->cancel_inflight || !hc1_owner_gone(s))
+		return false;
+	s->cancel_sent = true;
+	WRITE_ONCE(s->cancel_inflight, true);
+	return true;
+}
+
 /* Called from the watchdog with sessions_lock held. */
 static void hc1_session_check(struct hc1_file *s, unsigned long now)
 {
@@ -597,16 +611,11 @@ static void hc1_session_check(struct hc1_file *s, unsigned long now)
 	struct hc1_uring_pdu *pdu, *tmp;
 	unsigned long limit = msecs_to_jiffies(hc1_timeout_ms);
 	LIST_HEAD(expired);
-	bool stalled = false, orphaned = false;
+	bool stalled = false, orphaned;
 
 	hc1_session_progress(s);
 	spin_lock_irq(&s->state_lock);
-	if (s->gen_state == HC1_GEN_RUNNING && !s->cancel_sent &&
-	    !s->cancel_inflight && hc1_owner_gone(s)) {
-		s->cancel_sent = true;
-		WRITE_ONCE(s->cancel_inflight, true);
-		orphaned = true;
-	}
+	orphaned = hc1_claim_orphan(s);
 	if (s->gen_state == HC1_GEN_RUNNING) {
 		if (s->produced != s->progress) {
 			s->progress = s->produced;
@@ -1427,6 +1436,30 @@ static int hc1_open(struct inode *inode, struct file *file)
 	return stream_open(inode, file);
 }
 
+/*
+ * Every close() of the file, the one at process exit included.  io_uring
+ * commands an exiting process parked keep the file open (6.1 cannot cancel
+ * them), so release() is not called yet; cancel the orphaned generation
+ * here rather than let the card generate for nobody until the watchdog
+ * looks.  The owner's thread group is no longer live by the time its files
+ * are closed (do_exit() counts it down before exit_files()).
+ */
+static int hc1_flush(struct file *file, fl_owner_t id)
+{
+	struct hc1_file *s = file->private_data;
+	struct hc1_dev *hdev = s->hdev;
+	bool orphaned;
+
+	mutex_lock(&hdev->sessions_lock);
+	spin_lock_irq(&s->state_lock);
+	orphaned = !hdev->dma_gone && hc1_claim_orphan(s);
+	spin_unlock_irq(&s->state_lock);
+	if (orphaned)
+		hc1_cancel_async(s);
+	mutex_unlock(&hdev->sessions_lock);
+	return 0;
+}
+
 static int hc1_release(struct inode *inode, struct file *file)
 {
 	struct hc1_file *s = file->private_data;
@@ -1466,6 +1499,7 @@ static void hc1_show_fdinfo(struct seq_file *m, struct file *file)
 const struct file_operations hc1_fops = {
 	.owner = THIS_MODULE,
 	.open = hc1_open,
+	.flush = hc1_flush,
 	.release = hc1_release,
 	.read = hc1_read,
 	.poll = hc1_poll,
