@@ -91,8 +91,13 @@ test-qtest: userspace qemu
 # The guest tests pin llama2.c's known answers, so the card burns the
 # reference model from the repository.  Everything in one boot, then the
 # fault-injection tests (the reset tests' second half, guest-hc1-faults) on
-# a card that has fault injection (a test-only register, off by default).
+# a card that has fault injection (a test-only register, off by default),
+# then a server of three cards: two of the reference model and one of the
+# card's own (hc1-kjv), with fault injection for the multi-card test's
+# reset (tests named multicard-*, which only this boot runs).
 REF_MODEL := $(SRC)/models/llama2c/stories260K.bin
+KJV_MODEL := $(SRC)/models/hc1-kjv.bin
+MULTICARD := --card $(REF_MODEL) --card $(REF_MODEL) --card $(KJV_MODEL)
 test-guest: all
 	@mkdir -p $(SUMMARY) $(BUILD)/Testing
 	@rc=0; \
@@ -100,8 +105,11 @@ test-guest: all
 		| tee $(BUILD)/Testing/guest-1.log || rc=1; \
 	$(VM) --timeout 300 --model $(REF_MODEL) --device-opts ,fault-inject=on -- \
 		hc1-run-tests guest-hc1-reset guest-hc1-faults | tee $(BUILD)/Testing/guest-2.log || rc=1; \
-	$(SRC)/tests/summary.py guest $(SUMMARY)/guest \
-		$(BUILD)/Testing/guest-1.log $(BUILD)/Testing/guest-2.log || rc=1; \
+	$(VM) --timeout 600 $(MULTICARD) --device-opts ,fault-inject=on -- \
+		hc1-run-tests multicard-hcctl multicard-c-api multicard-libhc \
+		| tee $(BUILD)/Testing/guest-3.log || rc=1; \
+	$(SRC)/tests/summary.py guest $(SUMMARY)/guest $(BUILD)/Testing/guest-1.log \
+		$(BUILD)/Testing/guest-2.log $(BUILD)/Testing/guest-3.log || rc=1; \
 	exit $$rc
 
 debug-kernel: $(BUILD)/.deps

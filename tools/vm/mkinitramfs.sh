@@ -32,8 +32,9 @@ if [ -d "$build/bin" ]; then
 	done
 fi
 [ -d "$build/lib" ] && cp -a "$build/lib"/*.so* "$root/usr/local/bin/" 2>/dev/null || true
+# A script among the programs (multicard-hcctl) has no libraries: ldd fails.
 for f in "${progs[@]}"; do
-	LD_LIBRARY_PATH="$build/lib" ldd "$f" 2>/dev/null | awk '/=> \//{print $3} /^\t\/.*ld-linux/{print $1}'
+	{ LD_LIBRARY_PATH="$build/lib" ldd "$f" 2>/dev/null || true; } | awk '/=> \//{print $3} /^\t\/.*ld-linux/{print $1}'
 done | sort -u | while read -r lib; do
 	case "$lib" in "$build"/*) continue ;; esac
 	mkdir -p "$root$(dirname "$lib")"
