@@ -162,8 +162,6 @@ hc::Card open_card(const Args& args) {
         }
         return hc::Card::open(hc::device_paths().front());
     }
-    if (!hc::driver_loaded())
-        throw hc::Error(ENXIO, "hc1 driver not loaded");
     return hc::open_card(args.device);
 }
 
