@@ -75,7 +75,9 @@ def guest(paths):
             if not m:
                 continue
             kind = {"PASS": "pass", "FAIL": "fail", "SKIP": "skip"}[m.group(1)]
-            why = m.group(3).strip(" ()") if kind == "skip" else ""
+            why = m.group(3).strip()
+            if why.startswith("(") and why.endswith(")"):
+                why = why[1:-1]
             results.append((m.group(2), kind, why or "no reason given"))
     return results
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The repository is all a user has: no file may reach for a path outside the
-# clone (a sibling ../shared, a developer's home or work tree), and the
+# clone (a folder beside it, a developer's home or work tree), and the
 # reference models the tests need are here, unchanged.
 #   self_contained.sh SOURCE_DIR
 set -eu
