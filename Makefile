@@ -35,10 +35,10 @@ DEBUG_TEST_TIMEOUT ?= 1800
 
 export HC1_BUILD := $(BUILD)
 
-.PHONY: all deps userspace kmod qemu kernel test test-host test-qtest test-guest \
+.PHONY: all deps userspace kmod qemu kernel udev test test-host test-qtest test-guest \
 	demo bench stress vm-shell format clean debug-kernel kmod-debug test-debug-kernel
 
-all: userspace kmod qemu kernel
+all: userspace kmod qemu kernel udev
 
 # Stamp on the dependency list: re-run the installer only when it changes.
 deps: $(BUILD)/.deps
@@ -61,6 +61,10 @@ qemu: $(BUILD)/.deps
 
 kernel: $(BUILD)/.deps
 	$(SRC)/tools/vm/fetch-kernel.sh $(CACHE)/kernel >/dev/null
+
+# udevadm for the guest test of the udev rule (Debian's udev, unpacked).
+udev: $(BUILD)/.deps
+	$(SRC)/tools/vm/fetch-udev.sh $(CACHE)/udev >/dev/null
 
 # Each layer ends with one "LAYER: N passed, N failed, N skipped" line (and
 # every skip's reason) from tests/summary.py; make test repeats the three.
@@ -106,7 +110,7 @@ test-guest: all
 	$(VM) --timeout 300 --model $(REF_MODEL) --device-opts ,fault-inject=on -- \
 		hc1-run-tests guest-hc1-reset guest-hc1-faults | tee $(BUILD)/Testing/guest-2.log || rc=1; \
 	$(VM) --timeout 600 $(MULTICARD) --device-opts ,fault-inject=on -- \
-		hc1-run-tests multicard-hcctl multicard-c-api multicard-libhc \
+		hc1-run-tests multicard-hcctl multicard-c-api multicard-udev multicard-libhc \
 		| tee $(BUILD)/Testing/guest-3.log || rc=1; \
 	$(SRC)/tests/summary.py guest $(SUMMARY)/guest $(BUILD)/Testing/guest-1.log \
 		$(BUILD)/Testing/guest-2.log $(BUILD)/Testing/guest-3.log || rc=1; \
