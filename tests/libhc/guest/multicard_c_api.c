@@ -66,8 +66,8 @@ int main(void) {
     status(pool, 2, &st2);
     for (i = 0; i < 3; i++) {
         struct hc_card_status* st = i == 0 ? &st0 : i == 1 ? &st1 : &st2;
-        printf("%s %s %s %s %u/%u\n", st->path, st->pci_address, st->model, st->state,
-               st->sessions, st->n_contexts);
+        printf("%s %s %s %s %u/%u\n", st->path, st->pci_address, st->model, st->state, st->sessions,
+               st->n_contexts);
         CHECK(!strcmp(st->state, "live"));
     }
     CHECK(!strcmp(st0.model, "stories260K") && !strcmp(st1.model, "stories260K"));
