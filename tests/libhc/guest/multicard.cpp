@@ -6,10 +6,17 @@
 // its card; one event loop streams on all three while card 0 is reset
 // (into completions with wrong cids: the reset hangs "resetting" for the
 // driver's timeout and leaves the card "failed", and meanwhile the pool
-// must place on card 1 only), reset again (back to work) and then
-// removed: the streams of cards 1 and 2 go on, every generation
-// byte-identical to the same generation run alone.  Last, the card is
-// rescanned and the pool takes it back.
+// must place on card 1 only), reset again (back to work), hit by a fatal
+// error (the watchdog resets it) and then removed: the streams of cards 1 and 2 go on, every
+// generation byte-identical to the same generation run alone.  Last, the card is rescanned and the
+// pool takes it back.
+//
+// The removal is a sysfs remove of card 0's PCI function, or, with
+// HC1_MULTICARD_QMP set (make test-guest), a surprise removal by the host:
+// the test prints "HC1-HOTPLUG: streaming", tools/stress/hotplug-host.py
+// makes card 0 (QEMU id hc1) vanish and device_dels it, the test prints
+// "HC1-HOTPLUG: gone" once the driver let go, the host device_adds a new
+// card in its slot, and the test prints "HC1-HOTPLUG: back".
 //
 // Not named guest-*: the single-card boot must not run it.
 #include "guest.hpp"
@@ -240,6 +247,15 @@ bool overlaps(const Stream& st, Clock::time_point a, Clock::time_point b) {
     return false;
 }
 
+bool surprise() {
+    return std::getenv("HC1_MULTICARD_QMP") != nullptr;
+}
+
+// A line the host's hotplug-host.py waits for on the console.
+void tell_host(const char* what) {
+    std::cout << "HC1-HOTPLUG: " << what << std::endl;
+}
+
 std::string pci_dir(const hc::Card& card) {
     return "/sys/bus/pci/devices/" + card.pci_address();
 }
@@ -356,9 +372,30 @@ void test_streams(hc::Pool& pool, Cards& c) {
     int victim_done = streams[0]->done;
     wait_for([&] { return streams[0]->done > victim_done; }, 30s, "card 0 to stream again");
 
+    // A fatal error of card 0 (CSTS.CFS): its watchdog resets it, alone.
+    std::string resets = c.card[0].attribute("stats/resets");
+    auto before_fatal = survivors_done();
+    auto fatal_t0 = Clock::now();
+    write_file(fault, std::to_string(HC1_TEST_FATAL));
+    wait_for([&] { return c.card[0].attribute("stats/resets") != resets; }, 10s,
+             "the watchdog to reset card 0 after its fatal error");
+    wait_for([&] { return c.card[0].attribute("state") == "live"; }, 10s, "card 0 back");
+    auto fatal_t1 = Clock::now();
+    victim_done = streams[0]->done;
+    wait_for([&] { return streams[0]->done > victim_done; }, 30s,
+             "card 0 to stream again after its fatal error");
+    std::cout << "  fatal error handled in "
+              << std::chrono::duration<double>(fatal_t1 - fatal_t0).count() << " s\n";
+
     // Remove card 0 from the PCI bus under its running stream.
     auto remove_t0 = Clock::now();
-    write_file(pci_dir(c.card[0]) + "/remove", "1");
+    if (surprise()) {
+        tell_host("streaming");
+        wait_for([&] { return c.card[0].attribute("state").empty(); }, 120s,
+                 "card 0 to go (vanished, device_del)");
+    } else {
+        write_file(pci_dir(c.card[0]) + "/remove", "1");
+    }
     auto remove_t1 = Clock::now();
     int after_remove = 0;
     for (auto& s : streams)
@@ -390,6 +427,8 @@ void test_streams(hc::Pool& pool, Cards& c) {
         }
         GUEST_CHECK(s.failed == 0, "a survivor failed");
         GUEST_CHECK(s.done > before[i], "no generation during the reset");
+        GUEST_CHECK(s.done > before_fatal[i], "no generation since the fatal error");
+        GUEST_CHECK(overlaps(s, fatal_t0, fatal_t1), "stream idle during the fatal error");
         GUEST_CHECK(overlaps(s, reset_t0, reset_t1), "stream idle during the reset");
         GUEST_CHECK(overlaps(s, remove_t0, remove_t1), "stream idle during the removal");
     }
@@ -400,8 +439,13 @@ void test_streams(hc::Pool& pool, Cards& c) {
 
 void test_readd(hc::Pool& pool, const Cards& c) {
     std::cout << "re-add\n";
-    write_file("/sys/bus/pci/rescan", "1");
-    wait_for([] { return hc::device_paths().size() == 3; }, 20s, "the card back after rescan");
+    if (surprise())
+        tell_host("gone");
+    else
+        write_file("/sys/bus/pci/rescan", "1");
+    wait_for([] { return hc::device_paths().size() == 3; }, 60s, "the card back");
+    if (surprise())
+        tell_host("back");
     pool.refresh();
     std::vector<hc::Pool::CardStatus> st = pool.cards();
     GUEST_CHECK(st.size() == 3, "pool did not pick up the card");
