@@ -81,7 +81,11 @@ class Pool {
      * as session()), for its tokenizer and model card.  ENOENT as session().
      */
     Card card(std::string_view model = {});
-    /** Re-scan /dev/hc: reopen cards that were reset or re-added, drop those gone. */
+    /**
+     * Re-scan /dev/hc: open cards added since (a card re-added after its
+     * removal is a new node), drop those gone or dead.  A card that was
+     * reset stays open and is placed on again once "live": nothing to redo.
+     */
     void refresh();
 
   private:
