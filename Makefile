@@ -141,8 +141,9 @@ kmod-debug: debug-kernel
 # shows.  KASAN under TCG is several times slower: hence the timeouts.
 test-debug-kernel: all kmod-debug
 	@rc=0; \
-	$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT) -- hc1-run-tests -t $(DEBUG_TEST_TIMEOUT) || rc=1; \
-	$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT) --device-opts ,fault-inject=on -- \
+	$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT) --model $(REF_MODEL) -- \
+		hc1-run-tests -t $(DEBUG_TEST_TIMEOUT) || rc=1; \
+	$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT) --model $(REF_MODEL) --device-opts ,fault-inject=on -- \
 		hc1-run-tests -t $(DEBUG_TEST_TIMEOUT) guest-hc1-reset guest-hc1-faults || rc=1; \
 	$(call multicard_boot,$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT),-t $(DEBUG_TEST_TIMEOUT),$(BUILD)/vm/debug-multicard.log); \
 	exit $$rc
