@@ -35,10 +35,10 @@ DEBUG_TEST_TIMEOUT ?= 1800
 
 export HC1_BUILD := $(BUILD)
 
-.PHONY: all deps userspace kmod qemu kernel test test-host test-qtest test-guest \
+.PHONY: all deps userspace kmod qemu kernel udev test test-host test-qtest test-guest \
 	demo bench stress vm-shell format clean debug-kernel kmod-debug test-debug-kernel
 
-all: userspace kmod qemu kernel
+all: userspace kmod qemu kernel udev
 
 # Stamp on the dependency list: re-run the installer only when it changes.
 deps: $(BUILD)/.deps
@@ -61,6 +61,10 @@ qemu: $(BUILD)/.deps
 
 kernel: $(BUILD)/.deps
 	$(SRC)/tools/vm/fetch-kernel.sh $(CACHE)/kernel >/dev/null
+
+# udevadm for the guest test of the udev rule (Debian's udev, unpacked).
+udev: $(BUILD)/.deps
+	$(SRC)/tools/vm/fetch-udev.sh $(CACHE)/udev >/dev/null
 
 # Each layer ends with one "LAYER: N passed, N failed, N skipped" line (and
 # every skip's reason) from tests/summary.py; make test repeats the three.
@@ -91,8 +95,28 @@ test-qtest: userspace qemu
 # The guest tests pin llama2.c's known answers, so the card burns the
 # reference model from the repository.  Everything in one boot, then the
 # fault-injection tests (the reset tests' second half, guest-hc1-faults) on
-# a card that has fault injection (a test-only register, off by default).
+# a card that has fault injection (a test-only register, off by default),
+# then a server of three cards: two of the reference model and one of the
+# card's own (hc1-kjv), with fault injection for the multi-card test's
+# reset (tests named multicard-*, which only this boot runs).  Its removal
+# of card 0 is a surprise one: tools/stress/hotplug-host.py makes the card
+# vanish, device_dels it on QMP and device_adds a new one when the guest
+# asks (multicard-libhc, HC1_MULTICARD_QMP).
 REF_MODEL := $(SRC)/models/llama2c/stories260K.bin
+KJV_MODEL := $(SRC)/models/hc1-kjv.bin
+MULTICARD := --card $(REF_MODEL) --card $(REF_MODEL) --card $(KJV_MODEL)
+MULTICARD_NEW := driver=hc1,id=hc1,bus=rp0,model=$(REF_MODEL),tokenizer=$(dir $(REF_MODEL))tok512.bin,fault-inject=on
+# The three-card boot: $(1) the VM command with its timeout, $(2) options of
+# hc1-run-tests, $(3) the console log.  The VM runs in the background while
+# hotplug-host.py answers the guest on QMP; sets rc=1 on failure.
+define multicard_boot
+log3=$(3) sock=$(BUILD)/vm/multicard-qmp.sock; rm -f $$sock; \
+$(1) $(MULTICARD) --device-opts ,fault-inject=on --qmp $$sock -- \
+	HC1_MULTICARD_QMP=1 hc1-run-tests $(2) multicard-hcctl multicard-c-api multicard-udev \
+	multicard-libhc >$$log3 2>&1 & vm=$$!; \
+$(SRC)/tools/stress/hotplug-host.py $$sock $$log3 "$(MULTICARD_NEW)" || rc=1; \
+wait $$vm || rc=1; cat $$log3
+endef
 test-guest: all
 	@mkdir -p $(SUMMARY) $(BUILD)/Testing
 	@rc=0; \
@@ -100,8 +124,9 @@ test-guest: all
 		| tee $(BUILD)/Testing/guest-1.log || rc=1; \
 	$(VM) --timeout 300 --model $(REF_MODEL) --device-opts ,fault-inject=on -- \
 		hc1-run-tests guest-hc1-reset guest-hc1-faults | tee $(BUILD)/Testing/guest-2.log || rc=1; \
-	$(SRC)/tests/summary.py guest $(SUMMARY)/guest \
-		$(BUILD)/Testing/guest-1.log $(BUILD)/Testing/guest-2.log || rc=1; \
+	$(call multicard_boot,$(VM) --timeout 600,,$(BUILD)/Testing/guest-3.log); \
+	$(SRC)/tests/summary.py guest $(SUMMARY)/guest $(BUILD)/Testing/guest-1.log \
+		$(BUILD)/Testing/guest-2.log $(BUILD)/Testing/guest-3.log || rc=1; \
 	exit $$rc
 
 debug-kernel: $(BUILD)/.deps
@@ -112,13 +137,15 @@ kmod-debug: debug-kernel
 	cp -u $(SRC)/kmod/* $(DEBUG_KMOD)/ 2>/dev/null || true
 	$(MAKE) -C $(DEBUG_KERNEL)/build M=$(DEBUG_KMOD) HC1_INCLUDE=$(SRC)/include modules
 
-# test-guest's two boots on the debug kernel; both run whatever the first
+# test-guest's three boots on the debug kernel; all run whatever the first
 # shows.  KASAN under TCG is several times slower: hence the timeouts.
 test-debug-kernel: all kmod-debug
 	@rc=0; \
-	$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT) -- hc1-run-tests -t $(DEBUG_TEST_TIMEOUT) || rc=1; \
-	$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT) --device-opts ,fault-inject=on -- \
+	$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT) --model $(REF_MODEL) -- \
+		hc1-run-tests -t $(DEBUG_TEST_TIMEOUT) || rc=1; \
+	$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT) --model $(REF_MODEL) --device-opts ,fault-inject=on -- \
 		hc1-run-tests -t $(DEBUG_TEST_TIMEOUT) guest-hc1-reset guest-hc1-faults || rc=1; \
+	$(call multicard_boot,$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT),-t $(DEBUG_TEST_TIMEOUT),$(BUILD)/vm/debug-multicard.log); \
 	exit $$rc
 
 demo: all

@@ -23,9 +23,9 @@ class Session;
 
 /** Driver feature bits (DriverInfo::features); mirror HC1_DRV_F_* of the UAPI. */
 enum DriverFeature : uint64_t {
-    kDriverUringCmd = 1ull << 0, ///< io_uring passthrough (needed by EventLoop)
-    kDriverMmapRing = 1ull << 1, ///< token rings can be mmap()ed (needed by Session)
-    kDriverPoll = 1ull << 2,     ///< read()/poll() streaming
+    kDriverUringCmd = 1ull << 0,  ///< io_uring passthrough (needed by EventLoop)
+    kDriverMmapRing = 1ull << 1,  ///< token rings can be mmap()ed (needed by Session)
+    kDriverPoll = 1ull << 2,      ///< read()/poll() streaming
     kDriverWaitBatch = 1ull << 3, ///< WAIT for a whole coalescing batch (fewer wake-ups)
 };
 
@@ -168,6 +168,7 @@ class Card {
     // Shared with every Session of the card: they need its info and tokenizer.
     std::shared_ptr<Impl> impl_;
     friend class Session;
+    friend class Pool; // hands out the cards it holds open
 };
 
 } // namespace hc

@@ -48,13 +48,20 @@ int hc_card_count(void);
 
 /**
  * hc_card_open - open a card
- * @device: "/dev/hc/N", or "N"; NULL means card 0
+ * @selector: which card, tried in this order: an index ("2"), a device path
+ *	("/dev/hc/2", "/dev/hc/by-path/pci-0000:01:00.0",
+ *	"/dev/hc/by-model/stories260K"), a model name ("stories260K"), or the
+ *	SHA-256 of the burned weights (64 hex digits, or a prefix of at least 8
+ *	that names one model).  A model several cards hold opens the
+ *	least-loaded live one (see hc_pool_session_open()).  NULL means card 0.
  * @out: receives the handle
  *
  * Reads the model card and vocabulary.  Returns 0 or -errno (-ENOENT: no
- * such card; -EACCES: permission; -ENOTTY: not an HC1 device).
+ * such card, or no live card holds the model; -EINVAL: empty selector or
+ * ambiguous SHA-256 prefix; -EACCES: permission; -ENOTTY: not an HC1
+ * device).
  */
-int hc_card_open(const char* device, hc_card** out);
+int hc_card_open(const char* selector, hc_card** out);
 
 /** hc_card_close - close a card (sessions keep working until closed). NULL is ignored. */
 void hc_card_close(hc_card* card);
@@ -160,6 +167,90 @@ int hc_generate(hc_session* session, const char* prompt, const struct hc_generat
 
 /** hc_session_cancel - stop the session's generation; callable from any thread. */
 int hc_session_cancel(hc_session* session);
+
+/**
+ * hc_session_card_index - N of the /dev/hc/N the session runs on
+ *
+ * Says where a pool placed it.  Returns N or -EINVAL for NULL.
+ */
+int hc_session_card_index(const hc_session* session);
+
+/**
+ * hc_pool - every card of the host, used as one (hc::Pool).
+ *
+ * A pool keeps every card open and places each new session on the
+ * least-loaded live card holding the requested model: live means the
+ * driver's state is "live" (not resetting, failed or removed), least loaded
+ * the fewest sessions (of all processes) for its contexts.  A pool may be
+ * used from several threads.  Sessions and cards taken from it outlive it.
+ */
+typedef struct hc_pool hc_pool;
+
+/**
+ * hc_pool_open - open every card the driver exposes
+ *
+ * Returns 0 or -errno (-ENOENT: no card or driver not loaded; the error of
+ * opening a card when none could be opened, e.g. -EACCES).
+ */
+int hc_pool_open(hc_pool** out);
+
+/** hc_pool_close - close the pool's cards (its sessions keep working). NULL is ignored. */
+void hc_pool_close(hc_pool* pool);
+
+/**
+ * hc_pool_refresh - forget cards that are gone, open those added since
+ *
+ * session() does this by itself when no live card has room.  Returns 0 or
+ * -errno.
+ */
+int hc_pool_refresh(hc_pool* pool);
+
+/** struct hc_card_status - one card of a pool, as hc_pool_card_status() reports it. */
+struct hc_card_status {
+    uint32_t size;        /**< in: sizeof(struct hc_card_status) */
+    char path[64];        /**< "/dev/hc/N" */
+    char pci_address[32]; /**< "0000:01:00.0", "" if unknown */
+    char model[64];       /**< model name */
+    char sha256_hex[65];  /**< SHA-256 of the burned weights */
+    char state[16];       /**< live, resetting, failed, dead, gone */
+    uint32_t sessions;    /**< sessions open on the card now (all processes) */
+    uint32_t n_contexts;  /**< sessions the card holds at once */
+};
+
+/**
+ * hc_pool_card_count - cards the pool holds, in /dev/hc/N order
+ *
+ * Returns the count or -errno.
+ */
+int hc_pool_card_count(hc_pool* pool);
+
+/**
+ * hc_pool_card_status - the state of card @i (0 <= i < hc_pool_card_count())
+ *
+ * Reads the state and session count from sysfs now.  Returns 0, -EINVAL
+ * (NULL, size too small) or -ERANGE (@i out of range).
+ */
+int hc_pool_card_status(hc_pool* pool, unsigned i, struct hc_card_status* status);
+
+/**
+ * hc_pool_session_open - a session on the least-loaded live card of a model
+ * @model: model name or weight SHA-256 (or prefix) as for hc_card_open();
+ *	NULL or "" for any model
+ *
+ * Cards resetting or gone are skipped.  Returns 0 or -errno (-ENOENT: no
+ * live card holds the model; -EBUSY: every context of those is taken;
+ * -EINVAL: ambiguous SHA-256 prefix).  hc_session_card_index() says which
+ * card it is on.
+ */
+int hc_pool_session_open(hc_pool* pool, const char* model, hc_session** out);
+
+/**
+ * hc_pool_card_open - the card hc_pool_session_open() would choose for @model
+ *
+ * For its model card and tokenizer (hc_card_model(), hc_tokenize()).
+ * Returns 0 or -errno as hc_pool_session_open(), without -EBUSY.
+ */
+int hc_pool_card_open(hc_pool* pool, const char* model, hc_card** out);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@
 #include <hc/card.hpp>
 #include <hc/error.hpp>
 #include <hc/event_loop.hpp>
+#include <hc/pool.hpp>
 #include <hc/session.hpp>
 #include <hc/tokenizer.hpp>
 #include <hc/version.hpp>

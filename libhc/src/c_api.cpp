@@ -17,6 +17,10 @@ struct hc_session {
     hc::Session session;
 };
 
+struct hc_pool {
+    hc::Pool pool;
+};
+
 static_assert(HC_FINISH_EOS == uint32_t(hc::Finish::Eos) &&
                   HC_FINISH_STOP == uint32_t(hc::Finish::Stop) &&
                   HC_FINISH_LENGTH == uint32_t(hc::Finish::Length) &&
@@ -52,6 +56,13 @@ int invalid(const char* what) {
     throw hc::Error(EINVAL, what);
 }
 
+// Copy @s into a fixed C field, always NUL terminated (truncated if long).
+template <size_t N> void copy_field(char (&field)[N], const std::string& s) {
+    size_t k = std::min(N - 1, s.size());
+    std::memcpy(field, s.data(), k);
+    field[k] = '\0';
+}
+
 // Fields of a caller's struct beyond the size it declares are left at
 // their defaults; a size smaller than the first version's is refused.
 template <typename T> T sized_copy(const T* in, size_t min_size, const char* what) {
@@ -80,12 +91,12 @@ int hc_card_count(void) {
     return guard([] { return static_cast<int>(hc::device_paths().size()); });
 }
 
-int hc_card_open(const char* device, hc_card** out) {
+int hc_card_open(const char* selector, hc_card** out) {
     return guard([&] {
         if (!out)
             invalid("hc_card_open: out is NULL");
         *out = nullptr;
-        hc::Card c = hc::Card::open(device ? std::string_view(device) : "0");
+        hc::Card c = hc::open_card(selector ? std::string_view(selector) : "0");
         *out = new hc_card{std::move(c)};
         return 0;
     });
@@ -213,6 +224,90 @@ int hc_session_cancel(hc_session* session) {
         if (!session)
             invalid("hc_session_cancel: NULL session");
         session->session.cancel();
+        return 0;
+    });
+}
+
+int hc_session_card_index(const hc_session* session) {
+    return guard([&] {
+        if (!session)
+            invalid("hc_session_card_index: NULL session");
+        return static_cast<int>(session->session.info().index);
+    });
+}
+
+int hc_pool_open(hc_pool** out) {
+    return guard([&] {
+        if (!out)
+            invalid("hc_pool_open: out is NULL");
+        *out = nullptr;
+        *out = new hc_pool{hc::Pool::open()};
+        return 0;
+    });
+}
+
+void hc_pool_close(hc_pool* pool) {
+    delete pool;
+}
+
+int hc_pool_refresh(hc_pool* pool) {
+    return guard([&] {
+        if (!pool)
+            invalid("hc_pool_refresh: NULL pool");
+        pool->pool.refresh();
+        return 0;
+    });
+}
+
+int hc_pool_card_count(hc_pool* pool) {
+    return guard([&] {
+        if (!pool)
+            invalid("hc_pool_card_count: NULL pool");
+        return static_cast<int>(pool->pool.cards().size());
+    });
+}
+
+int hc_pool_card_status(hc_pool* pool, unsigned i, struct hc_card_status* status) {
+    return guard([&] {
+        if (!pool || !status)
+            invalid("hc_pool_card_status: NULL argument");
+        if (status->size < sizeof(hc_card_status))
+            invalid("hc_pool_card_status: status->size is smaller than struct hc_card_status");
+        std::vector<hc::Pool::CardStatus> cards = pool->pool.cards();
+        if (i >= cards.size())
+            throw hc::Error(ERANGE, "hc_pool_card_status: card " + std::to_string(i) +
+                                        " of a pool of " + std::to_string(cards.size()));
+        const hc::Pool::CardStatus& c = cards[i];
+        hc_card_status o{};
+        o.size = sizeof(o);
+        copy_field(o.path, c.path);
+        copy_field(o.pci_address, c.pci_address);
+        copy_field(o.model, c.model);
+        copy_field(o.sha256_hex, c.sha256);
+        copy_field(o.state, c.state);
+        o.sessions = c.sessions;
+        o.n_contexts = c.n_contexts;
+        *status = o;
+        return 0;
+    });
+}
+
+int hc_pool_session_open(hc_pool* pool, const char* model, hc_session** out) {
+    return guard([&] {
+        if (!pool || !out)
+            invalid("hc_pool_session_open: NULL argument");
+        *out = nullptr;
+        *out = new hc_session{pool->pool.session(model ? model : "")};
+        return 0;
+    });
+}
+
+int hc_pool_card_open(hc_pool* pool, const char* model, hc_card** out) {
+    return guard([&] {
+        if (!pool || !out)
+            invalid("hc_pool_card_open: NULL argument");
+        *out = nullptr;
+        *out = new hc_card{pool->pool.card(model ? model : "")};
         return 0;
     });
 }

@@ -9,6 +9,8 @@
 # 3. end to end in a TCG guest (hc1-bench-guest through libhc: mmap, read(),
 #    uring_cmd; 1 and 8 sessions; time to first token)
 # 4. the coalescing sweep (hc1.ko reloaded with each INTC setting)
+# 5. two cards of one model against one (tools/bench/multicard.sh), appended
+#    to bench/summary.md
 # Raw outputs are kept in BUILD_DIR/bench/.  Environment: BENCH_ROUNDS
 # (rounds per end-to-end run, default 24), BENCH_SWEEP (tokens:usecs pairs),
 # HC1_QEMU (QEMU binary, default BUILD_DIR/qemu/qemu-system-x86_64).
@@ -77,4 +79,11 @@ engine_again after-guest
 /usr/bin/python3 "$src/tools/bench/report.py" --raw "$raw" --out "$out" \
 	--load-engine "${loads[engine]}" --load-card "${loads[card]}" \
 	--load-guest "${loads[guest]}" --after-load "$(load)"
-echo "== bench: wrote $out/results.json, $out/summary.md and plots" >&2
+step "two cards of one model" multicard
+{
+	echo
+	"$src/tools/bench/multicard.sh" "$build" "$out"
+	echo
+	echo "Load: $(load) after."
+} >>"$out/summary.md"
+echo "== bench: wrote $out/results.json, $out/multicard.json, $out/summary.md and plots" >&2

@@ -2,6 +2,7 @@
 // hcctl run, chat and bench: generation from the command line.
 #include "hcctl.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -232,43 +233,73 @@ int cmd_chat(const Args& args) {
     return kOk;
 }
 
+namespace {
+
+// --model: @n sessions placed one after the other by hc::Pool (the least
+// loaded live card of the model each time); @cards gets each card used.
+void place_by_pool(const std::string& model, uint32_t n, std::vector<hc::Card>& cards,
+                   std::vector<hc::Session>& sessions, std::vector<uint32_t>& card_of) {
+    hc::Pool pool = hc::Pool::open();
+    for (uint32_t i = 0; i < n; i++) {
+        sessions.push_back(pool.session(model));
+        uint32_t index = sessions.back().info().index;
+        auto it = std::find_if(cards.begin(), cards.end(),
+                               [&](const hc::Card& c) { return c.info().index == index; });
+        if (it == cards.end()) {
+            cards.push_back(hc::Card::open(hc::device_path(index)));
+            it = cards.end() - 1;
+        }
+        card_of.push_back(static_cast<uint32_t>(it - cards.begin()));
+    }
+}
+
+} // namespace
+
 int cmd_bench(const Args& args) {
-    // --all-cards: the same load on every card, all from one event loop.
-    std::vector<hc::Card> cards;
-    if (args.has("all-cards") && args.device.empty())
-        for (const std::string& path : hc::device_paths())
-            cards.push_back(hc::Card::open(path));
-    if (cards.empty())
-        cards.push_back(open_card(args));
-    hc::Card& card = cards.front();
+    // Every card (or the one --card names) gets the same load, or --model
+    // places the sessions as a server would; all run on one event loop.
     uint32_t per_card = static_cast<uint32_t>(args.get_uint("sessions", 4));
+    uint32_t max_tokens = static_cast<uint32_t>(args.get_uint("tokens", 64));
+    if (per_card == 0 || max_tokens == 0)
+        throw UsageError("--sessions and --tokens must be > 0");
+    std::vector<hc::Card> cards;
+    std::vector<hc::Session> sessions;
+    std::vector<uint32_t> card_of;
+    if (auto model = args.get("model")) {
+        if (!args.device.empty())
+            throw UsageError("--model places the sessions: do not name a --card too");
+        place_by_pool(*model, per_card, cards, sessions, card_of);
+    } else {
+        cards = open_cards(args);
+        for (const hc::Card& c : cards)
+            if (per_card > c.info().n_contexts)
+                throw UsageError(std::to_string(per_card) + " sessions, but " + c.path() +
+                                 " holds " + std::to_string(c.info().n_contexts));
+        for (uint32_t c = 0; c < cards.size(); c++) {
+            for (uint32_t i = 0; i < per_card; i++) {
+                sessions.push_back(cards[c].session());
+                card_of.push_back(c);
+            }
+        }
+    }
+    hc::Card& card = cards.front();
     std::vector<std::string> stops;
     hc::GenerateOptions opts = sampling(args, card, 0, stops, false);
-    opts.max_tokens = static_cast<uint32_t>(args.get_uint("tokens", 64));
+    opts.max_tokens = max_tokens;
     opts.ignore_eos = true; // every session makes exactly M tokens
-    if (per_card == 0 || opts.max_tokens == 0)
-        throw UsageError("--sessions and --tokens must be > 0");
-    for (const hc::Card& c : cards) {
-        if (per_card > c.info().n_contexts)
-            throw UsageError(std::to_string(per_card) + " sessions, but " + c.path() + " holds " +
-                             std::to_string(c.info().n_contexts));
+    for (const hc::Card& c : cards)
         if (opts.max_tokens > (1u << c.info().ring_shift))
             throw UsageError("--tokens exceeds the ring of " +
                              std::to_string(1u << c.info().ring_shift) + " on " + c.path());
-    }
     std::string prompt = args.get("prompt").value_or("Once upon a time");
 
-    std::vector<hc::Session> sessions;
-    std::vector<uint32_t> card_of;
+    // Each card encodes the prompt with its own vocabulary.
+    std::vector<std::vector<uint32_t>> encoded;
+    for (const hc::Card& c : cards)
+        encoded.push_back(c.tokenizer().encode(prompt));
     std::vector<std::vector<uint32_t>> prompt_of;
-    for (uint32_t c = 0; c < cards.size(); c++) {
-        std::vector<uint32_t> encoded = cards[c].tokenizer().encode(prompt);
-        for (uint32_t i = 0; i < per_card; i++) {
-            sessions.push_back(cards[c].session());
-            card_of.push_back(c);
-            prompt_of.push_back(encoded);
-        }
-    }
+    for (uint32_t c : card_of)
+        prompt_of.push_back(encoded[c]);
     const uint32_t n_sessions = static_cast<uint32_t>(sessions.size());
     std::vector<uint32_t>& tokens = prompt_of.front();
     auto interrupts = [&] {
@@ -334,6 +365,7 @@ int cmd_bench(const Args& args) {
         j.begin_object()
             .field("device", card.path())
             .field("cards", static_cast<uint32_t>(cards.size()))
+            .field("placement", args.has("model") ? "pool" : "per-card")
             .field("sessions", n_sessions)
             .field("tokens_per_session", opts.max_tokens)
             .field("prompt_tokens", static_cast<uint32_t>(tokens.size()))
@@ -368,9 +400,12 @@ int cmd_bench(const Args& args) {
         j.end_array().end_object();
         std::cout << j.str() << "\n";
     } else {
-        std::printf("%s%s: %u sessions x %u tokens, prompt of %zu tokens, one event loop\n\n",
-                    card.path().c_str(), cards.size() > 1 ? " and the other cards" : "", n_sessions,
-                    opts.max_tokens, tokens.size());
+        std::string where = card.path();
+        for (size_t k = 1; k < cards.size(); k++)
+            where += (k + 1 == cards.size() ? " and " : ", ") + cards[k].path();
+        std::printf("%s: %u sessions x %u tokens%s, prompt of %zu tokens, one event loop\n\n",
+                    where.c_str(), n_sessions, opts.max_tokens,
+                    args.has("model") ? " placed by hc::Pool" : "", tokens.size());
         std::printf("%7s %-10s %7s %10s %9s %11s %11s %s\n", "session", "card", "tokens",
                     "tokens/s", "ttft ms", "itl p50 ms", "itl p99 ms", "finish");
         for (uint32_t i = 0; i < n_sessions; i++) {

@@ -28,7 +28,7 @@ enum Exit : int {
 // Command line after the subcommand name: options (--name value, --flag)
 // and positional arguments.
 struct Args {
-    std::string device; // -d/--device, empty = card 0
+    std::string device; // -c/--card or -d/--device: a card selector, empty = none named
     bool json = false;
     std::vector<std::string> positional;
     std::multimap<std::string, std::string> options;
@@ -45,8 +45,11 @@ struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// Open the card named by -d (default 0); hc::Error on failure.
+// Open the card named by --card (any hc::open_card() selector; default the
+// first card); hc::Error on failure.
 hc::Card open_card(const Args& args);
+// The card named by --card, or every card; hc::Error if there is none.
+std::vector<hc::Card> open_cards(const Args& args);
 
 // Map an error to an exit code, printing it with a hint on stderr.
 int report(const hc::Error& e, const std::string& device);

@@ -52,14 +52,11 @@ void stats_json(Json& j, const hc::Stats& s) {
         .end_object();
 }
 
-} // namespace
-
-int cmd_info(const Args& args) {
-    hc::Card card = open_card(args);
+void print_info(const hc::Card& card, bool json) {
     const hc::ModelCard& m = card.model();
     const hc::DriverInfo& d = card.info();
     hc::Stats s = card.stats();
-    if (args.json) {
+    if (json) {
         Json j;
         j.begin_object().field("device", card.path());
         j.begin_object("model")
@@ -101,7 +98,7 @@ int cmd_info(const Args& args) {
             .end_object();
         stats_json(j, s);
         std::cout << j.end_object().str() << "\n";
-        return kOk;
+        return;
     }
     std::printf("%s\n", card.path().c_str());
     std::printf("  model         %s (%s), %llu parameters, %s\n", m.name.c_str(), m.arch.c_str(),
@@ -133,54 +130,90 @@ int cmd_info(const Args& args) {
         (unsigned long long)s.cancelled, (unsigned long long)s.prompt_tokens,
         (unsigned long long)s.tokens, (unsigned long long)s.commands, (unsigned long long)s.errors,
         (unsigned long long)s.interrupts, s.busy_ns / 1e9, s.uptime_ns / 1e9);
+}
+
+// One card's line of top: rates since @prev over @dt seconds.
+void top_line(const hc::Card& card, const hc::Stats& s, const hc::Stats& prev, double dt,
+              bool json) {
+    auto rate = [&](uint64_t now, uint64_t before) {
+        return now >= before ? (now - before) / dt : 0.0; // counters restart at a reset
+    };
+    double busy = s.busy_ns >= prev.busy_ns ? (s.busy_ns - prev.busy_ns) / (dt * 1e9) * 100 : 0;
+    if (json) {
+        Json j;
+        j.begin_object()
+            .field("device", card.path())
+            .field("model", card.model().name)
+            .field("uptime_s", s.uptime_ns / 1e9)
+            .field("active_contexts", s.active_contexts)
+            .field("running", s.running)
+            .field("tokens_per_s", rate(s.tokens, prev.tokens))
+            .field("generations_per_s", rate(s.generations, prev.generations))
+            .field("prompt_tokens_per_s", rate(s.prompt_tokens, prev.prompt_tokens))
+            .field("interrupts_per_s", rate(s.interrupts, prev.interrupts))
+            .field("busy_percent", busy)
+            .field("errors", s.errors)
+            .end_object();
+        std::cout << j.str() << std::endl;
+    } else {
+        std::printf("%4u %-14.14s %8.1f %6u %7u %10.1f %9.1f %10.1f %9.1f %6.1f %7llu\n",
+                    card.info().index, card.model().name.c_str(), s.uptime_ns / 1e9,
+                    s.active_contexts, s.running, rate(s.tokens, prev.tokens),
+                    rate(s.generations, prev.generations),
+                    rate(s.prompt_tokens, prev.prompt_tokens), rate(s.interrupts, prev.interrupts),
+                    busy, (unsigned long long)s.errors);
+    }
+}
+
+} // namespace
+
+int cmd_info(const Args& args) {
+    std::vector<hc::Card> cards = open_cards(args);
+    for (size_t i = 0; i < cards.size(); i++) {
+        if (i && !args.json)
+            std::printf("\n");
+        print_info(cards[i], args.json);
+    }
     return kOk;
 }
 
 int cmd_top(const Args& args) {
-    hc::Card card = open_card(args);
+    std::vector<hc::Card> cards = open_cards(args);
     double interval = args.get_double("interval", 1.0);
     if (interval <= 0)
         throw UsageError("--interval must be > 0");
     uint64_t count = args.get_uint("count", 0); // 0 = until interrupted
     bool tty = ::isatty(STDOUT_FILENO);
-    hc::Stats prev = card.stats();
+    std::vector<hc::Stats> prev;
+    for (const hc::Card& c : cards)
+        prev.push_back(c.stats());
     auto t_prev = std::chrono::steady_clock::now();
     if (!args.json)
-        std::printf("%8s %6s %7s %10s %9s %10s %9s %6s %7s\n", "time", "active", "running",
-                    "tokens/s", "gens/s", "prompt/s", "irq/s", "busy%", "errors");
+        std::printf("%4s %-14s %8s %6s %7s %10s %9s %10s %9s %6s %7s\n", "card", "model", "time",
+                    "active", "running", "tokens/s", "gens/s", "prompt/s", "irq/s", "busy%",
+                    "errors");
     for (uint64_t i = 0; count == 0 || i < count; i++) {
         std::this_thread::sleep_for(std::chrono::duration<double>(interval));
-        hc::Stats s = card.stats();
         auto t = std::chrono::steady_clock::now();
         double dt = std::chrono::duration<double>(t - t_prev).count();
-        auto rate = [&](uint64_t now, uint64_t before) {
-            return now >= before ? (now - before) / dt : 0.0; // counters restart at a reset
-        };
-        double busy = s.busy_ns >= prev.busy_ns ? (s.busy_ns - prev.busy_ns) / (dt * 1e9) * 100 : 0;
-        if (args.json) {
-            Json j;
-            j.begin_object()
-                .field("uptime_s", s.uptime_ns / 1e9)
-                .field("active_contexts", s.active_contexts)
-                .field("running", s.running)
-                .field("tokens_per_s", rate(s.tokens, prev.tokens))
-                .field("generations_per_s", rate(s.generations, prev.generations))
-                .field("prompt_tokens_per_s", rate(s.prompt_tokens, prev.prompt_tokens))
-                .field("interrupts_per_s", rate(s.interrupts, prev.interrupts))
-                .field("busy_percent", busy)
-                .field("errors", s.errors)
-                .end_object();
-            std::cout << j.str() << std::endl;
-        } else {
-            std::printf("%8.1f %6u %7u %10.1f %9.1f %10.1f %9.1f %6.1f %7llu\n", s.uptime_ns / 1e9,
-                        s.active_contexts, s.running, rate(s.tokens, prev.tokens),
-                        rate(s.generations, prev.generations),
-                        rate(s.prompt_tokens, prev.prompt_tokens),
-                        rate(s.interrupts, prev.interrupts), busy, (unsigned long long)s.errors);
-            if (tty)
-                std::fflush(stdout);
+        // A card that fails or goes away is reported once and left out;
+        // the others go on.
+        for (size_t k = 0; k < cards.size();) {
+            try {
+                hc::Stats s = cards[k].stats();
+                top_line(cards[k], s, prev[k], dt, args.json);
+                prev[k] = s;
+                k++;
+            } catch (const hc::Error& e) {
+                std::cerr << "hcctl top: " << e.what() << "\n";
+                cards.erase(cards.begin() + static_cast<long>(k));
+                prev.erase(prev.begin() + static_cast<long>(k));
+            }
         }
-        prev = s;
+        if (cards.empty())
+            return kCardError;
+        if (tty)
+            std::fflush(stdout);
         t_prev = t;
     }
     return kOk;

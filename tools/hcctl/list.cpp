@@ -26,6 +26,8 @@ struct PciCard {
     std::string driver;   // "" = none bound
     std::string link;     // e.g. "2.5 GT/s PCIe x1", or ""
     std::string dev_node; // /dev/hc/N or ""
+    std::string model;    // burned model's name, "" without a node
+    std::string state;    // the driver's state (live, resetting, ...), "" without a node
 };
 
 std::string read_line(const std::string& path) {
@@ -107,6 +109,11 @@ std::vector<PciCard> scan() {
         std::string sysdir = "/sys/bus/pci/devices/" + c.address;
         c.link = link_of(sysdir);
         c.dev_node = node_of(sysdir);
+        if (!c.dev_node.empty()) {
+            std::string cls = "/sys/class/hc1/hc" + c.dev_node.substr(c.dev_node.rfind('/') + 1);
+            c.model = read_line(cls + "/model/name");
+            c.state = read_line(cls + "/state");
+        }
         cards.push_back(std::move(c));
     }
     pci_cleanup(pacc);
@@ -137,25 +144,35 @@ int cmd_list(const Args& args) {
             j.field("numa_node", static_cast<int64_t>(c.numa_node));
             c.driver.empty() ? j.null_field("driver") : j.field("driver", c.driver);
             c.dev_node.empty() ? j.null_field("device_node") : j.field("device_node", c.dev_node);
+            c.model.empty() ? j.null_field("model") : j.field("model", c.model);
+            c.state.empty() ? j.null_field("state") : j.field("state", c.state);
             j.end_object();
         }
         j.end_array().field("driver_loaded", hc::driver_loaded()).end_object();
         std::cout << j.str() << "\n";
     } else {
-        std::printf("%-13s %-9s %-9s %-18s %-4s %-8s %s\n", "ADDRESS", "ID", "SUBSYS", "LINK",
-                    "NUMA", "DRIVER", "DEVICE");
+        std::printf("%-13s %-9s %-9s %-18s %-4s %-8s %-10s %-16s %s\n", "ADDRESS", "ID", "SUBSYS",
+                    "LINK", "NUMA", "DRIVER", "DEVICE", "MODEL", "STATE");
         for (const PciCard& c : cards) {
-            std::string node = c.dev_node;
-            if (node.empty())
-                node = c.driver.empty()    ? "(no driver bound)"
+            // Without a node the reason takes the place of device, model and state.
+            std::string rest = c.dev_node;
+            if (rest.empty()) {
+                rest = c.driver.empty()    ? "(no driver bound)"
                        : c.driver == "hc1" ? "(no device node)"
                                            : "(bound to another driver)";
+            } else {
+                char b[128];
+                std::snprintf(b, sizeof(b), "%-10s %-16s %s", c.dev_node.c_str(),
+                              c.model.empty() ? "-" : c.model.c_str(),
+                              c.state.empty() ? "-" : c.state.c_str());
+                rest = b;
+            }
             std::printf("%-13s %-9s %-9s %-18s %-4s %-8s %s\n", c.address.c_str(),
                         (hex4(c.vendor) + ":" + hex4(c.device)).c_str(),
                         (hex4(c.subsys_vendor) + ":" + hex4(c.subsys_device)).c_str(),
                         c.link.empty() ? "-" : c.link.c_str(),
                         c.numa_node < 0 ? "-" : std::to_string(c.numa_node).c_str(),
-                        c.driver.empty() ? "-" : c.driver.c_str(), node.c_str());
+                        c.driver.empty() ? "-" : c.driver.c_str(), rest.c_str());
         }
         if (cards.empty())
             std::printf("(no HC1 card on the PCI bus)\n");

@@ -15,21 +15,27 @@ namespace hcctl {
 
 namespace {
 
-const char kUsageText[] = R"(usage: hcctl [-d|--device N|PATH] COMMAND [OPTIONS]
+const char kUsageText[] = R"(usage: hcctl [-c|--card CARD] COMMAND [OPTIONS]
+
+CARD: an index (0), a device path (/dev/hc/0, /dev/hc/by-path/...), a model
+  name (stories260K: the least-loaded live card holding it) or a weight
+  SHA-256 (or a unique prefix of 8+ hex digits); -d/--device is the same.
+  list, info, top and bench cover every card unless one is named; run,
+  chat and reset use card 0 unless one is named.
 
 commands:
   list                 every HC1 card on the PCI bus (also those without the driver)
-  info                 model card, driver limits, queues and counters of a card
+  info                 model card, driver limits, queues and counters of each card
   run PROMPT           generate from PROMPT, streaming the text
       --max-tokens N --temperature F --top-k N --top-p F --seed N
       --stop TOKEN_ID|STRING (repeatable) --ignore-eos --no-bos-stop --timeout MS
       --stats (time to first token, tokens/s, count on stderr)
   chat                 interactive: each stdin line continues the conversation
       (run's sampling options; --max-tokens per reply, default 128)
-  bench                N sessions x M tokens on one event loop
+  bench                N sessions x M tokens per card, every card on one event loop
       -n/--sessions N per card (default 4) -m/--tokens M (default 64) --prompt TEXT
-      --all-cards (the same load on every card, one event loop)
-  top                  live card counters; --interval SEC (default 1), --count N
+      --model NAME (N sessions in all, placed by hc::Pool on the cards of NAME)
+  top                  live counters of each card; --interval SEC (default 1), --count N
   reset                reset the card (needs CAP_SYS_ADMIN)
   version              versions of hcctl/libhc and of the driver
 options for every command: --json (machine-readable output), -h/--help
@@ -51,10 +57,12 @@ Args parse(int argc, char** argv, std::string& command) {
                 throw UsageError("option " + name + " needs a value");
             return argv[++i];
         };
-        if (arg == "-d" || arg == "--device") {
+        if (arg == "-d" || arg == "--device" || arg == "-c" || arg == "--card") {
             a.device = value(arg);
         } else if (arg.rfind("--device=", 0) == 0) {
             a.device = arg.substr(9);
+        } else if (arg.rfind("--card=", 0) == 0) {
+            a.device = arg.substr(7);
         } else if (arg == "-h") {
             a.options.emplace("help", "");
         } else if (arg == "-n" || arg == "-m") {
@@ -84,7 +92,7 @@ int cmd_version(const Args& args) {
     if (hc::driver_loaded()) {
         drv = "loaded";
         try {
-            uapi = hc::Card::open(args.device.empty() ? "0" : args.device).info().uapi_version;
+            uapi = open_card(args).info().uapi_version;
         } catch (const hc::Error&) {
         }
     }
@@ -154,7 +162,20 @@ hc::Card open_card(const Args& args) {
         }
         return hc::Card::open(hc::device_paths().front());
     }
-    return hc::Card::open(args.device);
+    return hc::open_card(args.device);
+}
+
+std::vector<hc::Card> open_cards(const Args& args) {
+    std::vector<hc::Card> cards;
+    if (!args.device.empty()) {
+        cards.push_back(open_card(args));
+        return cards;
+    }
+    for (const std::string& path : hc::device_paths())
+        cards.push_back(hc::Card::open(path));
+    if (cards.empty())
+        cards.push_back(open_card(args)); // throws with the reason
+    return cards;
 }
 
 int report(const hc::Error& e, const std::string& device) {

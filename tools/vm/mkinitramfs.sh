@@ -2,12 +2,14 @@
 # Build the guest's base initramfs: busybox, our init, hc1.ko, every program
 # of build/bin with the shared libraries it needs, and the in-guest tests.
 #
-#   mkinitramfs.sh OUT.cpio.gz BUILD_DIR SRC_DIR [HC1_KO]
+#   mkinitramfs.sh OUT.cpio.gz BUILD_DIR SRC_DIR [HC1_KO [UDEVADM]]
 #
-# HC1_KO defaults to BUILD_DIR/kmod/hc1.ko.  No /lib/modules tree is packed:
+# HC1_KO defaults to BUILD_DIR/kmod/hc1.ko.  UDEVADM (tools/vm/fetch-udev.sh)
+# and the udev rule kmod/99-hc1.rules go in too when given, for the test
+# that runs udevd in the guest (it is not started otherwise).  No /lib/modules tree is packed:
 # the guest kernels have what they need built in and hc1.ko is insmod'ed.
 set -euo pipefail
-out=$1 build=$2 src=$3 kmod=${4:-$2/kmod/hc1.ko}
+out=$1 build=$2 src=$3 kmod=${4:-$2/kmod/hc1.ko} udevadm=${5:-}
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
@@ -24,6 +26,12 @@ printf 'root:x:0:\nhc1:x:990:\n' >"$root/etc/group"
 # Programs and the libraries they link (resolved on the host: the guest's
 # userland is the host's Debian).
 progs=()
+if [ -n "$udevadm" ]; then
+	cp "$udevadm" "$root/usr/local/bin/udevadm"
+	progs+=("$udevadm")
+	mkdir -p "$root/etc/udev/rules.d"
+	cp "$src/kmod/99-hc1.rules" "$root/etc/udev/rules.d/"
+fi
 if [ -d "$build/bin" ]; then
 	for f in "$build/bin"/*; do
 		[ -f "$f" ] && [ -x "$f" ] || continue
@@ -32,8 +40,9 @@ if [ -d "$build/bin" ]; then
 	done
 fi
 [ -d "$build/lib" ] && cp -a "$build/lib"/*.so* "$root/usr/local/bin/" 2>/dev/null || true
+# A script among the programs (multicard-hcctl) has no libraries: ldd fails.
 for f in "${progs[@]}"; do
-	LD_LIBRARY_PATH="$build/lib" ldd "$f" 2>/dev/null | awk '/=> \//{print $3} /^\t\/.*ld-linux/{print $1}'
+	{ LD_LIBRARY_PATH="$build/lib" ldd "$f" 2>/dev/null || true; } | awk '/=> \//{print $3} /^\t\/.*ld-linux/{print $1}'
 done | sort -u | while read -r lib; do
 	case "$lib" in "$build"/*) continue ;; esac
 	mkdir -p "$root$(dirname "$lib")"
