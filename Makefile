@@ -144,6 +144,13 @@ test-serve: all $(SERVE_NODE)
 		$(BUILD)/Testing/serve-host.log || rc=1; \
 	exit $$rc
 
+# The card (its own model) behind hc1-serve on http://localhost:8080 of the
+# host, until Ctrl-C or a day.  SERVE_PORT and SERVE_ARGS change it.
+SERVE_PORT ?= 8080
+serve: all
+	$(VM) --timeout 86400 --forward $(SERVE_PORT):8080 -- \
+		"hc1-serve --listen 0.0.0.0:8080 $(SERVE_ARGS)"
+
 debug-kernel: $(BUILD)/.deps
 	$(SRC)/tools/vm/build-debug-kernel.sh $(DEBUG_KERNEL)
 

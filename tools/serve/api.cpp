@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <random>
 
 namespace hc1serve {
@@ -137,6 +138,7 @@ void Completion::start() {
         }
         if (e->kind == Generation::Event::Kind::Started) {
             card_index_ = e->card;
+            log_start();
             metrics_.prompt_tokens(card_index_, model_name_, prompt_tokens_);
             return;
         }
@@ -155,6 +157,7 @@ std::optional<Completion::Step> Completion::step(std::chrono::milliseconds wait)
     case Kind::Started:
         queued_ = false;
         card_index_ = e->card;
+        log_start();
         metrics_.prompt_tokens(card_index_, model_name_, prompt_tokens_);
         break;
     case Kind::Tokens: {
@@ -188,6 +191,14 @@ std::optional<Completion::Step> Completion::step(std::chrono::milliseconds wait)
         break;
     }
     case Kind::Done:
+        if (e->result.finish == hc::Finish::Cancelled) {
+            // Not by this request (a stop string or a client that left
+            // ends the stream before): the card was reset or removed.
+            s.done = true;
+            s.error = ApiError(503, "the card ended the generation: it was reset or removed", {},
+                               "generation_cancelled");
+            break;
+        }
         s.text = stops_->push(detok_->finish());
         s.text += stops_->finish();
         s.done = true;
@@ -201,6 +212,12 @@ std::optional<Completion::Step> Completion::step(std::chrono::milliseconds wait)
     if (s.done)
         finished_ = true;
     return s;
+}
+
+void Completion::log_start() const {
+    double waited = std::chrono::duration<double, std::milli>(Clock::now() - gen_->arrived).count();
+    std::fprintf(stderr, "hc1-serve: %s started on card %s after %.1f ms (%u prompt tokens)\n",
+                 id_.c_str(), card_index_.c_str(), waited, prompt_tokens_);
 }
 
 Json Completion::usage() const {

@@ -55,6 +55,8 @@ class Completion {
     std::optional<Step> step(std::chrono::milliseconds wait);
     Json chunk(const std::string& text, const Json& finish_reason) const;
     Json usage() const;
+    // One line on stderr as the card takes the request: the server's log.
+    void log_start() const;
 
     CompletionRequest request_;
     Scheduler& scheduler_;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "metrics.hpp"
 
-#include <cstdio>
+#include <charconv>
 
 namespace hc1serve {
 
@@ -26,10 +26,11 @@ std::string card_labels(const std::string& card, const std::string& model) {
     return "card=\"" + escape(card) + "\",model=\"" + escape(model) + "\"";
 }
 
+// Shortest form that reads back exactly: le="0.005", not 0.0050000000000000001.
 std::string num(double v) {
     char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.17g", v);
-    return buf;
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    return std::string(buf, end);
 }
 
 void header(std::string& out, const char* name, const char* type, const char* help) {
