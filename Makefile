@@ -35,7 +35,7 @@ DEBUG_TEST_TIMEOUT ?= 1800
 
 export HC1_BUILD := $(BUILD)
 
-.PHONY: all deps userspace kmod qemu kernel udev test test-host test-qtest test-guest \
+.PHONY: all deps userspace kmod qemu kernel udev test test-host test-qtest test-guest test-serve serve \
 	demo bench stress vm-shell format clean debug-kernel kmod-debug test-debug-kernel
 
 all: userspace kmod qemu kernel udev
@@ -74,7 +74,9 @@ test: all
 	$(MAKE) --no-print-directory test-host || rc=1; \
 	$(MAKE) --no-print-directory test-qtest || rc=1; \
 	$(MAKE) --no-print-directory test-guest || rc=1; \
-	echo "== summary"; cat $(SUMMARY)/host $(SUMMARY)/qtest $(SUMMARY)/guest 2>/dev/null || rc=1; \
+	$(MAKE) --no-print-directory test-serve || rc=1; \
+	echo "== summary"; cat $(SUMMARY)/host $(SUMMARY)/qtest $(SUMMARY)/guest $(SUMMARY)/serve \
+		2>/dev/null || rc=1; \
 	exit $$rc
 
 test-host: userspace
@@ -128,6 +130,26 @@ test-guest: all
 	$(SRC)/tests/summary.py guest $(SUMMARY)/guest $(BUILD)/Testing/guest-1.log \
 		$(BUILD)/Testing/guest-2.log $(BUILD)/Testing/guest-3.log || rc=1; \
 	exit $$rc
+
+# hc1-serve with real clients: the server in the guest, curl there and on
+# the host, the OpenAI library and Chromium (puppeteer-core) on the host,
+# from npm (tests/serve/package-lock.json); tests/serve/run.py.
+SERVE_NODE := $(SRC)/tests/serve/node_modules/.package-lock.json
+$(SERVE_NODE): $(SRC)/tests/serve/package-lock.json $(BUILD)/.deps
+	cd $(SRC)/tests/serve && npm ci --no-audit --no-fund
+test-serve: all $(SERVE_NODE)
+	@mkdir -p $(SUMMARY)
+	@rc=0; $(SRC)/tests/serve/run.py $(SRC) $(BUILD) || rc=1; \
+	$(SRC)/tests/summary.py serve $(SUMMARY)/serve $(BUILD)/Testing/serve-guest.log \
+		$(BUILD)/Testing/serve-host.log || rc=1; \
+	exit $$rc
+
+# The card (its own model) behind hc1-serve on http://localhost:8080 of the
+# host, until Ctrl-C or a day.  SERVE_PORT and SERVE_ARGS change it.
+SERVE_PORT ?= 8080
+serve: all
+	$(VM) --timeout 86400 --forward $(SERVE_PORT):8080 -- \
+		"hc1-serve --listen 0.0.0.0:8080 $(SERVE_ARGS)"
 
 debug-kernel: $(BUILD)/.deps
 	$(SRC)/tools/vm/build-debug-kernel.sh $(DEBUG_KERNEL)

@@ -5,6 +5,8 @@
     summary.py qtest  OUT GTEST.json [NAME=RC ...]  (--gtest_output=json, plus
                                                     whole programs by exit code)
     summary.py guest  OUT CONSOLE.log ...            (hc1-run-tests' output)
+    summary.py serve  OUT LOG ...                    (tests/serve/run.py: PASS/FAIL
+                                                    lines as the guest's)
 
 Prints every failure and every skip with its reason, then the line, and writes
 the line to OUT as well so that `make test` can repeat all three at its end.
@@ -88,7 +90,7 @@ def guest(paths):
 
 
 def main(argv):
-    if len(argv) < 4 or argv[1] not in ("host", "qtest", "guest"):
+    if len(argv) < 4 or argv[1] not in ("host", "qtest", "guest", "serve"):
         sys.exit(__doc__)
     layer, out = argv[1], argv[2]
     try:

@@ -13,7 +13,7 @@ PKGS="build-essential cmake ninja-build pkg-config git dpkg-dev
  liburing-dev libpci-dev pciutils libcmocka-dev libgtest-dev libgmock-dev
  clang-format python3-numpy python3-matplotlib
  bc libelf-dev libssl-dev
- libslirp-dev libcpp-httplib-dev nlohmann-json3-dev prometheus chromium"
+ libslirp-dev libcpp-httplib-dev nlohmann-json3-dev prometheus chromium curl"
 
 missing=""
 for p in $PKGS; do
@@ -26,6 +26,10 @@ if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ &&
    ! grep -qs '^deb-src' /etc/apt/sources.list; then
 	need_src=1
 fi
+
+# node and npm run hc1-serve's test clients (the OpenAI library, puppeteer);
+# a machine may have them from elsewhere (NodeSource), else Debian's.
+command -v node >/dev/null && command -v npm >/dev/null || missing="$missing nodejs npm"
 
 [ -z "$missing" ] && [ "$need_src" = 0 ] && exit 0
 

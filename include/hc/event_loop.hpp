@@ -27,8 +27,10 @@ namespace hc {
  * one as sessions and coalescing grow; counters() reports them.
  *
  * The loop is single-threaded: call submit/cancel/run from one thread; the
- * handlers run inside run()/run_once().  Sessions must outlive their
- * generations in the loop.
+ * handlers run inside run()/run_once().  The one exception is wake(), which
+ * other threads call to make that thread look at work they handed it (a
+ * server's HTTP threads do).  Sessions must outlive their generations in
+ * the loop.
  */
 class EventLoop {
   public:
@@ -79,6 +81,13 @@ class EventLoop {
      * returns false on timeout without events.
      */
     bool run_once(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
+    /**
+     * Make the run_once() in progress, or else the next one, return true at
+     * once.  The only method safe to call from any thread (it writes an
+     * eventfd the loop always has a read pending on); wake-ups before the
+     * loop waits are not lost, several may merge into one.
+     */
+    void wake();
     /** Syscall and completion counters since construction. */
     Counters counters() const;
 

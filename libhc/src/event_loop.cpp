@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <liburing.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <unordered_map>
 #include <vector>
 
@@ -16,6 +18,9 @@ namespace hc {
 namespace {
 
 enum class Op : uint64_t { Generate = 0, Wait = 1 };
+
+// Job ids start at 1, so tag 0 is free for the wake-up eventfd's read.
+constexpr uint64_t kWakeTag = 0;
 
 uint64_t tag(EventLoop::Id id, Op op) {
     return (id << 1) | static_cast<uint64_t>(op);
@@ -50,6 +55,18 @@ struct EventLoop::Impl {
     std::vector<Job*> to_rearm;
     Id next_id = 1;
     Counters counters;
+    // wake(): another thread writes the eventfd; a read of it is always in
+    // the ring, so the write completes that read and ends the wait.
+    detail::Fd wake_fd;
+    uint64_t wake_value = 0;
+    bool wake_armed = false;
+
+    void arm_wake() {
+        io_uring_sqe* sqe = get_sqe();
+        io_uring_prep_read(sqe, wake_fd.get(), &wake_value, sizeof(wake_value), 0);
+        io_uring_sqe_set_data64(sqe, kWakeTag);
+        wake_armed = true;
+    }
 
     io_uring_sqe* get_sqe() {
         io_uring_sqe* sqe = io_uring_get_sqe(&ring);
@@ -109,6 +126,10 @@ struct EventLoop::Impl {
     void handle(const io_uring_cqe& cqe) {
         counters.completions++;
         uint64_t data = io_uring_cqe_get_data64(&cqe);
+        if (data == kWakeTag) {
+            wake_armed = false;
+            return;
+        }
         auto it = jobs.find(data >> 1);
         if (it == jobs.end())
             return;
@@ -188,6 +209,8 @@ struct EventLoop::Impl {
             arm_wait(*job);
         }
         to_rearm.clear();
+        if (!wake_armed)
+            arm_wake();
         return n;
     }
 };
@@ -195,6 +218,13 @@ struct EventLoop::Impl {
 EventLoop::EventLoop(unsigned entries) : impl_(std::make_unique<Impl>()) {
     if (int r = io_uring_queue_init(entries, &impl_->ring, 0); r < 0)
         detail::throw_error(-r, "io_uring_queue_init");
+    impl_->wake_fd = detail::Fd(eventfd(0, EFD_CLOEXEC));
+    if (impl_->wake_fd.get() < 0) {
+        int err = errno;
+        io_uring_queue_exit(&impl_->ring);
+        detail::throw_error(err, "eventfd");
+    }
+    impl_->arm_wake();
 }
 
 EventLoop::~EventLoop() {
@@ -209,6 +239,8 @@ EventLoop::~EventLoop() {
             break;
         uint64_t data = io_uring_cqe_get_data64(cqe);
         io_uring_cqe_seen(&impl_->ring, cqe);
+        if (data == kWakeTag)
+            continue;
         auto it = impl_->jobs.find(data >> 1);
         if (it == impl_->jobs.end())
             continue;
@@ -280,6 +312,14 @@ bool EventLoop::run_once(std::chrono::milliseconds timeout) {
     if (r < 0 && r != -ETIME && r != -EINTR)
         detail::throw_error(-r, "io_uring_enter");
     return l.reap() > 0;
+}
+
+void EventLoop::wake() {
+    uint64_t one = 1;
+    // Blocking eventfd (io_uring would fail a read of a non-blocking one
+    // with EAGAIN rather than wait); a write blocks only at a counter of
+    // 2^64 - 2, which unread wake-ups never reach.
+    [[maybe_unused]] ssize_t r = ::write(impl_->wake_fd.get(), &one, sizeof(one));
 }
 
 void EventLoop::run() {

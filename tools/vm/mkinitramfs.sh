@@ -32,6 +32,11 @@ if [ -n "$udevadm" ]; then
 	mkdir -p "$root/etc/udev/rules.d"
 	cp "$src/kmod/99-hc1.rules" "$root/etc/udev/rules.d/"
 fi
+# curl: the HTTP client of hc1-serve's in-guest tests.
+if command -v curl >/dev/null; then
+	cp "$(command -v curl)" "$root/usr/local/bin/curl"
+	progs+=("$(command -v curl)")
+fi
 if [ -d "$build/bin" ]; then
 	for f in "$build/bin"/*; do
 		[ -f "$f" ] && [ -x "$f" ] || continue
@@ -54,6 +59,9 @@ mkdir -p "$root/lib64"
 for d in guest hcctl; do
 	[ -d "$src/tests/$d" ] && cp -r "$src/tests/$d" "$root/tests/"
 done
+# Only the guest's script of the serve tests (not the host's node_modules).
+mkdir -p "$root/tests/serve"
+cp "$src/tests/serve/"*.sh "$root/tests/serve/"
 
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$out.tmp"
 mv "$out.tmp" "$out"
