@@ -98,7 +98,7 @@ class Run:
         vm_cmd = [os.path.join(self.src, "tools/vm/hc1-vm"), "--timeout", "500", "--model", model,
                   "--device-opts", ",contexts=1,fault-inject=on",
                   "--forward", "%d:8080" % self.port, "--forward", "%d:9000" % self.turn_port,
-                  "--", "sh /tests/serve/guest-serve.sh"]
+                  "--", "sh /usr/local/share/hc1/guest-serve.sh"]
         with open(log, "w") as out:
             vm = subprocess.Popen(vm_cmd, stdout=out, stderr=subprocess.STDOUT,
                                   env=dict(os.environ, HC1_BUILD=self.build))
