@@ -157,6 +157,15 @@ void print_stats(const Turn& t) {
 
 } // namespace
 
+double percentile(std::vector<double> v, double p) {
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    // Nearest rank: the smallest value with at least p% of the samples at or below it.
+    size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * v.size()));
+    return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
+}
+
 int cmd_run(const Args& args) {
     if (args.positional.size() != 1)
         throw UsageError("run takes one PROMPT (quote it)");

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "hcctl.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -107,15 +106,6 @@ Json& Json::null_field(const char* k) {
     key(k);
     out_ += "null";
     return *this;
-}
-
-double percentile(std::vector<double> v, double p) {
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    // Nearest rank: the smallest value with at least p% of the samples at or below it.
-    size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * v.size()));
-    return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
 }
 
 } // namespace hcctl
