@@ -3,6 +3,7 @@
 #pragma once
 
 #include <hc/hc.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <map>
@@ -53,6 +54,17 @@ std::vector<hc::Card> open_cards(const Args& args);
 
 // Map an error to an exit code, printing it with a hint on stderr.
 int report(const hc::Error& e, const std::string& device);
+
+// --json documents.  Keys stay in the order they are set: scripts and the
+// guest tests read the output as text (e.g. '"model":{"name":"...').
+using json = nlohmann::ordered_json;
+
+// A measured figure (seconds, ms, rates) for --json: rounded to 6
+// significant digits, null if not finite (JSON has no NaN or infinity).
+json figure(double v);
+// @j as one line of compact JSON.  Bytes that are not UTF-8 (generated text
+// may stop inside a character) become U+FFFD instead of failing the command.
+std::string dump(const json& j);
 
 // Minimal JSON writer: enough for flat objects and arrays of them.
 class Json {

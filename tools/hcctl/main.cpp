@@ -3,6 +3,7 @@
 #include "hcctl.hpp"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -113,6 +114,18 @@ int cmd_version(const Args& args) {
 }
 
 } // namespace
+
+json figure(double v) {
+    if (!std::isfinite(v))
+        return nullptr;
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.6g", v);
+    return std::strtod(buf, nullptr);
+}
+
+std::string dump(const json& j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 std::optional<std::string> Args::get(const std::string& name) const {
     auto it = options.find(name);
