@@ -66,31 +66,6 @@ json figure(double v);
 // may stop inside a character) become U+FFFD instead of failing the command.
 std::string dump(const json& j);
 
-// Minimal JSON writer: enough for flat objects and arrays of them.
-class Json {
-  public:
-    Json& begin_object(const char* key = nullptr);
-    Json& end_object();
-    Json& begin_array(const char* key);
-    Json& end_array();
-    Json& field(const char* key, const std::string& v);
-    Json& field(const char* key, const char* v) { return field(key, std::string(v)); }
-    Json& field(const char* key, double v);
-    Json& field(const char* key, uint64_t v);
-    Json& field(const char* key, int64_t v) { return field(key, static_cast<double>(v)); }
-    Json& field(const char* key, uint32_t v) { return field(key, static_cast<uint64_t>(v)); }
-    Json& field(const char* key, int v) { return field(key, static_cast<int64_t>(v)); }
-    Json& field(const char* key, bool v);
-    Json& null_field(const char* key);
-    std::string str() const { return out_; }
-    static std::string quote(std::string_view s);
-
-  private:
-    void key(const char* k);
-    std::string out_;
-    std::vector<bool> first_{true};
-};
-
 int cmd_list(const Args& args);
 int cmd_info(const Args& args);
 int cmd_run(const Args& args);

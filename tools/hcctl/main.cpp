@@ -98,10 +98,13 @@ int cmd_version(const Args& args) {
         }
     }
     if (args.json) {
-        Json j;
-        j.begin_object().field("hcctl", hc::version()).field("libhc", hc::version());
-        j.field("driver", drv).field("uapi_version", uapi).field("uapi_min", hc::kMinUapiVersion);
-        std::cout << j.end_object().str() << "\n";
+        json j;
+        j["hcctl"] = hc::version();
+        j["libhc"] = hc::version();
+        j["driver"] = drv;
+        j["uapi_version"] = uapi;
+        j["uapi_min"] = hc::kMinUapiVersion;
+        std::cout << dump(j) << "\n";
     } else {
         std::cout << "hcctl " << hc::version() << " (libhc " << hc::version()
                   << ", needs driver UAPI >= " << hc::kMinUapiVersion << ")\n"
