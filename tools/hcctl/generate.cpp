@@ -157,6 +157,15 @@ void print_stats(const Turn& t) {
 
 } // namespace
 
+double percentile(std::vector<double> v, double p) {
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    // Nearest rank: the smallest value with at least p% of the samples at or below it.
+    size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * v.size()));
+    return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
+}
+
 int cmd_run(const Args& args) {
     if (args.positional.size() != 1)
         throw UsageError("run takes one PROMPT (quote it)");
@@ -171,19 +180,18 @@ int cmd_run(const Args& args) {
     }
     Turn t = generate_turn(session, prompt, opts, stops, args.json ? nullptr : stdout);
     if (args.json) {
-        Json j;
-        j.begin_object()
-            .field("prompt", prompt)
-            .field("text", t.text)
-            .field("prompt_tokens", t.prompt_tokens)
-            .field("tokens", t.result.tokens)
-            .field("finish", t.stopped_by_string ? "stop" : hc::to_string(t.result.finish))
-            .field("ttft_ms", t.ttft_ms)
-            .field("elapsed_ms", t.elapsed_ms)
-            .field("tokens_per_s", t.elapsed_ms > 0 ? t.result.tokens / (t.elapsed_ms / 1000) : 0.0)
-            .field("syscalls", t.syscalls)
-            .end_object();
-        std::cout << j.str() << "\n";
+        json j;
+        j["prompt"] = prompt;
+        j["text"] = t.text;
+        j["prompt_tokens"] = t.prompt_tokens;
+        j["tokens"] = t.result.tokens;
+        j["finish"] = t.stopped_by_string ? "stop" : hc::to_string(t.result.finish);
+        j["ttft_ms"] = figure(t.ttft_ms);
+        j["elapsed_ms"] = figure(t.elapsed_ms);
+        j["tokens_per_s"] =
+            figure(t.elapsed_ms > 0 ? t.result.tokens / (t.elapsed_ms / 1000) : 0.0);
+        j["syscalls"] = t.syscalls;
+        std::cout << dump(j) << "\n";
     } else {
         std::fputs("\n", stdout);
         if (args.has("stats"))
@@ -361,44 +369,43 @@ int cmd_bench(const Args& args) {
     uint64_t irqs = interrupts() - irqs_before;
 
     if (args.json) {
-        Json j;
-        j.begin_object()
-            .field("device", card.path())
-            .field("cards", static_cast<uint32_t>(cards.size()))
-            .field("placement", args.has("model") ? "pool" : "per-card")
-            .field("sessions", n_sessions)
-            .field("tokens_per_session", opts.max_tokens)
-            .field("prompt_tokens", static_cast<uint32_t>(tokens.size()))
-            .field("total_tokens", total)
-            .field("wall_ms", wall_ms)
-            .field("tokens_per_s", agg_tps)
-            .field("ttft_p50_ms", percentile(ttfts, 50))
-            .field("ttft_p99_ms", percentile(ttfts, 99))
-            .field("inter_token_p50_ms", percentile(gaps, 50))
-            .field("inter_token_p99_ms", percentile(gaps, 99))
-            .field("syscalls", syscalls)
-            .field("syscalls_per_token", per_token)
-            .field("wait_commands", c.waits)
-            .field("interrupts", irqs)
-            .field("failures", failures);
-        j.begin_array("per_session");
+        json j;
+        j["device"] = card.path();
+        j["cards"] = cards.size();
+        j["placement"] = args.has("model") ? "pool" : "per-card";
+        j["sessions"] = n_sessions;
+        j["tokens_per_session"] = opts.max_tokens;
+        j["prompt_tokens"] = tokens.size();
+        j["total_tokens"] = total;
+        j["wall_ms"] = figure(wall_ms);
+        j["tokens_per_s"] = figure(agg_tps);
+        j["ttft_p50_ms"] = figure(percentile(ttfts, 50));
+        j["ttft_p99_ms"] = figure(percentile(ttfts, 99));
+        j["inter_token_p50_ms"] = figure(percentile(gaps, 50));
+        j["inter_token_p99_ms"] = figure(percentile(gaps, 99));
+        j["syscalls"] = syscalls;
+        j["syscalls_per_token"] = figure(per_token);
+        j["wait_commands"] = c.waits;
+        j["interrupts"] = irqs;
+        j["failures"] = failures;
+        json per_session = json::array();
         for (uint32_t i = 0; i < n_sessions; i++) {
             const PerSession& p = per[i];
             double span = p.tokens ? ms_between(p.submitted, p.last) : 0;
-            j.begin_object()
-                .field("session", i)
-                .field("card", cards[card_of[i]].path())
-                .field("tokens", p.tokens)
-                .field("finish", hc::to_string(p.result.finish))
-                .field("tokens_per_s", span > 0 ? p.tokens / (span / 1000) : 0.0)
-                .field("ttft_ms", p.tokens ? ms_between(p.submitted, p.first) : 0.0)
-                .field("inter_token_p50_ms", percentile(p.gaps_ms, 50))
-                .field("inter_token_p99_ms", percentile(p.gaps_ms, 99));
-            p.error.empty() ? j.null_field("error") : j.field("error", p.error);
-            j.end_object();
+            json s;
+            s["session"] = i;
+            s["card"] = cards[card_of[i]].path();
+            s["tokens"] = p.tokens;
+            s["finish"] = hc::to_string(p.result.finish);
+            s["tokens_per_s"] = figure(span > 0 ? p.tokens / (span / 1000) : 0.0);
+            s["ttft_ms"] = figure(p.tokens ? ms_between(p.submitted, p.first) : 0.0);
+            s["inter_token_p50_ms"] = figure(percentile(p.gaps_ms, 50));
+            s["inter_token_p99_ms"] = figure(percentile(p.gaps_ms, 99));
+            s["error"] = p.error.empty() ? json(nullptr) : json(p.error);
+            per_session.push_back(std::move(s));
         }
-        j.end_array().end_object();
-        std::cout << j.str() << "\n";
+        j["per_session"] = std::move(per_session);
+        std::cout << dump(j) << "\n";
     } else {
         std::string where = card.path();
         for (size_t k = 1; k < cards.size(); k++)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <hc/hc.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <map>
@@ -54,30 +55,16 @@ std::vector<hc::Card> open_cards(const Args& args);
 // Map an error to an exit code, printing it with a hint on stderr.
 int report(const hc::Error& e, const std::string& device);
 
-// Minimal JSON writer: enough for flat objects and arrays of them.
-class Json {
-  public:
-    Json& begin_object(const char* key = nullptr);
-    Json& end_object();
-    Json& begin_array(const char* key);
-    Json& end_array();
-    Json& field(const char* key, const std::string& v);
-    Json& field(const char* key, const char* v) { return field(key, std::string(v)); }
-    Json& field(const char* key, double v);
-    Json& field(const char* key, uint64_t v);
-    Json& field(const char* key, int64_t v) { return field(key, static_cast<double>(v)); }
-    Json& field(const char* key, uint32_t v) { return field(key, static_cast<uint64_t>(v)); }
-    Json& field(const char* key, int v) { return field(key, static_cast<int64_t>(v)); }
-    Json& field(const char* key, bool v);
-    Json& null_field(const char* key);
-    std::string str() const { return out_; }
-    static std::string quote(std::string_view s);
+// --json documents.  Keys stay in the order they are set: scripts and the
+// guest tests read the output as text (e.g. '"model":{"name":"...').
+using json = nlohmann::ordered_json;
 
-  private:
-    void key(const char* k);
-    std::string out_;
-    std::vector<bool> first_{true};
-};
+// A measured figure (seconds, ms, rates) for --json: rounded to 6
+// significant digits, null if not finite (JSON has no NaN or infinity).
+json figure(double v);
+// @j as one line of compact JSON.  Bytes that are not UTF-8 (generated text
+// may stop inside a character) become U+FFFD instead of failing the command.
+std::string dump(const json& j);
 
 int cmd_list(const Args& args);
 int cmd_info(const Args& args);

@@ -35,69 +35,69 @@ const std::vector<std::pair<uint64_t, const char*>> kHwFeatures = {
 const std::vector<std::pair<uint64_t, const char*>> kDrvFeatures = {
     {hc::kDriverUringCmd, "uring_cmd"}, {hc::kDriverMmapRing, "mmap"}, {hc::kDriverPoll, "poll"}};
 
-void stats_json(Json& j, const hc::Stats& s) {
-    j.begin_object("counters")
-        .field("active_contexts", s.active_contexts)
-        .field("running", s.running)
-        .field("commands", s.commands)
-        .field("errors", s.errors)
-        .field("generations", s.generations)
-        .field("cancelled", s.cancelled)
-        .field("prompt_tokens", s.prompt_tokens)
-        .field("tokens", s.tokens)
-        .field("interrupts", s.interrupts)
-        .field("busy_ns", s.busy_ns)
-        .field("uptime_ns", s.uptime_ns)
-        .field("reg_errors", s.reg_errors)
-        .end_object();
+json stats_json(const hc::Stats& s) {
+    json j;
+    j["active_contexts"] = s.active_contexts;
+    j["running"] = s.running;
+    j["commands"] = s.commands;
+    j["errors"] = s.errors;
+    j["generations"] = s.generations;
+    j["cancelled"] = s.cancelled;
+    j["prompt_tokens"] = s.prompt_tokens;
+    j["tokens"] = s.tokens;
+    j["interrupts"] = s.interrupts;
+    j["busy_ns"] = s.busy_ns;
+    j["uptime_ns"] = s.uptime_ns;
+    j["reg_errors"] = s.reg_errors;
+    return j;
 }
 
-void print_info(const hc::Card& card, bool json) {
+void print_info(const hc::Card& card, bool as_json) {
     const hc::ModelCard& m = card.model();
     const hc::DriverInfo& d = card.info();
     hc::Stats s = card.stats();
-    if (json) {
-        Json j;
-        j.begin_object().field("device", card.path());
-        j.begin_object("model")
-            .field("name", m.name)
-            .field("arch", m.arch)
-            .field("dim", m.dim)
-            .field("hidden_dim", m.hidden_dim)
-            .field("n_layers", m.n_layers)
-            .field("n_heads", m.n_heads)
-            .field("n_kv_heads", m.n_kv_heads)
-            .field("vocab_size", m.vocab_size)
-            .field("context_len", m.context_len)
-            .field("bos_id", m.bos_id)
-            .field("eos_id", m.eos_id)
-            .field("weight_format", m.weight_format_name())
-            .field("group_size", m.group_size)
-            .field("n_params", m.n_params)
-            .field("weight_bytes", m.weight_bytes)
-            .field("sha256", m.sha256_hex())
-            .end_object();
-        j.begin_object("card")
-            .field("hw_version", version_str(m.version))
-            .field("features", feature_names(m.features, kHwFeatures))
-            .field("n_contexts", m.n_contexts)
-            .field("max_queues", m.max_queues)
-            .field("max_queue_entries", m.max_queue_entries)
-            .field("msix_vectors", m.msix_vectors)
-            .field("max_stop", m.max_stop)
-            .end_object();
-        j.begin_object("driver")
-            .field("uapi_version", d.uapi_version)
-            .field("features", feature_names(d.features, kDrvFeatures))
-            .field("index", d.index)
-            .field("ring_tokens", uint64_t{1} << d.ring_shift)
-            .field("pci_address", card.pci_address())
-            .field("state", card.attribute("state"))
-            .field("io_queues", card.attribute("io_queues"))
-            .field("sessions", card.attribute("sessions"))
-            .end_object();
-        stats_json(j, s);
-        std::cout << j.end_object().str() << "\n";
+    if (as_json) {
+        json model;
+        model["name"] = m.name;
+        model["arch"] = m.arch;
+        model["dim"] = m.dim;
+        model["hidden_dim"] = m.hidden_dim;
+        model["n_layers"] = m.n_layers;
+        model["n_heads"] = m.n_heads;
+        model["n_kv_heads"] = m.n_kv_heads;
+        model["vocab_size"] = m.vocab_size;
+        model["context_len"] = m.context_len;
+        model["bos_id"] = m.bos_id;
+        model["eos_id"] = m.eos_id;
+        model["weight_format"] = m.weight_format_name();
+        model["group_size"] = m.group_size;
+        model["n_params"] = m.n_params;
+        model["weight_bytes"] = m.weight_bytes;
+        model["sha256"] = m.sha256_hex();
+        json hw;
+        hw["hw_version"] = version_str(m.version);
+        hw["features"] = feature_names(m.features, kHwFeatures);
+        hw["n_contexts"] = m.n_contexts;
+        hw["max_queues"] = m.max_queues;
+        hw["max_queue_entries"] = m.max_queue_entries;
+        hw["msix_vectors"] = m.msix_vectors;
+        hw["max_stop"] = m.max_stop;
+        json driver;
+        driver["uapi_version"] = d.uapi_version;
+        driver["features"] = feature_names(d.features, kDrvFeatures);
+        driver["index"] = d.index;
+        driver["ring_tokens"] = uint64_t{1} << d.ring_shift;
+        driver["pci_address"] = card.pci_address();
+        driver["state"] = card.attribute("state");
+        driver["io_queues"] = card.attribute("io_queues");
+        driver["sessions"] = card.attribute("sessions");
+        json j;
+        j["device"] = card.path();
+        j["model"] = std::move(model);
+        j["card"] = std::move(hw);
+        j["driver"] = std::move(driver);
+        j["counters"] = stats_json(s);
+        std::cout << dump(j) << "\n";
         return;
     }
     std::printf("%s\n", card.path().c_str());
@@ -134,27 +134,25 @@ void print_info(const hc::Card& card, bool json) {
 
 // One card's line of top: rates since @prev over @dt seconds.
 void top_line(const hc::Card& card, const hc::Stats& s, const hc::Stats& prev, double dt,
-              bool json) {
+              bool as_json) {
     auto rate = [&](uint64_t now, uint64_t before) {
         return now >= before ? (now - before) / dt : 0.0; // counters restart at a reset
     };
     double busy = s.busy_ns >= prev.busy_ns ? (s.busy_ns - prev.busy_ns) / (dt * 1e9) * 100 : 0;
-    if (json) {
-        Json j;
-        j.begin_object()
-            .field("device", card.path())
-            .field("model", card.model().name)
-            .field("uptime_s", s.uptime_ns / 1e9)
-            .field("active_contexts", s.active_contexts)
-            .field("running", s.running)
-            .field("tokens_per_s", rate(s.tokens, prev.tokens))
-            .field("generations_per_s", rate(s.generations, prev.generations))
-            .field("prompt_tokens_per_s", rate(s.prompt_tokens, prev.prompt_tokens))
-            .field("interrupts_per_s", rate(s.interrupts, prev.interrupts))
-            .field("busy_percent", busy)
-            .field("errors", s.errors)
-            .end_object();
-        std::cout << j.str() << std::endl;
+    if (as_json) {
+        json j;
+        j["device"] = card.path();
+        j["model"] = card.model().name;
+        j["uptime_s"] = figure(s.uptime_ns / 1e9);
+        j["active_contexts"] = s.active_contexts;
+        j["running"] = s.running;
+        j["tokens_per_s"] = figure(rate(s.tokens, prev.tokens));
+        j["generations_per_s"] = figure(rate(s.generations, prev.generations));
+        j["prompt_tokens_per_s"] = figure(rate(s.prompt_tokens, prev.prompt_tokens));
+        j["interrupts_per_s"] = figure(rate(s.interrupts, prev.interrupts));
+        j["busy_percent"] = figure(busy);
+        j["errors"] = s.errors;
+        std::cout << dump(j) << std::endl;
     } else {
         std::printf("%4u %-14.14s %8.1f %6u %7u %10.1f %9.1f %10.1f %9.1f %6.1f %7llu\n",
                     card.info().index, card.model().name.c_str(), s.uptime_ns / 1e9,
@@ -227,14 +225,12 @@ int cmd_reset(const Args& args) {
     hc::Card again = hc::Card::open(path);
     hc::Stats s = again.stats();
     if (args.json) {
-        Json j;
-        j.begin_object()
-            .field("device", path)
-            .field("reset", true)
-            .field("active_contexts", s.active_contexts)
-            .field("uptime_s", s.uptime_ns / 1e9)
-            .end_object();
-        std::cout << j.str() << "\n";
+        json j;
+        j["device"] = path;
+        j["reset"] = true;
+        j["active_contexts"] = s.active_contexts;
+        j["uptime_s"] = figure(s.uptime_ns / 1e9);
+        std::cout << dump(j) << "\n";
     } else {
         std::printf("%s: reset, card ready (%u contexts active, up %.3f s)\n", path.c_str(),
                     s.active_contexts, s.uptime_ns / 1e9);

@@ -131,25 +131,27 @@ std::string hex4(uint16_t v) {
 int cmd_list(const Args& args) {
     std::vector<PciCard> cards = scan();
     if (args.json) {
-        Json j;
-        j.begin_object().begin_array("cards");
+        auto or_null = [](const std::string& v) { return v.empty() ? json(nullptr) : json(v); };
+        json list = json::array();
         for (const PciCard& c : cards) {
-            j.begin_object()
-                .field("address", c.address)
-                .field("vendor", hex4(c.vendor))
-                .field("device", hex4(c.device))
-                .field("subsystem_vendor", hex4(c.subsys_vendor))
-                .field("subsystem_device", hex4(c.subsys_device));
-            c.link.empty() ? j.null_field("link") : j.field("link", c.link);
-            j.field("numa_node", static_cast<int64_t>(c.numa_node));
-            c.driver.empty() ? j.null_field("driver") : j.field("driver", c.driver);
-            c.dev_node.empty() ? j.null_field("device_node") : j.field("device_node", c.dev_node);
-            c.model.empty() ? j.null_field("model") : j.field("model", c.model);
-            c.state.empty() ? j.null_field("state") : j.field("state", c.state);
-            j.end_object();
+            json card;
+            card["address"] = c.address;
+            card["vendor"] = hex4(c.vendor);
+            card["device"] = hex4(c.device);
+            card["subsystem_vendor"] = hex4(c.subsys_vendor);
+            card["subsystem_device"] = hex4(c.subsys_device);
+            card["link"] = or_null(c.link);
+            card["numa_node"] = c.numa_node;
+            card["driver"] = or_null(c.driver);
+            card["device_node"] = or_null(c.dev_node);
+            card["model"] = or_null(c.model);
+            card["state"] = or_null(c.state);
+            list.push_back(std::move(card));
         }
-        j.end_array().field("driver_loaded", hc::driver_loaded()).end_object();
-        std::cout << j.str() << "\n";
+        json j;
+        j["cards"] = std::move(list);
+        j["driver_loaded"] = hc::driver_loaded();
+        std::cout << dump(j) << "\n";
     } else {
         std::printf("%-13s %-9s %-9s %-18s %-4s %-8s %-10s %-16s %s\n", "ADDRESS", "ID", "SUBSYS",
                     "LINK", "NUMA", "DRIVER", "DEVICE", "MODEL", "STATE");

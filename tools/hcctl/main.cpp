@@ -3,6 +3,7 @@
 #include "hcctl.hpp"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -97,10 +98,13 @@ int cmd_version(const Args& args) {
         }
     }
     if (args.json) {
-        Json j;
-        j.begin_object().field("hcctl", hc::version()).field("libhc", hc::version());
-        j.field("driver", drv).field("uapi_version", uapi).field("uapi_min", hc::kMinUapiVersion);
-        std::cout << j.end_object().str() << "\n";
+        json j;
+        j["hcctl"] = hc::version();
+        j["libhc"] = hc::version();
+        j["driver"] = drv;
+        j["uapi_version"] = uapi;
+        j["uapi_min"] = hc::kMinUapiVersion;
+        std::cout << dump(j) << "\n";
     } else {
         std::cout << "hcctl " << hc::version() << " (libhc " << hc::version()
                   << ", needs driver UAPI >= " << hc::kMinUapiVersion << ")\n"
@@ -113,6 +117,18 @@ int cmd_version(const Args& args) {
 }
 
 } // namespace
+
+json figure(double v) {
+    if (!std::isfinite(v))
+        return nullptr;
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.6g", v);
+    return std::strtod(buf, nullptr);
+}
+
+std::string dump(const json& j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 std::optional<std::string> Args::get(const std::string& name) const {
     auto it = options.find(name);
