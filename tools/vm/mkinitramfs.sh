@@ -1,13 +1,17 @@
 #!/bin/bash
 # Build the guest's base initramfs: busybox, our init, hc1.ko, every program
-# of build/bin with the shared libraries it needs, and the in-guest tests.
+# of build/bin and the host's curl with the shared libraries they need, and
+# the in-guest tests.
 #
 #   mkinitramfs.sh OUT.cpio.gz BUILD_DIR SRC_DIR [HC1_KO [UDEVADM]]
 #
 # HC1_KO defaults to BUILD_DIR/kmod/hc1.ko.  UDEVADM (tools/vm/fetch-udev.sh)
 # and the udev rule kmod/99-hc1.rules go in too when given, for the test
-# that runs udevd in the guest (it is not started otherwise).  No /lib/modules tree is packed:
-# the guest kernels have what they need built in and hc1.ko is insmod'ed.
+# that runs udevd in the guest (it is not started otherwise).  No
+# /lib/modules tree is packed: the guest kernels have what they need built
+# in and hc1.ko is insmod'ed.  The exception is the NIC's driver, which
+# Debian's kernel builds as modules: hc1-vm --forward packs those into the
+# run's own archive (/hc1/net), and only then.
 set -euo pipefail
 out=$1 build=$2 src=$3 kmod=${4:-$2/kmod/hc1.ko} udevadm=${5:-}
 
