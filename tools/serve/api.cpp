@@ -132,10 +132,8 @@ void Completion::start() {
             throw ApiError(500, "the scheduler did not answer");
         if (e->kind == Generation::Event::Kind::Failed)
             throw *e->error;
-        if (e->kind == Generation::Event::Kind::Queued) {
-            queued_ = true;
+        if (e->kind == Generation::Event::Kind::Queued)
             return;
-        }
         if (e->kind == Generation::Event::Kind::Started) {
             card_index_ = e->card;
             log_start();
@@ -155,7 +153,6 @@ std::optional<Completion::Step> Completion::step(std::chrono::milliseconds wait)
     case Kind::Queued:
         break;
     case Kind::Started:
-        queued_ = false;
         card_index_ = e->card;
         log_start();
         metrics_.prompt_tokens(card_index_, model_name_, prompt_tokens_);

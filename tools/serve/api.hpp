@@ -70,7 +70,7 @@ class Completion {
     int64_t created_ = 0;
     uint32_t prompt_tokens_ = 0, completion_tokens_ = 0;
     Clock::time_point last_tokens_;
-    bool first_tokens_ = true, queued_ = false, finished_ = false;
+    bool first_tokens_ = true, finished_ = false;
 };
 
 } // namespace hc1serve
