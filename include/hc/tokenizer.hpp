@@ -2,7 +2,7 @@
 /**
  * @file hc/tokenizer.hpp
  * @brief SentencePiece-BPE tokenizer built from the vocabulary the card
- *        reports, and a streaming detokenizer.
+ *        reports, a streaming detokenizer and a stop-string matcher.
  */
 #pragma once
 
@@ -115,6 +115,37 @@ class Detokenizer {
     uint32_t prev_;
     std::string pending_;
     std::string take_complete(bool final);
+};
+
+/**
+ * StopMatcher - cut streamed text at the first of several stop strings.
+ *
+ * Text arrives in pieces (a Detokenizer's output) that may split a stop
+ * string anywhere.  push() returns what can be shown now: everything except
+ * a tail that could still grow into a stop string.  Once a stop string is
+ * complete, stopped() is true, the text before it has been returned and the
+ * stop string itself never is (as OpenAI's API and llama.cpp leave it out).
+ * finish() returns the tail held back when the stream ends without a stop.
+ * Empty stop strings are ignored.
+ */
+class StopMatcher {
+  public:
+    explicit StopMatcher(std::vector<std::string> stops);
+
+    /** Add @p piece; returns the text that is now safe to show. */
+    std::string push(std::string_view piece);
+    /** The stream ended: returns what was held back (nothing after a stop). */
+    std::string finish();
+    /** Whether a stop string was found. */
+    bool stopped() const { return stopped_; }
+
+  private:
+    // Longest suffix of held_ that is a proper prefix of a stop string.
+    size_t pending_prefix() const;
+
+    std::vector<std::string> stops_;
+    std::string held_;
+    bool stopped_ = false;
 };
 
 } // namespace hc

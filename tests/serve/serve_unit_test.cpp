@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
-// hc1-serve's logic that needs no card: stop strings across token
-// boundaries, request validation, the metrics' exposition.
+// hc1-serve's logic that needs no card: request validation and the
+// metrics' exposition.
 #include "metrics.hpp"
 #include "openai.hpp"
-#include "stop_matcher.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,38 +10,6 @@ namespace {
 
 using hc1serve::ApiError;
 using hc1serve::Json;
-using hc1serve::StopMatcher;
-
-std::string feed(StopMatcher& m, std::initializer_list<std::string_view> pieces) {
-    std::string out;
-    for (auto p : pieces)
-        out += m.push(p);
-    return out + m.finish();
-}
-
-TEST(StopMatcher, CutsAStopSplitAcrossPieces) {
-    StopMatcher m({"Lily"});
-    EXPECT_EQ(feed(m, {"a girl named L", "il", "y who", " ran"}), "a girl named ");
-    EXPECT_TRUE(m.stopped());
-}
-
-TEST(StopMatcher, HoldsBackOnlyWhatCouldStillMatch) {
-    StopMatcher m({"\nUser:"});
-    EXPECT_EQ(m.push("hello\nUs"), "hello");
-    EXPECT_EQ(m.push("ually"), "\nUsually");
-    EXPECT_FALSE(m.stopped());
-    EXPECT_EQ(m.finish(), "");
-}
-
-TEST(StopMatcher, TheEarliestOfSeveralStopsWins) {
-    StopMatcher m({"cat", "a"});
-    EXPECT_EQ(feed(m, {"the cat"}), "the "); // "cat" starts before "a"
-}
-
-TEST(StopMatcher, NoStopsPassesEverything) {
-    StopMatcher m({});
-    EXPECT_EQ(feed(m, {"a", "b"}), "ab");
-}
 
 int status_of(const Json& body, bool chat = false) {
     try {

@@ -59,43 +59,6 @@ hc::GenerateOptions sampling(const Args& args, const hc::Card& card, uint32_t de
     return o;
 }
 
-// Holds back text that might be the start of a stop string, so the stop
-// string itself is never printed.
-class StopFilter {
-  public:
-    explicit StopFilter(std::vector<std::string> stops) : stops_(std::move(stops)) {}
-    // Text safe to print now; sets hit() once a stop string appeared.
-    std::string feed(std::string_view piece) {
-        held_ += piece;
-        size_t cut = std::string::npos;
-        for (const std::string& s : stops_)
-            cut = std::min(cut, held_.find(s));
-        if (cut != std::string::npos) {
-            hit_ = true;
-            std::string out = held_.substr(0, cut);
-            held_.clear();
-            return out;
-        }
-        size_t keep = 0;
-        for (const std::string& s : stops_)
-            for (size_t k = std::min(s.size() - 1, held_.size()); k > keep; k--)
-                if (held_.compare(held_.size() - k, k, s, 0, k) == 0) {
-                    keep = k;
-                    break;
-                }
-        std::string out = held_.substr(0, held_.size() - keep);
-        held_.erase(0, held_.size() - keep);
-        return out;
-    }
-    std::string flush() { return std::exchange(held_, {}); }
-    bool hit() const { return hit_; }
-
-  private:
-    std::vector<std::string> stops_;
-    std::string held_;
-    bool hit_ = false;
-};
-
 struct Turn {
     std::string text;
     hc::Result result;
@@ -113,7 +76,7 @@ Turn generate_turn(hc::Session& session, std::string_view prompt, const hc::Gene
     turn.prompt_tokens = static_cast<uint32_t>(tokens.size());
     hc::Detokenizer detok(session.tokenizer(),
                           tokens.empty() ? session.tokenizer().bos_id() : tokens.back());
-    StopFilter filter(stop_strings);
+    hc::StopMatcher stops(stop_strings);
     auto emit = [&](const std::string& s) {
         turn.text += s;
         if (out && !s.empty()) {
@@ -129,12 +92,12 @@ Turn generate_turn(hc::Session& session, std::string_view prompt, const hc::Gene
         last = Clock::now();
         if (n++ == 0)
             first = last;
-        emit(filter.feed(detok.push(t)));
-        return !filter.hit();
+        emit(stops.push(detok.push(t)));
+        return !stops.stopped();
     });
-    if (!filter.hit())
-        emit(filter.feed(detok.finish()) + filter.flush());
-    turn.stopped_by_string = filter.hit();
+    if (!stops.stopped())
+        emit(stops.push(detok.finish()) + stops.finish());
+    turn.stopped_by_string = stops.stopped();
     turn.syscalls = session.syscalls() - syscalls_before;
     turn.elapsed_ms = ms_between(t0, n ? last : Clock::now());
     turn.ttft_ms = n ? ms_between(t0, first) : 0;

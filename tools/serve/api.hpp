@@ -9,7 +9,6 @@
 #include "metrics.hpp"
 #include "openai.hpp"
 #include "scheduler.hpp"
-#include "stop_matcher.hpp"
 
 #include <functional>
 #include <memory>
@@ -65,7 +64,7 @@ class Completion {
     std::shared_ptr<Generation> gen_;
     std::optional<hc::Card> card_;
     std::optional<hc::Detokenizer> detok_;
-    std::optional<StopMatcher> stops_;
+    std::optional<hc::StopMatcher> stops_;
     std::string id_, model_name_, card_index_;
     int64_t created_ = 0;
     uint32_t prompt_tokens_ = 0, completion_tokens_ = 0;

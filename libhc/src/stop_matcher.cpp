@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-#include "stop_matcher.hpp"
+#include <hc/tokenizer.hpp>
 
 #include <algorithm>
 
-namespace hc1serve {
+namespace hc {
 
 StopMatcher::StopMatcher(std::vector<std::string> stops) : stops_(std::move(stops)) {
     std::erase_if(stops_, [](const std::string& s) { return s.empty(); });
@@ -52,4 +52,4 @@ std::string StopMatcher::finish() {
     return out;
 }
 
-} // namespace hc1serve
+} // namespace hc
