@@ -29,6 +29,22 @@ std::string param_of(const Json& body, bool chat = false) {
     return "";
 }
 
+// Found by tests/serve/fuzz.py: nlohmann-json refuses 1e999 with
+// out_of_range, not parse_error, and it had escaped as a 500.
+TEST(Parse, BodiesThatAreNotJsonAre400) {
+    for (std::string_view text : {"", "{", "{\"max_tokens\": 1e999}", "[-1e999]", "{\"a\": NaN}",
+                                  "{\"a\": \"\xff\"}", "{} trailing"}) {
+        try {
+            hc1serve::parse_json_body(text);
+            ADD_FAILURE() << "accepted " << text;
+        } catch (const ApiError& e) {
+            EXPECT_EQ(e.status, 400) << text;
+            EXPECT_EQ(e.code, "invalid_json") << text;
+        }
+    }
+    EXPECT_EQ(hc1serve::parse_json_body(R"({"a": 1e308})")["a"], 1e308);
+}
+
 TEST(Parse, AcceptsTheFieldsItHonours) {
     auto r = hc1serve::parse_completion(Json::parse(
         R"({"model":"m","prompt":"hi","max_tokens":5,"temperature":0.5,"top_p":0.9,"top_k":40,

@@ -173,6 +173,16 @@ std::string text_content(const Json& content, size_t i) {
 
 } // namespace
 
+Json parse_json_body(std::string_view text) {
+    try {
+        return Json::parse(text);
+    } catch (const Json::exception& e) {
+        // parse_error, and out_of_range for a number like 1e999.
+        throw ApiError(400, std::string("the body is not valid JSON: ") + e.what(), {},
+                       "invalid_json");
+    }
+}
+
 CompletionRequest parse_completion(const Json& body) {
     CompletionRequest r;
     r.endpoint = Endpoint::Completions;

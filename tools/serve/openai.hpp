@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -57,6 +58,11 @@ struct CompletionRequest {
     bool include_usage = false; ///< stream_options.include_usage
 };
 
+/**
+ * Parse a request body as JSON; throws ApiError (400, "invalid_json") for
+ * anything the parser refuses, numbers beyond a double's range included.
+ */
+Json parse_json_body(std::string_view text);
 /** Parse a POST /v1/completions body; throws ApiError (400). */
 CompletionRequest parse_completion(const Json& body);
 /** Parse a POST /v1/chat/completions body; throws ApiError (400). */

@@ -66,13 +66,7 @@ void Server::routes() {
         return [this, endpoint, name](const httplib::Request& req, httplib::Response& res) {
             int status = 200;
             try {
-                Json body;
-                try {
-                    body = Json::parse(req.body);
-                } catch (const Json::parse_error& e) {
-                    throw ApiError(400, std::string("the body is not valid JSON: ") + e.what(), {},
-                                   "invalid_json");
-                }
+                Json body = parse_json_body(req.body);
                 CompletionRequest cr =
                     endpoint == Endpoint::Completions ? parse_completion(body) : parse_chat(body);
                 bool streaming = cr.stream;
