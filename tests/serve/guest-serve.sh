@@ -47,7 +47,7 @@ complete() { # prompt max_tokens [extra json]
 # An unprivileged user in the hc1 group, as the systemd unit runs it.
 echo 'hc1serve:x:990:990:hc1-serve:/:/bin/false' >>/etc/passwd
 su -s /bin/sh -c "exec env LD_LIBRARY_PATH=$LD_LIBRARY_PATH $(command -v hc1-serve) \
-	--listen 0.0.0.0:$PORT --max-queue 3" hc1serve >/tmp/serve.log 2>&1 &
+	--listen 0.0.0.0:$PORT --max-queue 3 --io-timeout 5" hc1serve >/tmp/serve.log 2>&1 &
 server=$!
 check serve-starts wait_for "curl -sf -m 30 $URL/health" 100
 check serve-runs-unprivileged test "$(awk '/^Uid:/ { print $2 }' /proc/$server/status)" = 990

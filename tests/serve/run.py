@@ -7,7 +7,8 @@ Boots the guest with one card (one context, fault injection on) and its
 port 8080 forwarded to a free port of 127.0.0.1, runs guest-serve.sh there,
 and at each of its "HC1-SERVE: STEP" lines runs the host's clients:
   clients     curl, the official OpenAI library (node --test), the chat page
-              in headless Chromium (puppeteer-core), promtool check metrics;
+              in headless Chromium (puppeteer-core), promtool check metrics,
+              then 2000 malformed requests and a correct one (fuzz.py);
   queue-full  the OpenAI library's error type for a 503.
 then connects to the guest's port 9000 to hand the turn back.  Writes the
 host's PASS/FAIL lines to BUILD/Testing/serve-host.log beside the console
@@ -42,13 +43,13 @@ class Run:
         print(line, flush=True)
         self.results.append(line)
 
-    def cmd(self, name, argv, stdin=None):
+    def cmd(self, name, argv, stdin=None, timeout=180):
         try:
             p = subprocess.run(argv, cwd=os.path.join(self.src, "tests/serve"), env=self.env,
-                               input=stdin, capture_output=True, text=True, timeout=180)
+                               input=stdin, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as e:
             print((e.stdout or b"").decode(errors="replace"), (e.stderr or b"").decode(errors="replace"))
-            self.record(name, False, "no answer in 180 s")
+            self.record(name, False, "no answer in %d s" % timeout)
             return None
         out = (p.stdout + p.stderr).strip()
         if p.returncode != 0 or os.environ.get("V"):
@@ -87,7 +88,14 @@ class Run:
                                  text=True).stdout
         with open(os.path.join(self.testing, "serve-metrics.txt"), "w") as f:
             f.write(metrics)
-        p = self.cmd("serve-metrics-promtool", ["promtool", "check", "metrics"], stdin=metrics)
+        self.cmd("serve-metrics-promtool", ["promtool", "check", "metrics"], stdin=metrics)
+        # Last, as it leaves the metrics full of 4xx: malformed requests
+        # against the server with a card, then a completion that generates.
+        fuzz = self.cmd("serve-fuzz-with-card",
+                        [sys.executable, "fuzz.py", "--url", self.url, "--card", "--requests", "2000",
+                         "--seed", "2"], timeout=400)
+        print("\n".join(l for l in (fuzz.stdout if fuzz else "").splitlines()
+                        if "malformed" in l or "then" in l))
         self.record("serve-metrics-per-card",
                     'hc1_serve_generated_tokens_total{card="0",model="stories260K"}' in metrics and
                     "hc1_serve_time_to_first_token_seconds_bucket" in metrics)
@@ -95,7 +103,7 @@ class Run:
     def main(self):
         log = os.path.join(self.testing, "serve-guest.log")
         model = os.path.join(self.src, "models/llama2c/stories260K.bin")
-        vm_cmd = [os.path.join(self.src, "tools/vm/hc1-vm"), "--timeout", "500", "--model", model,
+        vm_cmd = [os.path.join(self.src, "tools/vm/hc1-vm"), "--timeout", "900", "--model", model,
                   "--device-opts", ",contexts=1,fault-inject=on",
                   "--forward", "%d:8080" % self.port, "--forward", "%d:9000" % self.turn_port,
                   "--", "sh /usr/local/share/hc1/guest-serve.sh"]
@@ -109,7 +117,7 @@ class Run:
                     break
                 run()
                 self.hand_back()
-            rc = vm.wait(timeout=500)
+            rc = vm.wait(timeout=900)
         finally:
             if vm.poll() is None:
                 vm.kill()
