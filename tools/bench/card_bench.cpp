@@ -22,6 +22,8 @@
 #include "hc1_engine.h"
 #include "hc1e/engine.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -41,6 +43,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using hc1test::Card;
+using Json = nlohmann::ordered_json;
 
 double secs_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -250,9 +253,7 @@ int main(int argc, char** argv) {
         const Options o = parse(argc, argv);
         if (!o.engine_cpus.empty())
             keep_off_engine_cpus(o.engine_cpus);
-        std::printf("{\"format\": \"%s\", \"rounds\": %u, \"results\": [", o.format.c_str(),
-                    o.rounds);
-        bool first = true;
+        Json results = Json::array();
         for (uint32_t n : o.contexts) {
             EngineAlone engine(o, n);
             const uint32_t max_tokens = engine.info().context_len;
@@ -310,18 +311,21 @@ int main(int argc, char** argv) {
             // falls short of the engine's by what the device costs the engine
             // (token callbacks) and by the time from the last token to the
             // completion in guest memory.
-            std::printf("%s\n  {\"contexts\": %u, \"tokens_per_generation\": %zu, "
-                        "\"engine_tok_s\": %.1f, \"card_tok_s\": %.1f, \"ratio\": %.4f, "
-                        "\"ratio_median_round\": %.4f, \"engine_best_tok_s\": %.1f, "
-                        "\"card_best_tok_s\": %.1f, \"ratio_best\": %.4f, "
-                        "\"engine_utilisation\": %.4f, \"card_engine_utilisation\": %.4f, "
-                        "\"card_tokens\": %llu}",
-                        first ? "" : ",", n, engine.tokens(0).size(), e_tps, c_tps, c_tps / e_tps,
-                        ratios[ratios.size() / 2], e_best, c_best, c_best / e_best, e_busy / e_secs,
-                        c_busy / c_secs, static_cast<unsigned long long>(c_tokens));
-            first = false;
+            results.push_back({{"contexts", n},
+                               {"tokens_per_generation", engine.tokens(0).size()},
+                               {"engine_tok_s", e_tps},
+                               {"card_tok_s", c_tps},
+                               {"ratio", c_tps / e_tps},
+                               {"ratio_median_round", ratios[ratios.size() / 2]},
+                               {"engine_best_tok_s", e_best},
+                               {"card_best_tok_s", c_best},
+                               {"ratio_best", c_best / e_best},
+                               {"engine_utilisation", e_busy / e_secs},
+                               {"card_engine_utilisation", c_busy / c_secs},
+                               {"card_tokens", c_tokens}});
         }
-        std::printf("\n]}\n");
+        Json doc = {{"format", o.format}, {"rounds", o.rounds}, {"results", results}};
+        std::printf("%s\n", doc.dump(1).c_str());
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "hc1-bench-card: %s\n", e.what());

@@ -26,6 +26,8 @@
 
 #include <linux/hc1.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -67,6 +69,7 @@ extern "C" int ioctl(int fd, unsigned long request, ...) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using Json = nlohmann::ordered_json;
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
@@ -238,12 +241,6 @@ void run_uring(hc::EventLoop& loop, std::vector<hc::Session>& sessions,
     loop.run();
 }
 
-std::string fmt(const char* f, double v) {
-    char b[64];
-    std::snprintf(b, sizeof(b), f, v);
-    return b;
-}
-
 int throughput(const Args& a) {
     hc::Card card = hc::Card::open(0);
     std::vector<hc::Session> sessions;
@@ -334,24 +331,26 @@ int throughput(const Args& a) {
         tails.insert(tails.end(), x.tail_ms.begin(), x.tail_ms.end());
     }
     const double tps = tokens / (wall_ms / 1000);
-    std::printf("{\"mode\": \"throughput\", \"path\": \"%s\", \"sessions\": %u, \"rounds\": %u, "
-                "\"warmup\": %u, "
-                "\"tokens_per_generation\": %u, \"tokens\": %llu, \"wall_ms\": %s, "
-                "\"tokens_per_s\": %s, \"inter_token_p50_ms\": %s, \"inter_token_p99_ms\": %s, "
-                "\"syscalls\": %llu, \"syscalls_per_token\": %s, \"interrupts\": %llu, "
-                "\"interrupts_per_token\": %s, \"engine_busy_ms\": %s, "
-                "\"engine_utilisation\": %s, \"first_token_p50_ms\": %s, "
-                "\"last_token_to_end_p50_ms\": %s}\n",
-                a.path.c_str(), a.sessions, a.rounds, a.warmup, o.max_tokens,
-                static_cast<unsigned long long>(tokens), fmt("%.3f", wall_ms).c_str(),
-                fmt("%.1f", tps).c_str(), fmt("%.4f", percentile(gaps, 50)).c_str(),
-                fmt("%.4f", percentile(gaps, 99)).c_str(), static_cast<unsigned long long>(sys),
-                fmt("%.4f", tokens ? double(sys) / tokens : 0).c_str(),
-                static_cast<unsigned long long>(irqs),
-                fmt("%.4f", tokens ? double(irqs) / tokens : 0).c_str(),
-                fmt("%.3f", busy_ms).c_str(), fmt("%.4f", busy_ms / wall_ms).c_str(),
-                fmt("%.3f", percentile(heads, 50)).c_str(),
-                fmt("%.3f", percentile(tails, 50)).c_str());
+    Json j = {{"mode", "throughput"},
+              {"path", a.path},
+              {"sessions", a.sessions},
+              {"rounds", a.rounds},
+              {"warmup", a.warmup},
+              {"tokens_per_generation", o.max_tokens},
+              {"tokens", tokens},
+              {"wall_ms", wall_ms},
+              {"tokens_per_s", tps},
+              {"inter_token_p50_ms", percentile(gaps, 50)},
+              {"inter_token_p99_ms", percentile(gaps, 99)},
+              {"syscalls", sys},
+              {"syscalls_per_token", tokens ? double(sys) / tokens : 0},
+              {"interrupts", irqs},
+              {"interrupts_per_token", tokens ? double(irqs) / tokens : 0},
+              {"engine_busy_ms", busy_ms},
+              {"engine_utilisation", busy_ms / wall_ms},
+              {"first_token_p50_ms", percentile(heads, 50)},
+              {"last_token_to_end_p50_ms", percentile(tails, 50)}};
+    std::printf("%s\n", j.dump().c_str());
     return 0;
 }
 
@@ -379,11 +378,14 @@ int ttft(const Args& a) {
         while (s.next()) {
         }
     }
-    std::printf("{\"mode\": \"ttft\", \"path\": \"mmap\", \"prompt_tokens\": %u, \"runs\": %u, "
-                "\"ttft_p50_ms\": %s, \"ttft_p99_ms\": %s, \"ttft_min_ms\": %s}\n",
-                a.prompt_tokens, a.runs, fmt("%.4f", percentile(ttfts, 50)).c_str(),
-                fmt("%.4f", percentile(ttfts, 99)).c_str(),
-                fmt("%.4f", *std::min_element(ttfts.begin(), ttfts.end())).c_str());
+    Json j = {{"mode", "ttft"},
+              {"path", "mmap"},
+              {"prompt_tokens", a.prompt_tokens},
+              {"runs", a.runs},
+              {"ttft_p50_ms", percentile(ttfts, 50)},
+              {"ttft_p99_ms", percentile(ttfts, 99)},
+              {"ttft_min_ms", *std::min_element(ttfts.begin(), ttfts.end())}};
+    std::printf("%s\n", j.dump().c_str());
     return 0;
 }
 

@@ -29,11 +29,14 @@
 #include "hc1e/sampler.hpp"
 #include "reference.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace hc1e::cli {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using Json = nlohmann::ordered_json;
 
 double seconds_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -273,37 +276,33 @@ int cmd_bench(int argc, char** argv) {
             results.push_back(bench_format(src, f, contexts, positions, threads, kv_format));
 
         if (args.has("json")) {
-            auto rate = [](const Rate& r) {
-                char buf[96];
-                std::snprintf(buf, sizeof buf, "{\"wall\": %.0f, \"cpu\": %.0f}", r.wall, r.cpu);
-                return std::string(buf);
-            };
-            std::printf("{\n  \"model\": \"%s\",\n  \"params\": %llu,\n  \"positions\": %u,\n"
-                        "  \"threads\": %u,\n  \"kv_cache\": \"%s\",\n  \"unit\": \"tokens per "
-                        "second (wall) and per CPU "
-                        "second (cpu)\",\n  \"reference_decode\": %s,\n  \"formats\": [\n",
-                        src.name.c_str(), static_cast<unsigned long long>(src.n_params()),
-                        positions, threads, kv_name.c_str(), rate(reference).c_str());
-            for (size_t i = 0; i < results.size(); i++) {
-                const FormatResult& r = results[i];
-                std::printf("    {\"format\": \"%s\", \"kernels\": \"%s\", \"weight_bytes\": "
-                            "%llu, \"sha256\": \"%s\",\n     \"decode\": %s, \"prefill\": %s,\n"
-                            "     \"decode_vs_reference_cpu\": %.2f,\n"
-                            "     \"matmul_gmac_per_cpu_s\": {\"1\": %.1f, \"8\": %.1f},\n"
-                            "     \"aggregate\": {",
-                            r.format.c_str(), r.kernels.c_str(),
-                            static_cast<unsigned long long>(r.weight_bytes), r.sha256.c_str(),
-                            rate(r.decode).c_str(), rate(r.prefill).c_str(),
-                            r.decode.cpu / reference.cpu, r.gmacs_1, r.gmacs_8);
-                for (size_t j = 0; j < r.aggregate.size(); j++)
-                    std::printf("%s\"%u\": %s", j ? ", " : "", r.aggregate[j].first,
-                                rate(r.aggregate[j].second).c_str());
-                std::printf("},\n     \"rss_kib\": %llu}%s\n",
-                            static_cast<unsigned long long>(r.rss_kib),
-                            i + 1 < results.size() ? "," : "");
+            auto rate = [](const Rate& r) { return Json{{"wall", r.wall}, {"cpu", r.cpu}}; };
+            Json formats = Json::array();
+            for (const FormatResult& r : results) {
+                Json aggregate = Json::object();
+                for (auto [n, rt] : r.aggregate)
+                    aggregate[std::to_string(n)] = rate(rt);
+                formats.push_back({{"format", r.format},
+                                   {"kernels", r.kernels},
+                                   {"weight_bytes", r.weight_bytes},
+                                   {"sha256", r.sha256},
+                                   {"decode", rate(r.decode)},
+                                   {"prefill", rate(r.prefill)},
+                                   {"decode_vs_reference_cpu", r.decode.cpu / reference.cpu},
+                                   {"matmul_gmac_per_cpu_s", {{"1", r.gmacs_1}, {"8", r.gmacs_8}}},
+                                   {"aggregate", aggregate},
+                                   {"rss_kib", r.rss_kib}});
             }
-            std::printf("  ],\n  \"peak_rss_kib\": %llu\n}\n",
-                        static_cast<unsigned long long>(peak_rss_kib()));
+            Json doc = {{"model", src.name},
+                        {"params", src.n_params()},
+                        {"positions", positions},
+                        {"threads", threads},
+                        {"kv_cache", kv_name},
+                        {"unit", "tokens per second (wall) and per CPU second (cpu)"},
+                        {"reference_decode", rate(reference)},
+                        {"formats", formats},
+                        {"peak_rss_kib", peak_rss_kib()}};
+            std::printf("%s\n", doc.dump(2).c_str());
             return 0;
         }
 
