@@ -40,7 +40,8 @@ Json model_object(const hc::ModelCard& m) {
 
 Server::Server(const ServerOptions& options)
     : options_(options),
-      scheduler_(Scheduler::Options{options.max_queue, options.request_timeout}, metrics_),
+      scheduler_(Scheduler::Options{options.max_queue, options.request_timeout, options.keep_idle},
+                 metrics_),
       http_(std::make_unique<httplib::Server>()) {
     size_t threads = options_.threads ? options_.threads : options_.max_queue + 64 + 16;
     // httplib takes ownership of the queue it is handed.
@@ -48,6 +49,10 @@ Server::Server(const ServerOptions& options)
     http_->set_payload_max_length(options_.max_body);
     http_->set_read_timeout(options_.io_timeout);
     http_->set_write_timeout(options_.io_timeout);
+    // Each SSE chunk goes out when written: with Nagle's algorithm a chunk
+    // written after the headers waited for the client's delayed ACK (up
+    // to 40 ms on Linux), which was most of the time to first token.
+    http_->set_tcp_nodelay(true);
     routes();
 }
 
