@@ -29,6 +29,8 @@ void usage(FILE* out) {
         "  --max-body BYTES       largest request body (default 1048576)\n"
         "  --request-timeout SEC  longest a request may wait and generate (default 300)\n"
         "  --io-timeout SEC       longest a read of a request or a write may stall (default 30)\n"
+        "  --keep-idle MS         keep an ended generation's session (its card context) open\n"
+        "                         this long for the next request (default 2000; 0: close it)\n"
         "  --threads N            HTTP worker threads, one per open stream (default\n"
         "                         max-queue + 80)\n"
         "  --version              print the version\n"
@@ -65,6 +67,7 @@ int main(int argc, char** argv) {
         {"request-timeout", required_argument, nullptr, 't'},
         {"io-timeout", required_argument, nullptr, 'i'},
         {"threads", required_argument, nullptr, 'j'},
+        {"keep-idle", required_argument, nullptr, 'k'},
         {"version", no_argument, nullptr, 'V'},
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
@@ -92,6 +95,9 @@ int main(int argc, char** argv) {
             break;
         case 'i':
             opts.io_timeout = std::chrono::seconds(number(optarg, "io-timeout", 1, 3600));
+            break;
+        case 'k':
+            opts.keep_idle = std::chrono::milliseconds(number(optarg, "keep-idle", 0, 3600000));
             break;
         case 'j':
             opts.threads = number(optarg, "threads", 2, 65536);

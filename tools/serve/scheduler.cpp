@@ -21,6 +21,16 @@ std::optional<Generation::Event> Generation::next(std::chrono::milliseconds time
 void Generation::post(Event event) {
     {
         std::lock_guard g(lock_);
+        // Tokens the HTTP thread has not taken yet join the batch waiting
+        // for it: a writer slower than the card then sends bigger chunks
+        // instead of falling behind one small chunk (and one wake-up) at a
+        // time.  The thread was woken when that batch was posted.
+        if (event.kind == Event::Kind::Tokens && !events_.empty() &&
+            events_.back().kind == Event::Kind::Tokens) {
+            std::vector<uint32_t>& batch = events_.back().tokens;
+            batch.insert(batch.end(), event.tokens.begin(), event.tokens.end());
+            return;
+        }
         events_.push_back(std::move(event));
     }
     ready_.notify_one();
@@ -182,14 +192,21 @@ void Scheduler::dispatch() {
             ++it;
             continue;
         }
+        std::optional<hc::Session> kept = take_idle(gen->model);
         try {
-            hc::Session session = pool->session(gen->model);
+            hc::Session session = kept ? std::move(*kept) : pool->session(gen->model);
+            start(gen, std::move(session));
             it = queue_.erase(it);
-            start(std::move(gen), std::move(session));
         } catch (const hc::Error& e) {
+            // A kept session the card no longer takes: try again with a new one.
+            if (kept)
+                continue;
             // EBUSY: every context taken; ENOENT: no card of the model is
             // live now (resetting, or removed until it comes back).
             if (e.code() == EBUSY || e.code() == ENOENT) {
+                // Contexts kept for another selector give way, one a pass.
+                if (e.code() == EBUSY && !idle_.empty())
+                    idle_.erase(idle_.begin());
                 busy.insert(gen->model);
                 ++it;
                 continue;
@@ -214,7 +231,10 @@ void Scheduler::start(std::shared_ptr<Generation> gen, hc::Session session) {
     handlers.on_done = [this, key](const hc::Result& result, const hc::Error* error) {
         if (error) {
             key->post(failed(generation_error(*error)));
+            idle_.clear(); // the card may have been reset under them too
         } else {
+            if (auto it = running_.find(key); it != running_.end())
+                it->second->reusable = true;
             Generation::Event e{Generation::Event::Kind::Done};
             e.result = result;
             key->post(std::move(e));
@@ -224,12 +244,7 @@ void Scheduler::start(std::shared_ptr<Generation> gen, hc::Session session) {
     };
     Generation::Event started{Generation::Event::Kind::Started};
     started.card = run->card;
-    try {
-        run->id = loop_.submit(run->session, gen->prompt, gen->options, std::move(handlers));
-    } catch (const hc::Error& e) {
-        gen->post(failed(generation_error(e)));
-        return;
-    }
+    run->id = loop_.submit(run->session, gen->prompt, gen->options, std::move(handlers));
     gen->post(std::move(started));
     {
         std::lock_guard g(lock_);
@@ -247,9 +262,27 @@ void Scheduler::close_finished() {
             std::lock_guard g(lock_);
             sessions_[it->second->card]--;
         }
-        running_.erase(it); // closes the session: its context is free
+        if (it->second->reusable && options_.keep_idle.count() > 0)
+            idle_.push_back({std::move(it->second->session), key->model, Clock::now()});
+        running_.erase(it); // closes the session unless kept: its context is free
     }
     finished_.clear();
+}
+
+// The session kept last for @p model: its ring is the likeliest in cache.
+std::optional<hc::Session> Scheduler::take_idle(const std::string& model) {
+    for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
+        if (it->model != model)
+            continue;
+        hc::Session s = std::move(it->session);
+        idle_.erase(std::next(it).base());
+        return s;
+    }
+    return std::nullopt;
+}
+
+void Scheduler::close_idle(Clock::time_point older_than) {
+    std::erase_if(idle_, [older_than](const Idle& i) { return i.since < older_than; });
 }
 
 void Scheduler::expire_queue() {
@@ -275,6 +308,7 @@ void Scheduler::housekeeping() {
         return;
     next_housekeeping_ = now + 2s;
     expire_queue();
+    close_idle(now - options_.keep_idle);
     std::shared_ptr<hc::Pool> pool = this->pool();
     try {
         if (pool) {
@@ -299,6 +333,7 @@ void Scheduler::fail_all(const ApiError& why) {
     while (loop_.pending() > 0 && loop_.run_once(5000ms)) {
     }
     close_finished();
+    idle_.clear();
 }
 
 } // namespace hc1serve

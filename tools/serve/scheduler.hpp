@@ -76,7 +76,15 @@ class Generation {
  * earlier requests for that model, up to max_queue requests in all; one
  * more is refused (503).  A context freed by a generation that ends goes to
  * the oldest waiting request at once; contexts freed by other processes are
- * seen within 100 ms.  The pool is re-scanned every 2 s, so a card that is
+ * seen within 100 ms.
+ *
+ * A session whose generation ended well is kept open for keep_idle and
+ * handed to the next request for the same model: opening one costs the
+ * card an admin command and the driver a ring allocation (10 ms a session
+ * in the TCG guest), paid on this thread, where 64 streams starting at
+ * once queued behind each other's.  Kept sessions hold their contexts from
+ * other processes for that long; a failed generation drops them all, as
+ * the card may have been reset.  The pool is re-scanned every 2 s, so a card that is
  * reset, removed or added is taken up without a restart.
  */
 class Scheduler {
@@ -84,6 +92,8 @@ class Scheduler {
     struct Options {
         size_t max_queue = 256;
         std::chrono::milliseconds queue_timeout{std::chrono::minutes(5)};
+        /** How long a session whose generation ended stays open for the next request. */
+        std::chrono::milliseconds keep_idle{2000};
     };
 
     Scheduler(Options options, Metrics& metrics);
@@ -109,6 +119,12 @@ class Scheduler {
         std::shared_ptr<Generation> gen;
         hc::EventLoop::Id id = 0;
         std::string card;
+        bool reusable = false; ///< ended without an error: the session can be kept
+    };
+    struct Idle {
+        hc::Session session;
+        std::string model; ///< the selector it was opened for
+        Clock::time_point since;
     };
     struct Command {
         bool cancel = false;
@@ -121,6 +137,8 @@ class Scheduler {
     void stop(const std::shared_ptr<Generation>& gen);
     void dispatch();
     void start(std::shared_ptr<Generation> gen, hc::Session session);
+    std::optional<hc::Session> take_idle(const std::string& model);
+    void close_idle(Clock::time_point older_than);
     void close_finished();
     void expire_queue();
     void housekeeping();
@@ -142,6 +160,7 @@ class Scheduler {
     std::list<std::shared_ptr<Generation>> queue_;
     std::unordered_map<Generation*, std::unique_ptr<Running>> running_;
     std::vector<Generation*> finished_;
+    std::vector<Idle> idle_; // oldest first
     Clock::time_point next_housekeeping_{};
     std::thread thread_; // last: starts once everything above exists
 };

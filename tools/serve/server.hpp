@@ -28,7 +28,8 @@ struct ServerOptions {
     size_t threads = 0;        ///< HTTP worker threads; 0 = contexts + queue + 16
     size_t max_queue = 256;    ///< requests waiting for a context
     std::chrono::seconds request_timeout{300};
-    std::chrono::seconds io_timeout{30}; ///< reading a request, writing a response
+    std::chrono::seconds io_timeout{30};       ///< reading a request, writing a response
+    std::chrono::milliseconds keep_idle{2000}; ///< an ended generation's session kept open
 };
 
 /** Server - routes bound to a scheduler; listen() blocks until stop(). */
