@@ -11,6 +11,9 @@
 # 4. the coalescing sweep (hc1.ko reloaded with each INTC setting)
 # 5. two cards of one model against one (tools/bench/multicard.sh), appended
 #    to bench/summary.md
+# 6. hc1-serve against libhc in the same guest, 1/8/64 streams and 256 at
+#    once (tools/bench/serve.sh): "serve" in results.json, appended to the
+#    summary
 # Raw outputs are kept in BUILD_DIR/bench/.  Environment: BENCH_ROUNDS
 # (rounds per end-to-end run, default 24), BENCH_SWEEP (tokens:usecs pairs),
 # HC1_QEMU (QEMU binary, default BUILD_DIR/qemu/qemu-system-x86_64).
@@ -30,7 +33,8 @@ model_dir=$src/models/llama2c
 model=$model_dir/stories260K.bin
 tokenizer=$model_dir/tok512.bin
 
-for f in "$bin/hc1-engine" "$bin/hc1-bench-card" "$bin/hc1-bench-guest" "$qemu"; do
+for f in "$bin/hc1-engine" "$bin/hc1-bench-card" "$bin/hc1-bench-guest" "$bin/hc1-bench-serve" \
+	"$bin/hc1-serve" "$qemu"; do
 	[ -x "$f" ] || { echo "bench: $f missing: run 'make all'" >&2; exit 2; }
 done
 mkdir -p "$raw" "$out"
@@ -83,6 +87,13 @@ step "two cards of one model" multicard
 {
 	echo
 	"$src/tools/bench/multicard.sh" "$build" "$out"
+	echo
+	echo "Load: $(load) after."
+} >>"$out/summary.md"
+step "hc1-serve against libhc" serve
+{
+	echo
+	"$src/tools/bench/serve.sh" "$build" "$out"
 	echo
 	echo "Load: $(load) after."
 } >>"$out/summary.md"
