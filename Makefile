@@ -53,7 +53,7 @@ userspace: $(BUILD)/.deps
 # Kbuild writes next to the sources, so build a copy.
 kmod: $(BUILD)/.deps
 	@mkdir -p $(BUILD)/kmod
-	cp -u $(SRC)/kmod/* $(BUILD)/kmod/ 2>/dev/null || true
+	cp -u $(SRC)/kmod/* $(SRC)/VERSION $(BUILD)/kmod/ 2>/dev/null || true
 	$(MAKE) -C $(KDIR) M=$(BUILD)/kmod HC1_INCLUDE=$(SRC)/include modules
 
 qemu: $(BUILD)/.deps
@@ -156,7 +156,7 @@ debug-kernel: $(BUILD)/.deps
 
 kmod-debug: debug-kernel
 	@mkdir -p $(DEBUG_KMOD)
-	cp -u $(SRC)/kmod/* $(DEBUG_KMOD)/ 2>/dev/null || true
+	cp -u $(SRC)/kmod/* $(SRC)/VERSION $(DEBUG_KMOD)/ 2>/dev/null || true
 	$(MAKE) -C $(DEBUG_KERNEL)/build M=$(DEBUG_KMOD) HC1_INCLUDE=$(SRC)/include modules
 
 # test-guest's three boots on the debug kernel; all run whatever the first
