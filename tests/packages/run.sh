@@ -19,8 +19,10 @@ deb=$build/deb
 pkgs=(hc1-dkms libhc0 libhc-dev hcctl hc1-serve)
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 rc=0
+rules_path=/lib/udev/rules.d/99-hc1.rules
 
 pass() { echo "PASS $1"; }
+phase() { echo "== packages: $* (at ${SECONDS}s)"; }
 fail() { echo "FAIL $1${2:+ ($2)}"; rc=1; }
 # check NAME CMD...: PASS if CMD succeeds; its output is shown either way.
 check() {
@@ -47,7 +49,8 @@ purge_all() {
 	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^.[^n]' && present+=("$p")
 	done
-	[ ${#present[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${present[@]}"
+	# dpkg, not apt: apt knows no package of ours once it is removed.
+	[ ${#present[@]} -eq 0 ] || dpkg --purge "${present[@]}"
 }
 
 # Every path of the places a package of ours could leave something, whose
@@ -60,7 +63,7 @@ snapshot() {
 		grep -E '(hc1|libhc|hcctl)|/hc(\.pc|/|$)' | sort
 }
 
-echo "== packages: build (tools/deb/build.sh: dpkg-buildpackage, lintian)"
+phase "build (tools/deb/build.sh: dpkg-buildpackage, lintian)"
 if "$src/tools/deb/build.sh" "$src" "$deb" "$jobs"; then
 	pass packages-build-lintian
 else
@@ -81,7 +84,7 @@ unexplained=$(awk 'FNR == 1 { prev = "" } /^[^#]/ && NF && prev !~ /^#/ { print 
 	"$src"/debian/*.lintian-overrides 2>/dev/null)
 same lintian-overrides-explained "" "$unexplained"
 
-echo "== packages: the SDK from a relocated prefix (the packages unpacked elsewhere)"
+phase "the SDK from a relocated prefix (the packages unpacked elsewhere)"
 root=$work/relocated
 for p in libhc0 libhc-dev; do dpkg-deb -x "$deb/${p}_${version}_"*.deb "$root"; done
 cat >"$work/app.cpp" <<'END'
@@ -157,9 +160,9 @@ else
 	fail sdk-relocated-pkgconfig-cxx "g++ failed"
 fi
 
-echo "== packages: install"
+phase "install"
 purge_all >/dev/null 2>&1 || true
-before=$(snapshot)
+snapshot >"$work/before"
 # apt installs what they depend on (dkms, adduser, liburing2, ...).
 if DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${debs[@]}"; then
 	pass packages-install
@@ -171,10 +174,18 @@ fi
 for p in "${pkgs[@]}"; do
 	same "installed-version-$p" "$version" "$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null)"
 done
+# The listing must see what is installed, or its comparison proves nothing.
+snapshot >"$work/installed"
+if grep -qx "/usr/src/hc1-$version" "$work/installed" && grep -qx /usr/include/hc "$work/installed" &&
+	grep -qx "$rules_path" "$work/installed"; then
+	pass snapshot-sees-installed
+else
+	fail snapshot-sees-installed "the listing misses the installed files"
+fi
 declare -A files
 for p in "${pkgs[@]}"; do files[$p]=$(dpkg -L "$p"); done
 
-echo "== packages: DKMS"
+phase "DKMS"
 dkms status hc1
 case "$(dkms status "hc1/$version" -k "$krel")" in
 *": installed"*) pass dkms-installed-for-$krel ;;
@@ -200,8 +211,8 @@ else
 	fail dkms-module-file "no hc1.ko under /lib/modules/$krel/updates"
 fi
 
-echo "== packages: what the packages put in place"
-rules=/lib/udev/rules.d/99-hc1.rules
+phase "what the packages put in place"
+rules=$rules_path
 check udev-rule-installed cmp "$src/kmod/99-hc1.rules" "$rules"
 check group-hc1-exists getent group hc1
 same hcctl-version "hcctl $version" "$(hcctl --version 2>&1)"
@@ -230,7 +241,7 @@ for m in hcctl.1 hc1-serve.8 libhc.3; do
 	fi
 done
 
-echo "== packages: outside programs against the installed libhc-dev"
+phase "outside programs against the installed libhc-dev"
 cmake_app sdk-installed-cmake "$work/b/cmake"
 if g++ -std=c++20 $(pkg-config --cflags hc) "$work/app.cpp" -o "$work/b/pc" $(pkg-config --libs hc); then
 	same sdk-installed-pkgconfig-cxx "$version $version
@@ -251,20 +262,20 @@ else
 	fail sdk-installed-pkgconfig-c "cc failed"
 fi
 
-echo "== packages: a guest boots the module DKMS built"
+phase "a guest boots the module DKMS built"
 if [ -f "$work/hc1.ko" ]; then
 	out=$(HC1_BUILD=$build "$src/tools/vm/hc1-vm" --timeout 300 --kmod "$work/hc1.ko" -- \
-		'echo "module $(cat /sys/module/hc1/version) $(cat /sys/module/hc1/srcversion)"; hcctl list && hcctl info' 2>&1)
+		'echo "HC1-MODULE $(cat /sys/module/hc1/version) $(cat /sys/module/hc1/srcversion)"; hcctl list && hcctl info' 2>&1)
 	vmrc=$?
 	echo "$out" | tail -40
-	same guest-loads-dkms-module "module $version $srcversion" \
-		"$(echo "$out" | tr -d '\r' | grep -m1 -o '^module .*')"
+	same guest-loads-dkms-module "HC1-MODULE $version $srcversion" \
+		"$(echo "$out" | tr -d '\r' | grep -m1 -o 'HC1-MODULE .*')"
 	if [ $vmrc = 0 ]; then pass guest-hcctl-list-info; else fail guest-hcctl-list-info "hc1-vm exit $vmrc"; fi
 else
 	fail guest-loads-dkms-module "no module from DKMS"
 fi
 
-echo "== packages: remove, then purge"
+phase "remove, then purge"
 if DEBIAN_FRONTEND=noninteractive apt-get remove -y -q "${pkgs[@]}"; then
 	pass packages-remove
 else
@@ -275,10 +286,10 @@ same remove-module-gone "" "$left"
 same remove-dkms-tree-gone "" "$(ls -d /var/lib/dkms/hc1 /usr/src/hc1-* 2>/dev/null)"
 same remove-modules-dep-clean "" "$(grep -h 'hc1\.ko' /lib/modules/*/modules.dep 2>/dev/null)"
 same remove-udev-rule-gone "" "$(ls "$rules" 2>/dev/null)"
-if DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${pkgs[@]}"; then
+if dpkg --purge "${pkgs[@]}"; then
 	pass packages-purge
 else
-	fail packages-purge "apt-get purge failed"
+	fail packages-purge "dpkg --purge failed"
 fi
 states=$(for p in "${pkgs[@]}"; do dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "$p" 2>/dev/null; done |
 	grep -v '^.n' || true)
@@ -286,13 +297,18 @@ same purge-no-package-state "" "$states"
 left=""
 for p in "${pkgs[@]}"; do
 	while IFS= read -r f; do
-		# A directory stays when another package has it too (/usr/bin).
-		[ -d "$f" ] && ! [ -L "$f" ] && dpkg -S "$f" >/dev/null 2>&1 && continue
+		# A directory stays when it holds others' files or another package
+		# has it too (/usr/bin; /lib, a symlink with usrmerge).
+		if [ -d "$f" ]; then
+			[ -n "$(ls -A "$f" 2>/dev/null)" ] || dpkg -S "$f" >/dev/null 2>&1 || left="$left $f"
+			continue
+		fi
 		[ -e "$f" ] || [ -L "$f" ] && left="$left $f"
 	done <<<"${files[$p]}"
 done
 same purge-every-file-gone "" "${left# }"
-same purge-leaves-nothing-named-ours "" "$(diff <(echo "$before") <(snapshot))"
+snapshot >"$work/after"
+same purge-leaves-nothing-named-ours "" "$(diff "$work/before" "$work/after")"
 # The group stays, as Debian's packages keep their system groups
 # (docs/packaging.md): this checks the policy is what the docs say.
 check purge-keeps-group-hc1 getent group hc1
