@@ -1,10 +1,11 @@
 # HC1 software stack: the one entry point.
 #
 #   make demo    set everything up, boot the VM, show the card generating
-#   make test    set everything up, run every test (host, device, guest)
+#   make test    set everything up, run every test (host, device, guest,
+#                serve, packages)
 #
-# Other targets: deps, all, userspace, kmod, qemu, kernel, test-host,
-# test-qtest, test-guest, bench, stress, vm-shell, format, clean,
+# Other targets: deps, all, userspace, kmod, qemu, kernel, deb, test-host,
+# test-qtest, test-guest, test-packages, bench, stress, vm-shell, format, clean,
 # test-debug-kernel (with debug-kernel and kmod-debug; not part of test).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -35,7 +36,8 @@ DEBUG_TEST_TIMEOUT ?= 1800
 
 export HC1_BUILD := $(BUILD)
 
-.PHONY: all deps userspace kmod qemu kernel udev test test-host test-qtest test-guest test-serve serve \
+.PHONY: all deps userspace kmod qemu kernel udev deb test test-host test-qtest test-guest test-serve \
+	test-packages serve \
 	demo bench stress vm-shell format clean debug-kernel kmod-debug test-debug-kernel
 
 all: userspace kmod qemu kernel udev
@@ -53,7 +55,7 @@ userspace: $(BUILD)/.deps
 # Kbuild writes next to the sources, so build a copy.
 kmod: $(BUILD)/.deps
 	@mkdir -p $(BUILD)/kmod
-	cp -u $(SRC)/kmod/* $(BUILD)/kmod/ 2>/dev/null || true
+	cp -u $(SRC)/kmod/* $(SRC)/VERSION $(BUILD)/kmod/ 2>/dev/null || true
 	$(MAKE) -C $(KDIR) M=$(BUILD)/kmod HC1_INCLUDE=$(SRC)/include modules
 
 qemu: $(BUILD)/.deps
@@ -75,8 +77,9 @@ test: all
 	$(MAKE) --no-print-directory test-qtest || rc=1; \
 	$(MAKE) --no-print-directory test-guest || rc=1; \
 	$(MAKE) --no-print-directory test-serve || rc=1; \
+	$(MAKE) --no-print-directory test-packages || rc=1; \
 	echo "== summary"; cat $(SUMMARY)/host $(SUMMARY)/qtest $(SUMMARY)/guest $(SUMMARY)/serve \
-		2>/dev/null || rc=1; \
+		$(SUMMARY)/packages 2>/dev/null || rc=1; \
 	exit $$rc
 
 test-host: userspace
@@ -144,6 +147,23 @@ test-serve: all $(SERVE_NODE)
 		$(BUILD)/Testing/serve-host.log || rc=1; \
 	exit $$rc
 
+# The Debian packages (hc1-dkms, libhc0, libhc-dev, hcctl, hc1-serve) into
+# build/deb, built with dpkg-buildpackage in a copy of the tree and checked
+# by lintian (docs/packaging.md).
+deb: $(BUILD)/.deps
+	$(SRC)/tools/deb/build.sh $(SRC) $(BUILD)/deb $(JOBS)
+
+# The packages, installed on this machine and tested there: DKMS builds
+# hc1.ko for the guest's kernel and a guest boots that module, the SDK
+# builds programs from outside, remove and purge leave nothing
+# (tests/packages/run.sh; its own "packages:" summary line).  Needs root.
+test-packages: all
+	@mkdir -p $(SUMMARY) $(BUILD)/Testing
+	@rc=0; $(SRC)/tests/packages/run.sh $(SRC) $(BUILD) $(KREL) $(JOBS) \
+		2>&1 | tee $(BUILD)/Testing/packages.log || rc=1; \
+	$(SRC)/tests/summary.py packages $(SUMMARY)/packages $(BUILD)/Testing/packages.log || rc=1; \
+	exit $$rc
+
 # The card (its own model) behind hc1-serve on http://localhost:8080 of the
 # host, until Ctrl-C or a day.  SERVE_PORT and SERVE_ARGS change it.
 SERVE_PORT ?= 8080
@@ -156,7 +176,7 @@ debug-kernel: $(BUILD)/.deps
 
 kmod-debug: debug-kernel
 	@mkdir -p $(DEBUG_KMOD)
-	cp -u $(SRC)/kmod/* $(DEBUG_KMOD)/ 2>/dev/null || true
+	cp -u $(SRC)/kmod/* $(SRC)/VERSION $(DEBUG_KMOD)/ 2>/dev/null || true
 	$(MAKE) -C $(DEBUG_KERNEL)/build M=$(DEBUG_KMOD) HC1_INCLUDE=$(SRC)/include modules
 
 # test-guest's three boots on the debug kernel; all run whatever the first

@@ -750,3 +750,4 @@ module_exit(hc1_exit);
 MODULE_DESCRIPTION("HC1 inference card");
 MODULE_AUTHOR("HC1 project");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(HC1_VERSION);

@@ -7,6 +7,7 @@
     summary.py guest  OUT CONSOLE.log ...            (hc1-run-tests' output)
     summary.py serve  OUT LOG ...                    (tests/serve/run.py: PASS/FAIL
                                                     lines as the guest's)
+    summary.py packages OUT LOG                      (tests/packages/run.sh: the same)
 
 Prints every failure and every skip with its reason, then the line, and writes
 the line to OUT as well so that `make test` can repeat all three at its end.
@@ -90,7 +91,7 @@ def guest(paths):
 
 
 def main(argv):
-    if len(argv) < 4 or argv[1] not in ("host", "qtest", "guest", "serve"):
+    if len(argv) < 4 or argv[1] not in ("host", "qtest", "guest", "serve", "packages"):
         sys.exit(__doc__)
     layer, out = argv[1], argv[2]
     try:

@@ -2,8 +2,9 @@
 # Install every Debian package the project needs, idempotently.
 #
 # Enables deb-src (QEMU's source comes from Debian) and installs the
-# toolchain, the guest kernel's headers, and the libraries the userspace
-# links against.  Re-running it with everything present costs one dpkg query.
+# toolchain, the guest kernel's headers, the libraries the userspace
+# links against, and what builds and tests the Debian packages (debhelper,
+# dh-dkms, dkms, lintian; make deb, make test-packages).  Re-running it with everything present costs one dpkg query.
 set -eu
 
 PKGS="build-essential cmake ninja-build pkg-config git dpkg-dev
@@ -13,7 +14,8 @@ PKGS="build-essential cmake ninja-build pkg-config git dpkg-dev
  liburing-dev libpci-dev pciutils libcmocka-dev libgtest-dev libgmock-dev
  clang-format python3-numpy python3-matplotlib
  bc libelf-dev libssl-dev
- libslirp-dev libcpp-httplib-dev nlohmann-json3-dev prometheus chromium curl"
+ libslirp-dev libcpp-httplib-dev nlohmann-json3-dev prometheus chromium curl
+ debhelper dh-dkms dkms lintian adduser man-db systemd xz-utils"
 
 missing=""
 for p in $PKGS; do

@@ -5,6 +5,10 @@
  */
 #pragma once
 
+#if __cplusplus < 202002L
+#error "libhc's C++ headers need C++20: compile with -std=c++20 (hc::hc in CMake sets it)"
+#endif
+
 #include <hc/card.hpp>
 
 #include <chrono>

@@ -40,6 +40,7 @@ commands:
   reset                reset the card (needs CAP_SYS_ADMIN)
   version              versions of hcctl/libhc and of the driver
 options for every command: --json (machine-readable output), -h/--help
+hcctl --version prints hcctl's version (the stack's one version)
 
 exit codes: 0 ok, 1 error, 2 usage, 3 no such card, 4 driver not loaded,
   5 permission denied, 6 version mismatch, 7 card failed or gone, 8 timeout
@@ -99,14 +100,14 @@ int cmd_version(const Args& args) {
     }
     if (args.json) {
         json j;
-        j["hcctl"] = hc::version();
+        j["hcctl"] = HC1_VERSION;
         j["libhc"] = hc::version();
         j["driver"] = drv;
         j["uapi_version"] = uapi;
         j["uapi_min"] = hc::kMinUapiVersion;
         std::cout << dump(j) << "\n";
     } else {
-        std::cout << "hcctl " << hc::version() << " (libhc " << hc::version()
+        std::cout << "hcctl " << HC1_VERSION << " (libhc " << hc::version()
                   << ", needs driver UAPI >= " << hc::kMinUapiVersion << ")\n"
                   << "driver: " << drv;
         if (uapi)
@@ -246,6 +247,16 @@ int main(int argc, char** argv) {
     using namespace hcctl;
     std::string command;
     Args args;
+    // --version anywhere: the one version of the stack (VERSION), and
+    // libhc's too should the loaded library be another one.
+    for (int i = 1; i < argc; i++)
+        if (std::strcmp(argv[i], "--version") == 0) {
+            std::cout << "hcctl " << HC1_VERSION;
+            if (std::strcmp(hc::version(), HC1_VERSION) != 0)
+                std::cout << " (libhc " << hc::version() << ")";
+            std::cout << "\n";
+            return kOk;
+        }
     try {
         args = parse(argc, argv, command);
     } catch (const UsageError& e) {
