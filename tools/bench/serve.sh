@@ -34,6 +34,7 @@ for pair in $plan; do
 	echo \"SERVE \$(hc1-bench-serve http --streams \$n --rounds \$r --tokens $tokens)\"
 done
 echo \"SERVE \$(hc1-bench-serve http --streams 256 --rounds 1 --tokens $tokens --stagger-ms 2)\"
+echo \"SERVE-STARTED \$(grep -c ' started on card ' /tmp/serve.log) generations\"
 grep -v ' started on card ' /tmp/serve.log"
 
 echo "== bench: hc1-serve against libhc (load $(cut -d' ' -f1 /proc/loadavg))" >&2

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -117,13 +118,20 @@ double percentile(std::vector<double> v, double p) {
 // One streamed completion: tokens counted from the x_hc1 extension every
 // chunk carries (OpenAI's chunks carry text only, and a token may be no
 // text at all, as the first byte of a split UTF-8 character).
-void http_stream(const Options& o, Stream& s) {
-    httplib::Client cli(o.url);
-    cli.set_read_timeout(std::chrono::seconds(600));
-    cli.set_connection_timeout(std::chrono::seconds(30));
+// One client per stream, kept across rounds with its connection open, as
+// the OpenAI libraries' HTTP agents keep theirs.
+std::unique_ptr<httplib::Client> make_client(const Options& o) {
+    auto cli = std::make_unique<httplib::Client>(o.url);
+    cli->set_read_timeout(std::chrono::seconds(600));
+    cli->set_connection_timeout(std::chrono::seconds(30));
+    cli->set_keep_alive(true);
     // As curl and Node's HTTP clients do by default: the request goes out
     // whole, not its body one delayed ACK after its headers.
-    cli.set_tcp_nodelay(true);
+    cli->set_tcp_nodelay(true);
+    return cli;
+}
+
+void http_stream(httplib::Client& cli, const Options& o, Stream& s) {
     httplib::Request req;
     req.method = "POST";
     req.path = "/v1/completions";
@@ -159,18 +167,22 @@ void http_stream(const Options& o, Stream& s) {
     s.sent = Clock::now();
     httplib::Result res = cli.send(req);
     if (!res)
-        s.error = s.error.empty() ? "HTTP: " + httplib::to_string(res.error()) : s.error;
+        s.error = s.error.empty() ? "HTTP: " + httplib::to_string(res.error()) + " after " +
+                                        std::to_string(s.tokens) + " tokens and " +
+                                        std::to_string(ms_since(s.sent, Clock::now())) + " ms"
+                                  : s.error;
     else if (res->status != 200)
         s.error = "status " + std::to_string(res->status) + ": " + res->body;
 }
 
-double run_http(const Options& o, std::vector<Stream>& streams) {
+double run_http(const Options& o, std::vector<std::unique_ptr<httplib::Client>>& clients,
+                std::vector<Stream>& streams) {
     std::vector<std::thread> threads;
     Clock::time_point t0 = Clock::now();
     for (unsigned i = 0; i < o.streams; i++)
         threads.emplace_back([&, i] {
             std::this_thread::sleep_until(t0 + std::chrono::milliseconds(i * o.stagger_ms));
-            http_stream(o, streams[i]);
+            http_stream(*clients[i], o, streams[i]);
         });
     for (std::thread& t : threads)
         t.join();
@@ -239,8 +251,12 @@ unsigned inversions(const std::vector<Stream>& streams) {
 
 int run(const Options& o) {
     std::optional<Libhc> libhc;
+    std::vector<std::unique_ptr<httplib::Client>> clients;
     if (o.mode == "libhc")
         libhc.emplace(o);
+    else
+        for (unsigned i = 0; i < o.streams; i++)
+            clients.push_back(make_client(o));
     double wall_ms = 0;
     uint64_t tokens = 0, batches = 0;
     unsigned errors = 0, order = 0;
@@ -248,7 +264,7 @@ int run(const Options& o) {
     std::vector<double> ttft;
     for (unsigned r = 0; r < o.rounds; r++) {
         std::vector<Stream> streams(o.streams);
-        wall_ms += libhc ? libhc->run(streams) : run_http(o, streams);
+        wall_ms += libhc ? libhc->run(streams) : run_http(o, clients, streams);
         for (const Stream& s : streams) {
             tokens += s.tokens;
             batches += s.batches;
