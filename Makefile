@@ -117,7 +117,7 @@ MULTICARD_NEW := driver=hc1,id=hc1,bus=rp0,model=$(REF_MODEL),tokenizer=$(dir $(
 define multicard_boot
 log3=$(3) sock=$(BUILD)/vm/multicard-qmp.sock; rm -f $$sock; \
 $(1) $(MULTICARD) --device-opts ,fault-inject=on --qmp $$sock -- \
-	HC1_MULTICARD_QMP=1 hc1-run-tests $(2) multicard-hcctl multicard-c-api multicard-udev \
+	HC1_MULTICARD_QMP=1 hc1-run-tests $(2) multicard-hcctl multicard-c-api multicard-udev multicard-serve \
 	multicard-libhc >$$log3 2>&1 & vm=$$!; \
 $(SRC)/tools/stress/hotplug-host.py $$sock $$log3 "$(MULTICARD_NEW)" || rc=1; \
 wait $$vm || rc=1; cat $$log3
