@@ -359,6 +359,7 @@ void hc1_dev_put(struct hc1_dev *hdev);
 void hc1_schedule_reset(struct hc1_dev *hdev, const char *why);
 int hc1_reset_sync(struct hc1_dev *hdev);
 int hc1_wait_usable(struct hc1_dev *hdev);
+void hc1_shutdown_card(struct hc1_dev *hdev);
 
 /* hc1_queue.c */
 int hc1_queue_alloc(struct hc1_dev *hdev, struct hc1_queue *q, u16 qid,

@@ -686,12 +686,22 @@ static void hc1_remove(struct pci_dev *pdev)
 	put_device(&hdev->dev);
 }
 
+/**
+ * hc1_shutdown_card() - stop the card for reboot, power off or kexec
+ * @hdev: card
+ *
+ * The PCI driver's shutdown callback; also offered in debugfs on cards with
+ * fault injection, so that a test can watch what happens after it.
+ */
+void hc1_shutdown_card(struct hc1_dev *hdev)
+{
+	if (pci_device_is_present(hdev->pdev))
+		hc1_disable_ctrl(hdev);
+}
+
 static void hc1_shutdown(struct pci_dev *pdev)
 {
-	struct hc1_dev *hdev = pci_get_drvdata(pdev);
-
-	if (pci_device_is_present(pdev))
-		hc1_disable_ctrl(hdev);
+	hc1_shutdown_card(pci_get_drvdata(pdev));
 }
 
 static const struct pci_device_id hc1_ids[] = {
