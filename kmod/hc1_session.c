@@ -28,6 +28,9 @@
  * @min_produced: WAIT: complete once more tokens than this are in the ring
  * @res: once unparked: the result to post
  * @deadline: WAIT: low 32 bits of jiffies to give up at, 0 = never
+ *	(GENERATE: 0)
+ *
+ * Every field is set at issue: 6.1 hands a recycled request's bytes over.
  */
 struct hc1_uring_pdu {
 	struct list_head node;
@@ -1162,6 +1165,11 @@ static int hc1_uring_generate(struct hc1_file *s,
 	} else if (mutex_lock_killable(&s->lock)) {
 		return -EINTR;
 	}
+	/*
+	 * io_uring recycles requests without clearing their pdu: a WAIT's
+	 * deadline would otherwise expire this GENERATE.
+	 */
+	*hc1_pdu(ioucmd) = (struct hc1_uring_pdu){};
 	INIT_LIST_HEAD(&hc1_pdu(ioucmd)->node);
 	hc1_set_owner(s);
 	ret = hc1_generate_start(s, &gen, ioucmd, !nonblock);
