@@ -302,8 +302,9 @@ struct hc1_ring {
  * @gen_cmd: the GENERATE in flight
  * @pending: io_uring commands waiting on this session
  * @owner: the task that last parked an io_uring command here (a reference
- *	is held): when its whole process has exited, nobody will collect the
- *	generation, so the watchdog cancels it
+ *	is held): when its whole process has exited while commands are
+ *	parked, nobody will collect the generation, so the watchdog cancels
+ *	it
  * @cancel_cmd: the CANCEL the watchdog sends for an ownerless generation
  * @cancel_sent: the watchdog cancelled the current generation
  * @cancel_inflight: @cancel_cmd is in flight (the session must not be

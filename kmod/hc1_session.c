@@ -594,13 +594,20 @@ static void hc1_set_owner(struct hc1_file *s)
 }
 
 /*
- * Claim the cancel of a generation whose parking process is gone; true if
- * the caller must send it.  Called with s->state_lock held.
+ * Claim the cancel of a generation whose parking process is gone (its
+ * parked commands keep the file open, and nobody else will collect it);
+ * true if the caller must send it.  Called with s->state_lock held.
  */
 static bool hc1_claim_orphan(struct hc1_file *s)
 {
+	/*
+	 * Only a generation with io_uring commands parked is the owner's: an
+	 * earlier user of io_uring that has exited (after a fork, or passing
+	 * the file on) says nothing about who collects this one.
+	 */
 	if (s->gen_state != HC1_GEN_RUNNING || s->cancel_sent ||
-	    s->cancel_inflight || !hc1_owner_gone(s))
+	    s->cancel_inflight || list_empty(&s->pending) ||
+	    !hc1_owner_gone(s))
 		return false;
 	s->cancel_sent = true;
 	WRITE_ONCE(s->cancel_inflight, true);
