@@ -695,8 +695,21 @@ static void hc1_remove(struct pci_dev *pdev)
  */
 void hc1_shutdown_card(struct hc1_dev *hdev)
 {
-	if (pci_device_is_present(hdev->pdev))
-		hc1_disable_ctrl(hdev);
+	bool present = pci_device_is_present(hdev->pdev);
+
+	/*
+	 * The watchdog resets a card it finds not ready, which would turn it
+	 * back on as the system goes down (into memory a kexec'd kernel may
+	 * already use).  A dead card is neither watched nor reset: mark it
+	 * so, wait out both workers, then stop it and fail what is in flight
+	 * as a removal does.  remove(), if it comes, has nothing left to do
+	 * to the card.
+	 */
+	if (!hc1_mark_dead(hdev))
+		return;
+	cancel_delayed_work_sync(&hdev->watchdog);
+	cancel_work_sync(&hdev->reset_work);
+	hc1_card_gone(hdev, present);
 }
 
 static void hc1_shutdown(struct pci_dev *pdev)
