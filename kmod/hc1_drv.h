@@ -123,6 +123,7 @@ enum hc1_state {
 	HC1_STATE_RESETTING,
 	HC1_STATE_FAILED,	/* a reset did not bring the card back */
 	HC1_STATE_DEAD,		/* removed, or vanished from the bus */
+	HC1_STATE_PROBING,	/* probe brings the card up: no resets */
 };
 
 /**

@@ -226,7 +226,8 @@ static void hc1_card_gone(struct hc1_dev *hdev, bool present)
  * @hdev: card
  * @why: logged reason
  *
- * Does nothing while a reset runs or after the card is gone.
+ * Does nothing while a reset runs, while probe brings the card up (a
+ * command that times out there fails the probe) or after the card is gone.
  */
 void hc1_schedule_reset(struct hc1_dev *hdev, const char *why)
 {
@@ -604,6 +605,7 @@ static struct hc1_dev *hc1_dev_alloc(struct pci_dev *pdev)
 	}
 	hdev->pdev = pci_dev_get(pdev);
 	hdev->index = index;
+	hdev->state = HC1_STATE_PROBING;
 	spin_lock_init(&hdev->state_lock);
 	init_waitqueue_head(&hdev->state_wait);
 	INIT_WORK(&hdev->reset_work, hc1_reset_work);
@@ -643,6 +645,7 @@ static int hc1_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = hc1_bring_up(hdev);
 	if (ret)
 		goto err_disable;
+	hc1_set_state(hdev, HC1_STATE_LIVE);
 	ret = cdev_device_add(&hdev->cdev, &hdev->dev);
 	if (ret)
 		goto err_disable;
@@ -660,6 +663,7 @@ static int hc1_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 err_disable:
 	hc1_mark_dead(hdev);
+	cancel_work_sync(&hdev->reset_work);
 	if (hdev->bar && pci_device_is_present(pdev))
 		hc1_writel(hdev, 0, HC1_REG_CC);
 	hc1_free_irqs(hdev);

@@ -246,6 +246,8 @@ static const char *hc1_state_name(enum hc1_state state)
 		return "resetting";
 	case HC1_STATE_FAILED:
 		return "failed";
+	case HC1_STATE_PROBING:
+		return "probing";
 	default:
 		return "dead";
 	}
