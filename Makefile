@@ -107,7 +107,7 @@ test-qtest: userspace qemu
 # The tests that need the card's fault injection (they skip in the first
 # boot, whose card has none): the second boot runs them.
 FAULT_TESTS := guest-hc1-reset guest-hc1-faults guest-hc1-uring-deadline guest-hc1-owner \
-	guest-hc1-probe-timeout guest-hc1-shutdown
+	guest-hc1-probe-timeout guest-hc1-shutdown guest-hc1-wedged guest-libhc-loop-teardown
 REF_MODEL := $(SRC)/models/llama2c/stories260K.bin
 KJV_MODEL := $(SRC)/models/hc1-kjv.bin
 MULTICARD := --card $(REF_MODEL) --card $(REF_MODEL) --card $(KJV_MODEL)

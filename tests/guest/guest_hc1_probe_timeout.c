@@ -8,9 +8,12 @@
  *
  * The card holds every completion 2 s (HC1_TEST_DELAY_CQE, which survives
  * unbind) and timeout_ms is 500, so the probe's first admin command
- * (IDENTIFY) times out.  Binding must fail with a clean kernel log; then,
- * with the driver unbound, the test clears the fault through the BAR
- * (sysfs resource0) and binding must succeed and the card generate.
+ * (IDENTIFY) times out; and its CSTS.RDY follows an enable 300 ms late
+ * (HC1_TEST_SLOW_READY), so a reset that re-enables it sleeps while the
+ * failing probe frees what the reset works on.  Binding must fail with a
+ * clean kernel log; then, with the driver unbound, the test clears the
+ * faults through the BAR (sysfs resource0) and binding must succeed and the
+ * card generate.
  *
  *   guest-hc1-probe-timeout [ROUNDS]   (default 2; needs fault injection)
  */
@@ -61,10 +64,10 @@ int main(int argc, char** argv) {
 
     for (r = 0; r < rounds; r++) {
         hc1_set_timeout_ms(500);
-        hc1_set_fault(HC1_TEST_DELAY_CQE);
+        hc1_set_fault(HC1_TEST_DELAY_CQE | HC1_TEST_SLOW_READY);
         hc1_unbind(bdf);
         err = hc1_try_bind(bdf);
-        printf("round %u: bind with completions held 2 s and timeout_ms 500: %s\n", r,
+        printf("round %u: bind with completions held 2 s, slow ready, timeout_ms 500: %s\n", r,
                err ? strerror(err) : "bound");
         if (!err)
             FAIL("probe succeeded though its commands time out");
