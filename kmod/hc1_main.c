@@ -128,10 +128,24 @@ static int hc1_wait_ready(struct hc1_dev *hdev, bool rdy)
 	}
 }
 
+/*
+ * Stop the controller.  A card that does not (CSTS.RDY still set at the
+ * ready timeout) may go on working and writing the rings and reading the
+ * prompts its caller is about to fail and free: take bus mastering away
+ * from it, as NVMe does on that path.  hc1_enable_ctrl() gives it back.
+ */
 static int hc1_disable_ctrl(struct hc1_dev *hdev)
 {
+	int ret;
+
 	hc1_writel(hdev, 0, HC1_REG_CC);
-	return hc1_wait_ready(hdev, false);
+	ret = hc1_wait_ready(hdev, false);
+	if (ret == -ETIMEDOUT) {
+		dev_err(&hdev->pdev->dev,
+			"controller does not stop: bus mastering off\n");
+		pci_clear_master(hdev->pdev);
+	}
+	return ret;
 }
 
 /*
@@ -146,6 +160,7 @@ static int hc1_enable_ctrl(struct hc1_dev *hdev)
 	ret = hc1_disable_ctrl(hdev);
 	if (ret)
 		return ret;
+	pci_set_master(hdev->pdev);
 	hc1_writel(hdev, (aq->depth - 1) |
 		   ((u32)(aq->depth - 1) << HC1_AQA_ACQS_SHIFT), HC1_REG_AQA);
 	lo_hi_writeq(aq->sq_dma, hdev->bar + HC1_REG_ASQ);
@@ -276,19 +291,27 @@ static void hc1_reset_work(struct work_struct *work)
 		return;
 	}
 
-	/* Admin users that held admin_lock were failed above and let go. */
-	mutex_lock(&hdev->admin_lock);
-	for (i = 0; i <= hdev->nr_io_queues; i++)
-		hc1_queue_init_rings(&hdev->queues[i]);
-	ret = hc1_enable_ctrl(hdev);
-	if (!ret)
-		ret = hc1_create_io_queues(hdev);
-	mutex_unlock(&hdev->admin_lock);
+	/*
+	 * A card that did not stop stays off the bus and is not enabled
+	 * again; another reset may try.  Admin users that held admin_lock
+	 * were failed above and let go.
+	 */
+	if (ret != -ETIMEDOUT) {
+		mutex_lock(&hdev->admin_lock);
+		for (i = 0; i <= hdev->nr_io_queues; i++)
+			hc1_queue_init_rings(&hdev->queues[i]);
+		ret = hc1_enable_ctrl(hdev);
+		if (!ret)
+			ret = hc1_create_io_queues(hdev);
+		mutex_unlock(&hdev->admin_lock);
+		if (ret) {
+			hc1_disable_ctrl(hdev);
+			hc1_close_queues(hdev, -EIO);
+		}
+	}
 
 	if (ret) {
 		dev_err(&hdev->pdev->dev, "reset failed: %d\n", ret);
-		hc1_disable_ctrl(hdev);
-		hc1_close_queues(hdev, -EIO);
 		hc1_set_state(hdev, HC1_STATE_FAILED);
 	} else {
 		dev_info(&hdev->pdev->dev, "reset complete\n");
