@@ -711,18 +711,38 @@ static void hc1_gen_arm(struct hc1_file *s, u32 max_tokens,
 	s->read_pos = 0;
 }
 
-static void hc1_gen_disarm(struct hc1_file *s, struct io_uring_cmd *ioucmd)
+/*
+ * Undo hc1_gen_arm() after a failed submission.  Card removal may have
+ * taken @ioucmd off s->pending meanwhile (it does not hold s->lock) and
+ * queued its completion; it must not complete twice.
+ *
+ * Return: true if the caller completes @ioucmd (or there is none), false
+ * if it was already taken.
+ */
+static bool hc1_gen_disarm(struct hc1_file *s, struct io_uring_cmd *ioucmd)
 {
+	struct hc1_uring_pdu *pdu;
+	bool parked = !ioucmd;
+
 	spin_lock_irq(&s->state_lock);
 	s->gen_state = HC1_GEN_IDLE;
-	if (ioucmd)
-		list_del_init(&hc1_pdu(ioucmd)->node);
+	if (ioucmd) {
+		list_for_each_entry(pdu, &s->pending, node) {
+			if (pdu == hc1_pdu(ioucmd)) {
+				list_del_init(&pdu->node);
+				parked = true;
+				break;
+			}
+		}
+	}
 	spin_unlock_irq(&s->state_lock);
+	return parked;
 }
 
 /*
  * Start a generation.  With @ioucmd, the command is parked on the session
- * and completes when the generation ends.
+ * and completes when the generation ends; -EIOCBQUEUED if it failed to start
+ * but was completed meanwhile by card removal.
  */
 static int hc1_generate_start(struct hc1_file *s,
 			      const struct hc1_generate *gen,
@@ -777,10 +797,10 @@ static int hc1_generate_start(struct hc1_file *s,
 	hc1_encode_generate(&sqe, gen, 0, s->ctx, s->prompt_dma, s->ring->dma,
 			    s->ring->shift);
 	ret = hc1_submit(s->queue, &s->gen_cmd, &sqe, can_sleep);
-	if (ret)
-		hc1_gen_disarm(s, ioucmd);
-	else
+	if (!ret)
 		s->generations++;
+	else if (!hc1_gen_disarm(s, ioucmd))
+		ret = -EIOCBQUEUED;	/* completed by whoever took it */
 out:
 	kvfree(prompt);
 	return ret;
