@@ -19,6 +19,7 @@
 #include <linux/kref.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/scatterlist.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -254,6 +255,7 @@ enum hc1_gen_state {
  * @shift: log2 of the token slots
  * @mapping: address space of the file it was mapped through, for zapping
  *	the mappings when the card goes away
+ * @sgt: the pages of @vaddr (dma_get_sgtable()), which mappings fault in
  */
 struct hc1_ring {
 	struct kref ref;
@@ -264,6 +266,7 @@ struct hc1_ring {
 	size_t bytes;
 	u32 shift;
 	struct address_space *mapping;
+	struct sg_table sgt;
 };
 
 /**

@@ -237,6 +237,7 @@ static void hc1_ring_release(struct kref *ref)
 				  ring->dma);
 	list_del(&ring->node);
 	mutex_unlock(&hdev->sessions_lock);
+	sg_free_table(&ring->sgt);
 	hc1_dev_put(hdev);
 	kfree(ring);
 }
@@ -253,6 +254,13 @@ static struct hc1_ring *hc1_ring_alloc(struct hc1_dev *hdev)
 	ring->vaddr = dma_alloc_coherent(&hdev->pdev->dev, ring->bytes,
 					 &ring->dma, GFP_KERNEL);
 	if (!ring->vaddr) {
+		kfree(ring);
+		return NULL;
+	}
+	if (dma_get_sgtable(&hdev->pdev->dev, &ring->sgt, ring->vaddr,
+			    ring->dma, ring->bytes)) {
+		dma_free_coherent(&hdev->pdev->dev, ring->bytes, ring->vaddr,
+				  ring->dma);
 		kfree(ring);
 		return NULL;
 	}
@@ -277,21 +285,51 @@ static void hc1_ring_vm_close(struct vm_area_struct *vma)
 	kref_put(&ring->ref, hc1_ring_release);
 }
 
+/* The page frame of page @pgoff of the ring, which is inside it. */
+static unsigned long hc1_ring_pfn(struct hc1_ring *ring, pgoff_t pgoff)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sgtable_sg(&ring->sgt, sg, i) {
+		pgoff_t n = sg->length >> PAGE_SHIFT;
+
+		if (pgoff < n)
+			return page_to_pfn(sg_page(sg)) + pgoff;
+		pgoff -= n;
+	}
+	return 0;
+}
+
 /*
- * mmap() maps the whole ring at once, so a fault means the card went away
- * and hc1_sessions_card_gone() zapped the mapping and freed the ring.  Map
- * the zero page rather than raise SIGBUS: the consumer reads an empty, idle
- * ring and learns of the removal (-ENODEV) from its next call instead of
- * dying -- mappings stay valid or fail cleanly.
+ * Mappings of a ring are filled here, a page at a time under
+ * sessions_lock, never by mmap(): hc1_sessions_card_gone() zaps, under
+ * that lock, every mapping linked into the file's address space, and a
+ * mapping can only fault once mmap() has linked it.  (mmap() filling the
+ * page tables itself left a window, before the link, in which removal
+ * missed the mapping and freed the ring under it.)  Once the card is gone
+ * and the ring freed, map the zero page rather than raise SIGBUS: the
+ * consumer reads an empty, idle ring and learns of the removal (-ENODEV)
+ * from its next call instead of dying -- mappings stay valid or fail
+ * cleanly.
  */
 static vm_fault_t hc1_ring_vm_fault(struct vm_fault *vmf)
 {
 	struct hc1_ring *ring = vmf->vma->vm_private_data;
+	struct hc1_dev *hdev = ring->hdev;
+	unsigned long pfn;
+	vm_fault_t ret;
 
-	if (!READ_ONCE(ring->hdev->dma_gone))
+	if (vmf->pgoff >= ring->bytes >> PAGE_SHIFT)
 		return VM_FAULT_SIGBUS;
-	return vmf_insert_pfn(vmf->vma, vmf->address,
-			      my_zero_pfn(vmf->address));
+	mutex_lock(&hdev->sessions_lock);
+	if (ring->vaddr)
+		pfn = hc1_ring_pfn(ring, vmf->pgoff);
+	else
+		pfn = my_zero_pfn(vmf->address);
+	ret = vmf_insert_pfn(vmf->vma, vmf->address, pfn);
+	mutex_unlock(&hdev->sessions_lock);
+	return ret;
 }
 
 static const struct vm_operations_struct hc1_ring_vm_ops = {
@@ -1431,12 +1469,12 @@ static int hc1_mmap(struct file *file, struct vm_area_struct *vma)
 		ret = 0;
 	if (ret)
 		goto out;
+	/*
+	 * Pages are faulted in (hc1_ring_vm_fault()), with the protection of
+	 * cacheable memory: the x86 DMA the driver supports is coherent.
+	 */
 	hc1_vm_flags_clear(vma, VM_MAYWRITE);
-	hc1_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	ret = dma_mmap_coherent(&hdev->pdev->dev, vma, ring->vaddr, ring->dma,
-				ring->bytes);
-	if (ret)
-		goto out;
+	hc1_vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	ring->mapping = file->f_mapping;
 	vma->vm_private_data = ring;
 	vma->vm_ops = &hc1_ring_vm_ops;
