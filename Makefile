@@ -107,7 +107,15 @@ test-qtest: userspace qemu
 # of card 0 is a surprise one: tools/stress/hotplug-host.py makes the card
 # vanish, device_dels it on QMP and device_adds a new one when the guest
 # asks (multicard-libhc, HC1_MULTICARD_QMP).
+# The tests that need the card's fault injection (they skip in the first
+# boot, whose card has none): the second boot runs them.  Those that also
+# need a card whose queues fill with three commands (queue-entries=4) run
+# in a boot of their own, after the three-card one.
+FAULT_TESTS := guest-hc1-reset guest-hc1-faults guest-hc1-uring-deadline guest-hc1-owner \
+	guest-hc1-probe-timeout guest-hc1-shutdown guest-hc1-wedged guest-libhc-loop-teardown
+SMALL_QUEUE_TESTS := guest-hc1-submit-race
 REF_MODEL := $(SRC)/models/llama2c/stories260K.bin
+SMALL_QUEUE := --model $(REF_MODEL) --device-opts ,fault-inject=on,queue-entries=4
 KJV_MODEL := $(SRC)/models/hc1-kjv.bin
 MULTICARD := --card $(REF_MODEL) --card $(REF_MODEL) --card $(KJV_MODEL)
 MULTICARD_NEW := driver=hc1,id=hc1,bus=rp0,model=$(REF_MODEL),tokenizer=$(dir $(REF_MODEL))tok512.bin,fault-inject=on
@@ -127,11 +135,14 @@ test-guest: all
 	@rc=0; \
 	$(VM) --timeout $(GUEST_TIMEOUT) --model $(REF_MODEL) -- hc1-run-tests \
 		| tee $(BUILD)/Testing/guest-1.log || rc=1; \
-	$(VM) --timeout 300 --model $(REF_MODEL) --device-opts ,fault-inject=on -- \
-		hc1-run-tests guest-hc1-reset guest-hc1-faults | tee $(BUILD)/Testing/guest-2.log || rc=1; \
+	$(VM) --timeout 600 --model $(REF_MODEL) --device-opts ,fault-inject=on -- \
+		hc1-run-tests $(FAULT_TESTS) | tee $(BUILD)/Testing/guest-2.log || rc=1; \
 	$(call multicard_boot,$(VM) --timeout 600,,$(BUILD)/Testing/guest-3.log); \
+	$(VM) --timeout 300 $(SMALL_QUEUE) -- hc1-run-tests $(SMALL_QUEUE_TESTS) \
+		| tee $(BUILD)/Testing/guest-4.log || rc=1; \
 	$(SRC)/tests/summary.py guest $(SUMMARY)/guest $(BUILD)/Testing/guest-1.log \
-		$(BUILD)/Testing/guest-2.log $(BUILD)/Testing/guest-3.log || rc=1; \
+		$(BUILD)/Testing/guest-2.log $(BUILD)/Testing/guest-3.log \
+		$(BUILD)/Testing/guest-4.log || rc=1; \
 	exit $$rc
 
 # hc1-serve with real clients: the server in the guest, curl there and on
@@ -179,15 +190,17 @@ kmod-debug: debug-kernel
 	cp -u $(SRC)/kmod/* $(SRC)/VERSION $(DEBUG_KMOD)/ 2>/dev/null || true
 	$(MAKE) -C $(DEBUG_KERNEL)/build M=$(DEBUG_KMOD) HC1_INCLUDE=$(SRC)/include modules
 
-# test-guest's three boots on the debug kernel; all run whatever the first
+# test-guest's four boots on the debug kernel; all run whatever the first
 # shows.  KASAN under TCG is several times slower: hence the timeouts.
 test-debug-kernel: all kmod-debug
 	@rc=0; \
 	$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT) --model $(REF_MODEL) -- \
 		hc1-run-tests -t $(DEBUG_TEST_TIMEOUT) || rc=1; \
 	$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT) --model $(REF_MODEL) --device-opts ,fault-inject=on -- \
-		hc1-run-tests -t $(DEBUG_TEST_TIMEOUT) guest-hc1-reset guest-hc1-faults || rc=1; \
+		hc1-run-tests -t $(DEBUG_TEST_TIMEOUT) $(FAULT_TESTS) || rc=1; \
 	$(call multicard_boot,$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT),-t $(DEBUG_TEST_TIMEOUT),$(BUILD)/vm/debug-multicard.log); \
+	$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT) $(SMALL_QUEUE) -- \
+		hc1-run-tests -t $(DEBUG_TEST_TIMEOUT) $(SMALL_QUEUE_TESTS) || rc=1; \
 	exit $$rc
 
 demo: all

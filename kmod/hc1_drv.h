@@ -19,6 +19,7 @@
 #include <linux/kref.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/scatterlist.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -123,6 +124,7 @@ enum hc1_state {
 	HC1_STATE_RESETTING,
 	HC1_STATE_FAILED,	/* a reset did not bring the card back */
 	HC1_STATE_DEAD,		/* removed, or vanished from the bus */
+	HC1_STATE_PROBING,	/* probe brings the card up: no resets */
 };
 
 /**
@@ -253,6 +255,7 @@ enum hc1_gen_state {
  * @shift: log2 of the token slots
  * @mapping: address space of the file it was mapped through, for zapping
  *	the mappings when the card goes away
+ * @sgt: the pages of @vaddr (dma_get_sgtable()), which mappings fault in
  */
 struct hc1_ring {
 	struct kref ref;
@@ -263,6 +266,7 @@ struct hc1_ring {
 	size_t bytes;
 	u32 shift;
 	struct address_space *mapping;
+	struct sg_table sgt;
 };
 
 /**
@@ -302,8 +306,9 @@ struct hc1_ring {
  * @gen_cmd: the GENERATE in flight
  * @pending: io_uring commands waiting on this session
  * @owner: the task that last parked an io_uring command here (a reference
- *	is held): when its whole process has exited, nobody will collect the
- *	generation, so the watchdog cancels it
+ *	is held): when its whole process has exited while commands are
+ *	parked, nobody will collect the generation, so the watchdog cancels
+ *	it
  * @cancel_cmd: the CANCEL the watchdog sends for an ownerless generation
  * @cancel_sent: the watchdog cancelled the current generation
  * @cancel_inflight: @cancel_cmd is in flight (the session must not be
@@ -359,6 +364,7 @@ void hc1_dev_put(struct hc1_dev *hdev);
 void hc1_schedule_reset(struct hc1_dev *hdev, const char *why);
 int hc1_reset_sync(struct hc1_dev *hdev);
 int hc1_wait_usable(struct hc1_dev *hdev);
+void hc1_shutdown_card(struct hc1_dev *hdev);
 
 /* hc1_queue.c */
 int hc1_queue_alloc(struct hc1_dev *hdev, struct hc1_queue *q, u16 qid,

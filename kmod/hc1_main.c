@@ -128,10 +128,24 @@ static int hc1_wait_ready(struct hc1_dev *hdev, bool rdy)
 	}
 }
 
+/*
+ * Stop the controller.  A card that does not (CSTS.RDY still set at the
+ * ready timeout) may go on working and writing the rings and reading the
+ * prompts its caller is about to fail and free: take bus mastering away
+ * from it, as NVMe does on that path.  hc1_enable_ctrl() gives it back.
+ */
 static int hc1_disable_ctrl(struct hc1_dev *hdev)
 {
+	int ret;
+
 	hc1_writel(hdev, 0, HC1_REG_CC);
-	return hc1_wait_ready(hdev, false);
+	ret = hc1_wait_ready(hdev, false);
+	if (ret == -ETIMEDOUT) {
+		dev_err(&hdev->pdev->dev,
+			"controller does not stop: bus mastering off\n");
+		pci_clear_master(hdev->pdev);
+	}
+	return ret;
 }
 
 /*
@@ -146,6 +160,7 @@ static int hc1_enable_ctrl(struct hc1_dev *hdev)
 	ret = hc1_disable_ctrl(hdev);
 	if (ret)
 		return ret;
+	pci_set_master(hdev->pdev);
 	hc1_writel(hdev, (aq->depth - 1) |
 		   ((u32)(aq->depth - 1) << HC1_AQA_ACQS_SHIFT), HC1_REG_AQA);
 	lo_hi_writeq(aq->sq_dma, hdev->bar + HC1_REG_ASQ);
@@ -226,7 +241,8 @@ static void hc1_card_gone(struct hc1_dev *hdev, bool present)
  * @hdev: card
  * @why: logged reason
  *
- * Does nothing while a reset runs or after the card is gone.
+ * Does nothing while a reset runs, while probe brings the card up (a
+ * command that times out there fails the probe) or after the card is gone.
  */
 void hc1_schedule_reset(struct hc1_dev *hdev, const char *why)
 {
@@ -275,19 +291,27 @@ static void hc1_reset_work(struct work_struct *work)
 		return;
 	}
 
-	/* Admin users that held admin_lock were failed above and let go. */
-	mutex_lock(&hdev->admin_lock);
-	for (i = 0; i <= hdev->nr_io_queues; i++)
-		hc1_queue_init_rings(&hdev->queues[i]);
-	ret = hc1_enable_ctrl(hdev);
-	if (!ret)
-		ret = hc1_create_io_queues(hdev);
-	mutex_unlock(&hdev->admin_lock);
+	/*
+	 * A card that did not stop stays off the bus and is not enabled
+	 * again; another reset may try.  Admin users that held admin_lock
+	 * were failed above and let go.
+	 */
+	if (ret != -ETIMEDOUT) {
+		mutex_lock(&hdev->admin_lock);
+		for (i = 0; i <= hdev->nr_io_queues; i++)
+			hc1_queue_init_rings(&hdev->queues[i]);
+		ret = hc1_enable_ctrl(hdev);
+		if (!ret)
+			ret = hc1_create_io_queues(hdev);
+		mutex_unlock(&hdev->admin_lock);
+		if (ret) {
+			hc1_disable_ctrl(hdev);
+			hc1_close_queues(hdev, -EIO);
+		}
+	}
 
 	if (ret) {
 		dev_err(&hdev->pdev->dev, "reset failed: %d\n", ret);
-		hc1_disable_ctrl(hdev);
-		hc1_close_queues(hdev, -EIO);
 		hc1_set_state(hdev, HC1_STATE_FAILED);
 	} else {
 		dev_info(&hdev->pdev->dev, "reset complete\n");
@@ -604,6 +628,7 @@ static struct hc1_dev *hc1_dev_alloc(struct pci_dev *pdev)
 	}
 	hdev->pdev = pci_dev_get(pdev);
 	hdev->index = index;
+	hdev->state = HC1_STATE_PROBING;
 	spin_lock_init(&hdev->state_lock);
 	init_waitqueue_head(&hdev->state_wait);
 	INIT_WORK(&hdev->reset_work, hc1_reset_work);
@@ -643,6 +668,7 @@ static int hc1_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = hc1_bring_up(hdev);
 	if (ret)
 		goto err_disable;
+	hc1_set_state(hdev, HC1_STATE_LIVE);
 	ret = cdev_device_add(&hdev->cdev, &hdev->dev);
 	if (ret)
 		goto err_disable;
@@ -660,6 +686,7 @@ static int hc1_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 err_disable:
 	hc1_mark_dead(hdev);
+	cancel_work_sync(&hdev->reset_work);
 	if (hdev->bar && pci_device_is_present(pdev))
 		hc1_writel(hdev, 0, HC1_REG_CC);
 	hc1_free_irqs(hdev);
@@ -686,12 +713,35 @@ static void hc1_remove(struct pci_dev *pdev)
 	put_device(&hdev->dev);
 }
 
+/**
+ * hc1_shutdown_card() - stop the card for reboot, power off or kexec
+ * @hdev: card
+ *
+ * The PCI driver's shutdown callback; also offered in debugfs on cards with
+ * fault injection, so that a test can watch what happens after it.
+ */
+void hc1_shutdown_card(struct hc1_dev *hdev)
+{
+	bool present = pci_device_is_present(hdev->pdev);
+
+	/*
+	 * The watchdog resets a card it finds not ready, which would turn it
+	 * back on as the system goes down (into memory a kexec'd kernel may
+	 * already use).  A dead card is neither watched nor reset: mark it
+	 * so, wait out both workers, then stop it and fail what is in flight
+	 * as a removal does.  remove(), if it comes, has nothing left to do
+	 * to the card.
+	 */
+	if (!hc1_mark_dead(hdev))
+		return;
+	cancel_delayed_work_sync(&hdev->watchdog);
+	cancel_work_sync(&hdev->reset_work);
+	hc1_card_gone(hdev, present);
+}
+
 static void hc1_shutdown(struct pci_dev *pdev)
 {
-	struct hc1_dev *hdev = pci_get_drvdata(pdev);
-
-	if (pci_device_is_present(pdev))
-		hc1_disable_ctrl(hdev);
+	hc1_shutdown_card(pci_get_drvdata(pdev));
 }
 
 static const struct pci_device_id hc1_ids[] = {

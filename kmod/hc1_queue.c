@@ -153,8 +153,9 @@ static void hc1_sync_done(struct hc1_cmd *cmd, const struct hc1_cqe *cqe,
 
 /*
  * A synchronous command outlived hc1_timeout_ms.  Normally a reset fails it.
- * The reset worker cannot wait for itself: it closes the queue instead,
- * which fails the command and, with it, the reset.
+ * The reset worker cannot wait for itself, and probe must not start a reset
+ * (its error path frees what the reset would touch): they close the queue
+ * instead, which fails the command and, with it, the reset or the probe.
  */
 static void hc1_sync_timeout(struct hc1_queue *q, struct hc1_cmd *cmd)
 {
@@ -163,7 +164,8 @@ static void hc1_sync_timeout(struct hc1_queue *q, struct hc1_cmd *cmd)
 	atomic64_inc(&hdev->stats.timeouts);
 	dev_warn(&hdev->pdev->dev, "queue %u: command %u timed out\n", q->qid,
 		 cmd->cid);
-	if (current_work() == &hdev->reset_work) {
+	if (current_work() == &hdev->reset_work ||
+	    READ_ONCE(hdev->state) == HC1_STATE_PROBING) {
 		hc1_queue_set_live(q, false);
 		hc1_queue_fail_all(q, -ETIMEDOUT);
 	} else {

@@ -28,6 +28,9 @@
  * @min_produced: WAIT: complete once more tokens than this are in the ring
  * @res: once unparked: the result to post
  * @deadline: WAIT: low 32 bits of jiffies to give up at, 0 = never
+ *	(GENERATE: 0)
+ *
+ * Every field is set at issue: 6.1 hands a recycled request's bytes over.
  */
 struct hc1_uring_pdu {
 	struct list_head node;
@@ -234,6 +237,7 @@ static void hc1_ring_release(struct kref *ref)
 				  ring->dma);
 	list_del(&ring->node);
 	mutex_unlock(&hdev->sessions_lock);
+	sg_free_table(&ring->sgt);
 	hc1_dev_put(hdev);
 	kfree(ring);
 }
@@ -250,6 +254,13 @@ static struct hc1_ring *hc1_ring_alloc(struct hc1_dev *hdev)
 	ring->vaddr = dma_alloc_coherent(&hdev->pdev->dev, ring->bytes,
 					 &ring->dma, GFP_KERNEL);
 	if (!ring->vaddr) {
+		kfree(ring);
+		return NULL;
+	}
+	if (dma_get_sgtable(&hdev->pdev->dev, &ring->sgt, ring->vaddr,
+			    ring->dma, ring->bytes)) {
+		dma_free_coherent(&hdev->pdev->dev, ring->bytes, ring->vaddr,
+				  ring->dma);
 		kfree(ring);
 		return NULL;
 	}
@@ -274,21 +285,51 @@ static void hc1_ring_vm_close(struct vm_area_struct *vma)
 	kref_put(&ring->ref, hc1_ring_release);
 }
 
+/* The page frame of page @pgoff of the ring, which is inside it. */
+static unsigned long hc1_ring_pfn(struct hc1_ring *ring, pgoff_t pgoff)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sgtable_sg(&ring->sgt, sg, i) {
+		pgoff_t n = sg->length >> PAGE_SHIFT;
+
+		if (pgoff < n)
+			return page_to_pfn(sg_page(sg)) + pgoff;
+		pgoff -= n;
+	}
+	return 0;
+}
+
 /*
- * mmap() maps the whole ring at once, so a fault means the card went away
- * and hc1_sessions_card_gone() zapped the mapping and freed the ring.  Map
- * the zero page rather than raise SIGBUS: the consumer reads an empty, idle
- * ring and learns of the removal (-ENODEV) from its next call instead of
- * dying -- mappings stay valid or fail cleanly.
+ * Mappings of a ring are filled here, a page at a time under
+ * sessions_lock, never by mmap(): hc1_sessions_card_gone() zaps, under
+ * that lock, every mapping linked into the file's address space, and a
+ * mapping can only fault once mmap() has linked it.  (mmap() filling the
+ * page tables itself left a window, before the link, in which removal
+ * missed the mapping and freed the ring under it.)  Once the card is gone
+ * and the ring freed, map the zero page rather than raise SIGBUS: the
+ * consumer reads an empty, idle ring and learns of the removal (-ENODEV)
+ * from its next call instead of dying -- mappings stay valid or fail
+ * cleanly.
  */
 static vm_fault_t hc1_ring_vm_fault(struct vm_fault *vmf)
 {
 	struct hc1_ring *ring = vmf->vma->vm_private_data;
+	struct hc1_dev *hdev = ring->hdev;
+	unsigned long pfn;
+	vm_fault_t ret;
 
-	if (!READ_ONCE(ring->hdev->dma_gone))
+	if (vmf->pgoff >= ring->bytes >> PAGE_SHIFT)
 		return VM_FAULT_SIGBUS;
-	return vmf_insert_pfn(vmf->vma, vmf->address,
-			      my_zero_pfn(vmf->address));
+	mutex_lock(&hdev->sessions_lock);
+	if (ring->vaddr)
+		pfn = hc1_ring_pfn(ring, vmf->pgoff);
+	else
+		pfn = my_zero_pfn(vmf->address);
+	ret = vmf_insert_pfn(vmf->vma, vmf->address, pfn);
+	mutex_unlock(&hdev->sessions_lock);
+	return ret;
 }
 
 static const struct vm_operations_struct hc1_ring_vm_ops = {
@@ -591,13 +632,20 @@ static void hc1_set_owner(struct hc1_file *s)
 }
 
 /*
- * Claim the cancel of a generation whose parking process is gone; true if
- * the caller must send it.  Called with s->state_lock held.
+ * Claim the cancel of a generation whose parking process is gone (its
+ * parked commands keep the file open, and nobody else will collect it);
+ * true if the caller must send it.  Called with s->state_lock held.
  */
 static bool hc1_claim_orphan(struct hc1_file *s)
 {
+	/*
+	 * Only a generation with io_uring commands parked is the owner's: an
+	 * earlier user of io_uring that has exited (after a fork, or passing
+	 * the file on) says nothing about who collects this one.
+	 */
 	if (s->gen_state != HC1_GEN_RUNNING || s->cancel_sent ||
-	    s->cancel_inflight || !hc1_owner_gone(s))
+	    s->cancel_inflight || list_empty(&s->pending) ||
+	    !hc1_owner_gone(s))
 		return false;
 	s->cancel_sent = true;
 	WRITE_ONCE(s->cancel_inflight, true);
@@ -701,18 +749,38 @@ static void hc1_gen_arm(struct hc1_file *s, u32 max_tokens,
 	s->read_pos = 0;
 }
 
-static void hc1_gen_disarm(struct hc1_file *s, struct io_uring_cmd *ioucmd)
+/*
+ * Undo hc1_gen_arm() after a failed submission.  Card removal may have
+ * taken @ioucmd off s->pending meanwhile (it does not hold s->lock) and
+ * queued its completion; it must not complete twice.
+ *
+ * Return: true if the caller completes @ioucmd (or there is none), false
+ * if it was already taken.
+ */
+static bool hc1_gen_disarm(struct hc1_file *s, struct io_uring_cmd *ioucmd)
 {
+	struct hc1_uring_pdu *pdu;
+	bool parked = !ioucmd;
+
 	spin_lock_irq(&s->state_lock);
 	s->gen_state = HC1_GEN_IDLE;
-	if (ioucmd)
-		list_del_init(&hc1_pdu(ioucmd)->node);
+	if (ioucmd) {
+		list_for_each_entry(pdu, &s->pending, node) {
+			if (pdu == hc1_pdu(ioucmd)) {
+				list_del_init(&pdu->node);
+				parked = true;
+				break;
+			}
+		}
+	}
 	spin_unlock_irq(&s->state_lock);
+	return parked;
 }
 
 /*
  * Start a generation.  With @ioucmd, the command is parked on the session
- * and completes when the generation ends.
+ * and completes when the generation ends; -EIOCBQUEUED if it failed to start
+ * but was completed meanwhile by card removal.
  */
 static int hc1_generate_start(struct hc1_file *s,
 			      const struct hc1_generate *gen,
@@ -767,10 +835,10 @@ static int hc1_generate_start(struct hc1_file *s,
 	hc1_encode_generate(&sqe, gen, 0, s->ctx, s->prompt_dma, s->ring->dma,
 			    s->ring->shift);
 	ret = hc1_submit(s->queue, &s->gen_cmd, &sqe, can_sleep);
-	if (ret)
-		hc1_gen_disarm(s, ioucmd);
-	else
+	if (!ret)
 		s->generations++;
+	else if (!hc1_gen_disarm(s, ioucmd))
+		ret = -EIOCBQUEUED;	/* completed by whoever took it */
 out:
 	kvfree(prompt);
 	return ret;
@@ -1162,6 +1230,11 @@ static int hc1_uring_generate(struct hc1_file *s,
 	} else if (mutex_lock_killable(&s->lock)) {
 		return -EINTR;
 	}
+	/*
+	 * io_uring recycles requests without clearing their pdu: a WAIT's
+	 * deadline would otherwise expire this GENERATE.
+	 */
+	*hc1_pdu(ioucmd) = (struct hc1_uring_pdu){};
 	INIT_LIST_HEAD(&hc1_pdu(ioucmd)->node);
 	hc1_set_owner(s);
 	ret = hc1_generate_start(s, &gen, ioucmd, !nonblock);
@@ -1396,12 +1469,12 @@ static int hc1_mmap(struct file *file, struct vm_area_struct *vma)
 		ret = 0;
 	if (ret)
 		goto out;
+	/*
+	 * Pages are faulted in (hc1_ring_vm_fault()), with the protection of
+	 * cacheable memory: the x86 DMA the driver supports is coherent.
+	 */
 	hc1_vm_flags_clear(vma, VM_MAYWRITE);
-	hc1_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	ret = dma_mmap_coherent(&hdev->pdev->dev, vma, ring->vaddr, ring->dma,
-				ring->bytes);
-	if (ret)
-		goto out;
+	hc1_vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	ring->mapping = file->f_mapping;
 	vma->vm_private_data = ring;
 	vma->vm_ops = &hc1_ring_vm_ops;

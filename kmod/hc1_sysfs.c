@@ -5,7 +5,7 @@
  * /sys/class/hc1/hcN/{state,io_queues,sessions}
  * /sys/class/hc1/hcN/model/{name,arch,dim,...,sha256}
  * /sys/class/hc1/hcN/stats/{tokens,generations,...}
- * /sys/kernel/debug/hc1/hcN/{queues,sessions,fault_inject}
+ * /sys/kernel/debug/hc1/hcN/{queues,sessions,fault_inject,shutdown}
  */
 #include <linux/debugfs.h>
 #include <linux/device.h>
@@ -246,6 +246,8 @@ static const char *hc1_state_name(enum hc1_state state)
 		return "resetting";
 	case HC1_STATE_FAILED:
 		return "failed";
+	case HC1_STATE_PROBING:
+		return "probing";
 	default:
 		return "dead";
 	}
@@ -467,6 +469,20 @@ static int hc1_fault_set(void *data, u64 val)
 DEFINE_DEBUGFS_ATTRIBUTE(hc1_fault_fops, hc1_fault_get, hc1_fault_set,
 			 "0x%llx\n");
 
+/*
+ * The shutdown callback, which otherwise runs only as the machine goes
+ * down: a test shuts a card with fault injection down and watches it stay
+ * off.  Unbinding the driver returns the card to service.
+ */
+static int hc1_shutdown_set(void *data, u64 val)
+{
+	if (val != 1)
+		return -EINVAL;
+	hc1_shutdown_card(data);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(hc1_shutdown_fops, NULL, hc1_shutdown_set, "%llu\n");
+
 void hc1_debugfs_init(struct hc1_dev *hdev)
 {
 	hdev->debugfs = debugfs_create_dir(dev_name(&hdev->dev),
@@ -475,9 +491,12 @@ void hc1_debugfs_init(struct hc1_dev *hdev)
 			    &hc1_queues_fops);
 	debugfs_create_file("sessions", 0400, hdev->debugfs, hdev,
 			    &hc1_sessions_fops);
-	if (hdev->features & HC1_FEAT_FAULT_INJECT)
+	if (hdev->features & HC1_FEAT_FAULT_INJECT) {
 		debugfs_create_file_unsafe("fault_inject", 0600, hdev->debugfs,
 					   hdev, &hc1_fault_fops);
+		debugfs_create_file_unsafe("shutdown", 0200, hdev->debugfs,
+					   hdev, &hc1_shutdown_fops);
+	}
 }
 
 void hc1_debugfs_exit(struct hc1_dev *hdev)

@@ -83,6 +83,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(HC1State, HC1)
 #define HC1_CAP_TIMEOUT 50          /* CAP.TO: 5 s, in 100 ms units */
 #define HC1_CMDS_PER_BH 64          /* keep the main loop responsive */
 #define HC1_DELAY_CQE_NS (2 * NANOSECONDS_PER_SECOND)
+#define HC1_SLOW_READY_NS (300 * SCALE_MS)
 /*
  * While generations run, the main loop moves tokens to guest memory this
  * often; engine threads wake it only for the first tokens of a generation
@@ -198,6 +199,7 @@ struct HC1State {
     QEMUBH *bh;
     GQueue held_cqes;               /* HC1_TEST_DELAY_CQE */
     QEMUTimer *delay_timer;
+    QEMUTimer *ready_timer;         /* HC1_TEST_SLOW_READY */
     bool held_due;                  /* flush held_cqes in the next BH */
     QEMUTimer *drain_timer;         /* HC1_DRAIN_NS while generations run */
 
@@ -928,7 +930,7 @@ static enum hc1_status hc1_cancel(HC1State *s, const union hc1_sqe *sqe)
         return HC1_SC_INVALID_CTX;
     }
     /* An idle context has nothing to stop: cancelling it is harmless. */
-    if (c->state == HC1_CTX_RUNNING) {
+    if (c->state == HC1_CTX_RUNNING && !(s->test & HC1_TEST_IGNORE_CANCEL)) {
         hc1_engine_cancel(s->engine, ctx);
     }
     return HC1_SC_SUCCESS;
@@ -1154,6 +1156,7 @@ static void hc1_controller_reset(HC1State *s)
         timer_del(s->queues[i].coalesce_timer);
     }
     timer_del(s->delay_timer);
+    timer_del(s->ready_timer);
     timer_del(s->drain_timer);
     hc1_free_held_cqes(s);
     s->held_due = false;
@@ -1197,7 +1200,22 @@ static void hc1_enable(HC1State *s)
     hc1_queue_init(&s->queues[HC1_ADMIN_QID], s->asq, sqs, s->acq, cqs, 0,
                    true);
     s->enabled_at_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    if (s->test & HC1_TEST_SLOW_READY) {
+        timer_mod(s->ready_timer, s->enabled_at_ns + HC1_SLOW_READY_NS);
+        return;
+    }
     s->csts = HC1_CSTS_RDY;
+}
+
+/* HC1_TEST_SLOW_READY: the enable completes now, unless reset since. */
+static void hc1_ready_timer(void *opaque)
+{
+    HC1State *s = opaque;
+
+    if ((s->cc & HC1_CC_EN) && !(s->csts & HC1_CSTS_CFS)) {
+        s->csts = HC1_CSTS_RDY;
+        qemu_bh_schedule(s->bh);
+    }
 }
 
 /* ------------------------------------------------------------ doorbells */
@@ -1311,7 +1329,8 @@ static void hc1_write_test(HC1State *s, hwaddr addr, uint32_t val)
 {
     const uint32_t known = HC1_TEST_DROP_IRQ | HC1_TEST_STALL_ENGINE |
                            HC1_TEST_BAD_CID | HC1_TEST_DELAY_CQE |
-                           HC1_TEST_FATAL;
+                           HC1_TEST_FATAL | HC1_TEST_SLOW_READY |
+                           HC1_TEST_IGNORE_CANCEL | HC1_TEST_STUCK_EN;
 
     if (!s->fault_inject) {
         hc1_reg_error(s, addr, val, HC1_ERR_RO_REGISTER);
@@ -1369,7 +1388,8 @@ static void hc1_mmio_write(void *opaque, hwaddr addr, uint64_t val,
         if ((val & HC1_CC_EN) && !(s->cc & HC1_CC_EN)) {
             s->cc = val & HC1_CC_EN;
             hc1_enable(s);
-        } else if (!(val & HC1_CC_EN)) {
+        } else if (!(val & HC1_CC_EN) &&
+                   !((s->test & HC1_TEST_STUCK_EN) && (s->cc & HC1_CC_EN))) {
             /* EN 1->0 resets; EN 0 again also clears a fatal state. */
             hc1_controller_reset(s);
         }
@@ -1598,6 +1618,7 @@ static void hc1_realize(PCIDevice *pci, Error **errp)
     s->bh = qemu_bh_new_guarded(hc1_bh, s,
                                 &DEVICE(pci)->mem_reentrancy_guard);
     s->delay_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, hc1_delay_timer, s);
+    s->ready_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, hc1_ready_timer, s);
     /* Host time: it paces the emulation, not anything the guest sees. */
     s->drain_timer = timer_new_ns(QEMU_CLOCK_REALTIME, hc1_drain_timer, s);
     s->queues = g_new0(HC1Queue, s->n_queues + 1);
@@ -1627,6 +1648,7 @@ static void hc1_exit(PCIDevice *pci)
     msix_uninit_exclusive_bar(pci);
     qemu_bh_delete(s->bh);
     timer_free(s->delay_timer);
+    timer_free(s->ready_timer);
     timer_free(s->drain_timer);
     hc1_free_held_cqes(s);
     for (i = 0; i <= s->n_queues; i++) {

@@ -63,6 +63,11 @@ class EventLoop {
 
     /** Create the loop with an io_uring of @p entries SQEs (ENOMEM, ENOSYS on failure). */
     explicit EventLoop(unsigned entries = 256);
+    /**
+     * Cancels every generation still pending and waits until the kernel has
+     * completed every command of the loop, however long the card takes (a
+     * hung one is reset by the driver after its timeout); no handler runs.
+     */
     ~EventLoop();
     EventLoop(const EventLoop&) = delete;
     EventLoop& operator=(const EventLoop&) = delete;

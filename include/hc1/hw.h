@@ -134,6 +134,9 @@ enum hc1_reg_error {
 #define HC1_TEST_BAD_CID (1u << 2)	/* completions carry a wrong cid */
 #define HC1_TEST_DELAY_CQE (1u << 3)	/* completions held back 2 s */
 #define HC1_TEST_FATAL (1u << 4)	/* enter CSTS.CFS now */
+#define HC1_TEST_SLOW_READY (1u << 5)	/* CSTS.RDY comes 300 ms after EN */
+#define HC1_TEST_IGNORE_CANCEL (1u << 6)	/* CANCEL succeeds, stops nothing */
+#define HC1_TEST_STUCK_EN (1u << 7)	/* CC.EN 1->0 ignored: a wedged card */
 
 /* ------------------------------------------------------------- queues */
 

@@ -227,22 +227,50 @@ EventLoop::EventLoop(unsigned entries) : impl_(std::make_unique<Impl>()) {
     impl_->arm_wake();
 }
 
+// The kernel reads a GENERATE's arguments from its job and writes a WAIT's
+// result into it, and the armed eventfd read writes wake_value: nothing may
+// be freed while a command is in flight.  So push what is only queued in the
+// SQ, cancel every generation and reap every command, however long the card
+// takes: a hung card is reset by the driver (timeout_ms), which fails them.
+// The cancel is repeated each second for a GENERATE that io_uring issued
+// after it.  Only a ring that cannot be waited on any more leaks the jobs
+// instead of freeing them.
 EventLoop::~EventLoop() {
-    // Generations still running are stopped by the card when their sessions
-    // close; cancel them now so the kernel does not write into freed jobs.
-    for (auto& [id, job] : impl_->jobs)
-        job->session->cancel_ioctl();
-    while (!impl_->jobs.empty()) {
+    Impl& l = *impl_;
+    io_uring_submit(&l.ring);
+    if (l.wake_armed)
+        wake();
+    auto cancel_all = [&] {
+        for (auto& [id, job] : l.jobs)
+            if (!job->generate_done)
+                job->session->cancel_ioctl();
+    };
+    cancel_all();
+    while (!l.jobs.empty() || l.wake_armed) {
         io_uring_cqe* cqe;
-        __kernel_timespec ts{.tv_sec = 5, .tv_nsec = 0};
-        if (io_uring_wait_cqe_timeout(&impl_->ring, &cqe, &ts) < 0)
-            break;
-        uint64_t data = io_uring_cqe_get_data64(cqe);
-        io_uring_cqe_seen(&impl_->ring, cqe);
-        if (data == kWakeTag)
+        __kernel_timespec ts{.tv_sec = 1, .tv_nsec = 0};
+        int r = io_uring_wait_cqe_timeout(&l.ring, &cqe, &ts);
+        if (r == -ETIME) {
+            io_uring_submit(&l.ring);
+            cancel_all();
             continue;
-        auto it = impl_->jobs.find(data >> 1);
-        if (it == impl_->jobs.end())
+        }
+        if (r == -EINTR || r == -EAGAIN || r == -EBUSY)
+            continue;
+        if (r < 0) {
+            for (auto& [id, job] : l.jobs)
+                (void)job.release();
+            impl_.release();
+            return;
+        }
+        uint64_t data = io_uring_cqe_get_data64(cqe);
+        io_uring_cqe_seen(&l.ring, cqe);
+        if (data == kWakeTag) {
+            l.wake_armed = false;
+            continue;
+        }
+        auto it = l.jobs.find(data >> 1);
+        if (it == l.jobs.end())
             continue;
         Job& job = *it->second;
         if ((data & 1) == static_cast<uint64_t>(Op::Wait))
@@ -251,10 +279,10 @@ EventLoop::~EventLoop() {
             job.generate_done = true;
         if (job.generate_done && !job.wait_armed) {
             job.session->in_loop = false;
-            impl_->jobs.erase(it);
+            l.jobs.erase(it);
         }
     }
-    io_uring_queue_exit(&impl_->ring);
+    io_uring_queue_exit(&l.ring);
 }
 
 EventLoop::Id EventLoop::submit(Session& session, std::span<const uint32_t> prompt,

@@ -7,8 +7,11 @@
 
 #include <bit>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <list>
+#include <queue>
+#include <vector>
 
 namespace hc {
 
@@ -187,31 +190,67 @@ std::vector<uint32_t> Tokenizer::encode(std::string_view text, bool add_bos) con
         i = j;
     }
 
-    // Merge the best-scoring adjacent pair until none merges.  Quadratic
-    // like llama2.c's; prompts are short and this keeps its tie-breaking
-    // (the leftmost pair of the highest score wins).
+    // Merge the best-scoring adjacent pair until none merges, the leftmost
+    // of equal scores first: llama2.c's answer.  llama2.c rescans every
+    // pair after each merge, quadratic in the prompt (a 1 MB prompt would
+    // take hours); here the symbols form a linked list and the candidate
+    // pairs a heap, best score then leftmost first, so each merge costs
+    // O(log n).  A candidate is stale once either symbol merged away or
+    // changed; its replacements were pushed when that happened.
+    size_t first = add_bos ? 1 : 0; // BOS never merges: its text is not in the input
+    size_t n = tokens.size();
+    if (n < first + 2)
+        return tokens;
+    constexpr size_t kNone = SIZE_MAX;
+    std::vector<size_t> prev(n), next(n);
+    for (size_t k = first; k < n; k++) {
+        prev[k] = k == first ? kNone : k - 1;
+        next[k] = k + 1 == n ? kNone : k + 1;
+    }
+    struct Candidate {
+        float score;
+        size_t left, right;
+        uint32_t left_token, right_token, merged;
+    };
+    // Heap order: higher score first, then the leftmost (a symbol keeps the
+    // position of its first character, so positions follow the list).
+    auto later = [](const Candidate& a, const Candidate& b) {
+        return a.score < b.score || (a.score == b.score && a.left > b.left);
+    };
+    std::priority_queue<Candidate, std::vector<Candidate>, decltype(later)> heap(later);
     std::string pair;
     pair.reserve(2 * max_len_);
-    size_t first = add_bos ? 1 : 0; // BOS never merges: its text is not in the input
-    for (;;) {
-        float best_score = -1e10f;
-        int64_t best_id = -1;
-        size_t best_at = 0;
-        for (size_t k = first; k + 1 < tokens.size(); k++) {
-            pair.assign(token_text(tokens[k]));
-            pair.append(token_text(tokens[k + 1]));
-            int64_t id = lookup(pair);
-            if (id >= 0 && entries_[id].score > best_score) {
-                best_score = entries_[id].score;
-                best_id = id;
-                best_at = k;
-            }
-        }
-        if (best_id < 0)
-            break;
-        tokens[best_at] = static_cast<uint32_t>(best_id);
-        tokens.erase(tokens.begin() + static_cast<std::ptrdiff_t>(best_at) + 1);
+    auto consider = [&](size_t l, size_t r) {
+        pair.assign(token_text(tokens[l]));
+        pair.append(token_text(tokens[r]));
+        int64_t id = lookup(pair);
+        // llama2.c starts its best score at -1e10 and merges only above it.
+        if (id >= 0 && entries_[id].score > -1e10f)
+            heap.push({entries_[id].score, l, r, tokens[l], tokens[r], static_cast<uint32_t>(id)});
+    };
+    for (size_t k = first; k + 1 < n; k++)
+        consider(k, k + 1);
+    std::vector<bool> gone(n, false);
+    while (!heap.empty()) {
+        Candidate c = heap.top();
+        heap.pop();
+        if (gone[c.left] || gone[c.right] || next[c.left] != c.right ||
+            tokens[c.left] != c.left_token || tokens[c.right] != c.right_token)
+            continue;
+        tokens[c.left] = c.merged;
+        gone[c.right] = true;
+        next[c.left] = next[c.right];
+        if (next[c.left] != kNone)
+            prev[next[c.left]] = c.left;
+        if (prev[c.left] != kNone)
+            consider(prev[c.left], c.left);
+        if (next[c.left] != kNone)
+            consider(c.left, next[c.left]);
     }
+    size_t out = first;
+    for (size_t k = first; k != kNone; k = next[k])
+        tokens[out++] = tokens[k];
+    tokens.resize(out);
     return tokens;
 }
 

@@ -191,6 +191,109 @@ static inline void hc1_wait_sysfs(const char* attr, long want, double secs) {
     }
 }
 
+/* ------------------------------------------------- fault injection */
+
+/* Skip unless the card was started with fault-inject=on. */
+static inline void hc1_need_faults(int fd) {
+    if (!(hc1_get_info(fd).hw_features & HC1_FEAT_FAULT_INJECT))
+        skip("card has no fault injection (hc1-vm --device-opts ,fault-inject=on)");
+}
+
+/* HC1_REG_TEST of card 0 through the driver's debugfs file. */
+static inline void hc1_set_fault(uint32_t v) {
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%u\n", v);
+    hc1_write_file("/sys/kernel/debug/hc1/hc0/fault_inject", buf);
+}
+
+/* The module's timeout_ms (every card's command and generation timeout). */
+static inline void hc1_set_timeout_ms(unsigned int ms) {
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%u\n", ms);
+    hc1_write_file("/sys/module/hc1/parameters/timeout_ms", buf);
+}
+
+/* Wait until the card's state reads @want, for up to @secs; false if not. */
+static inline bool hc1_wait_state(const char* want, double secs) {
+    double end = hc1_now() + secs;
+    char state[32];
+
+    for (;;) {
+        hc1_sysfs_str("state", state, sizeof(state));
+        if (!strcmp(state, want))
+            return true;
+        if (hc1_now() > end)
+            return false;
+        usleep(20000);
+    }
+}
+
+/* ----------------------------------------------------- driver binding */
+
+/* The PCI address of card 0 ("0000:01:00.0"), while the driver has it. */
+static inline void hc1_bdf(char* bdf, size_t len) {
+    char link[512];
+    const char* base;
+    ssize_t n = readlink(HC1_SYSFS "/device", link, sizeof(link) - 1);
+
+    if (n <= 0)
+        FAIL("readlink %s/device: %s", HC1_SYSFS, strerror(errno));
+    link[n] = '\0';
+    base = strrchr(link, '/');
+    base = base ? base + 1 : link;
+    if (strlen(base) >= len)
+        FAIL("PCI address %s too long", base);
+    memcpy(bdf, base, strlen(base) + 1);
+}
+
+/* Bind hc1 to @bdf; returns 0 or the errno the driver's probe gave. */
+static inline int hc1_try_bind(const char* bdf) {
+    int fd = open("/sys/bus/pci/drivers/hc1/bind", O_WRONLY);
+    int err = 0;
+
+    CHECK(fd >= 0);
+    if (write(fd, bdf, strlen(bdf)) < 0)
+        err = errno;
+    close(fd);
+    return err;
+}
+
+/* Bind hc1 to @bdf and wait for /dev/hc/0. */
+static inline void hc1_bind(const char* bdf) {
+    double end = hc1_now() + 10;
+    int err = hc1_try_bind(bdf);
+
+    if (err)
+        FAIL("bind %s: %s", bdf, strerror(err));
+    while (access(HC1_DEV, F_OK) != 0) {
+        if (hc1_now() > end)
+            FAIL("%s did not come back after bind", HC1_DEV);
+        usleep(20000);
+    }
+}
+
+static inline void hc1_unbind(const char* bdf) {
+    hc1_write_file("/sys/bus/pci/drivers/hc1/unbind", bdf);
+}
+
+/* A short generation on a new session of card 0 works. */
+static inline void hc1_check_generates(void) {
+    static const uint32_t p[] = {1, 21, 22, 23};
+    int fd = hc1_open();
+    struct hc1_generate g = hc1_gen_args(p, 4, 8);
+    struct hc1_wait w;
+
+    hc1_create(fd);
+    g.flags = HC1_GENERATE_IGNORE_EOS;
+    CHECK_OK(ioctl(fd, HC1_IOCTL_GENERATE, &g));
+    w = hc1_wait_end(fd);
+    if (w.status || w.produced != 8)
+        FAIL("card generates no more: status %d, %u tokens", w.status, w.produced);
+    close(fd);
+}
+
 /* ------------------------------------------------------- vocabulary */
 
 struct hc1_vocab {

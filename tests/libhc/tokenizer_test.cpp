@@ -9,6 +9,12 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <time.h>
 
 namespace {
 
@@ -79,6 +85,103 @@ TEST_P(TokenizerTest, StreamingNeverSplitsUtf8) {
             i += n;
         }
     }
+}
+
+// llama2.c's merge loop as it is: every pass scans all pairs and merges the
+// leftmost of the best score.  encode() must give exactly its answer.
+std::vector<uint32_t> reference_merge(const hc::Tokenizer& tok, std::vector<uint32_t> t,
+                                      size_t first) {
+    for (;;) {
+        float best = -1e10f;
+        int64_t best_id = -1;
+        size_t at = 0;
+        for (size_t k = first; k + 1 < t.size(); k++) {
+            std::string pair(tok.token_text(t[k]));
+            pair += tok.token_text(t[k + 1]);
+            int64_t id = tok.lookup(pair);
+            if (id >= 0 && tok.score(static_cast<uint32_t>(id)) > best) {
+                best = tok.score(static_cast<uint32_t>(id));
+                best_id = id;
+                at = k;
+            }
+        }
+        if (best_id < 0)
+            return t;
+        t[at] = static_cast<uint32_t>(best_id);
+        t.erase(t.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+    }
+}
+
+// The unmerged tokens of @text: BOS, the dummy prefix, one per code point
+// (or its bytes).  encode() of a text whose every character is its own
+// token and that no pair of which merges gives them; else build them here.
+std::vector<uint32_t> unmerged(const hc::Tokenizer& tok, std::string_view text) {
+    std::vector<uint32_t> t{kBos};
+    if (int64_t sp = tok.lookup(" "); sp >= 0)
+        t.push_back(static_cast<uint32_t>(sp));
+    for (size_t i = 0; i < text.size();) {
+        size_t j = i + 1;
+        while (j < text.size() && j - i < 4 && (static_cast<unsigned char>(text[j]) & 0xc0) == 0x80)
+            j++;
+        if (int64_t id = tok.lookup(text.substr(i, j - i)); id >= 0) {
+            t.push_back(static_cast<uint32_t>(id));
+        } else {
+            for (size_t k = i; k < j; k++) {
+                std::string b = "<0x00>";
+                std::snprintf(b.data(), b.size() + 1, "<0x%02X>",
+                              static_cast<unsigned char>(text[k]));
+                int64_t id = tok.lookup(b);
+                t.push_back(id >= 0 ? static_cast<uint32_t>(id)
+                                    : static_cast<unsigned char>(text[k]) + 3u);
+            }
+        }
+        i = j;
+    }
+    return t;
+}
+
+std::string random_text(std::mt19937& rng, size_t len) {
+    static const char* const pieces[] = {
+        "the", " ",  "a", "e", "ee", "aa", "ab", "ba", "ing", " upon", "time", "Once", ",",
+        ".",   "\n", "ö", "😀", "∑",  "zz", "x",  "  ", "tt",  "an",    "and",  "ll"};
+    std::string s;
+    while (s.size() < len)
+        s += pieces[rng() % std::size(pieces)];
+    return s;
+}
+
+TEST_P(TokenizerTest, MergesLikeLlama2c) {
+    std::mt19937 rng(20261205);
+    std::vector<std::string> texts = {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                                      "abababababababababababababab", "eeeeeeeeeeeeeeeeeeeeeee e",
+                                      "the the the the the the", "     "};
+    for (int i = 0; i < 300; i++)
+        texts.push_back(random_text(rng, 1 + rng() % 400));
+    for (const std::string& text : texts) {
+        std::vector<uint32_t> want = reference_merge(tok(), unmerged(tok(), text), 1);
+        ASSERT_EQ(tok().encode(text), want) << "text: " << text;
+    }
+}
+
+double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// A hostile prompt: 1 MB of text must not cost seconds (llama2.c's merge
+// loop is quadratic: hours at this size).  CPU time, not wall time: the
+// machine may be busy with other tests.
+TEST_P(TokenizerTest, LongPromptIsNotQuadratic) {
+    std::mt19937 rng(7);
+    std::string text = random_text(rng, 1 << 20);
+    double t0 = thread_cpu_seconds();
+    std::vector<uint32_t> ids = tok().encode(text);
+    double secs = thread_cpu_seconds() - t0;
+    std::cout << "encode of " << text.size() << " bytes: " << ids.size() << " tokens in " << secs
+              << " s of CPU\n";
+    EXPECT_LT(secs, 5.0);
+    EXPECT_EQ(tok().decode(ids), text);
 }
 
 INSTANTIATE_TEST_SUITE_P(Vocabularies, TokenizerTest,
