@@ -22,6 +22,8 @@
 // calls them through libc) plus the EventLoop's own io_uring_enter counter;
 // interrupts are the /proc/interrupts delta of the hc1 vectors.
 // Output: one JSON object on stdout.
+#include "bench_stats.hpp"
+
 #include <hc/hc.hpp>
 
 #include <linux/hc1.h>
@@ -68,20 +70,10 @@ extern "C" int ioctl(int fd, unsigned long request, ...) {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using hc1bench::Clock;
+using hc1bench::ms_between;
+using hc1bench::percentile;
 using Json = nlohmann::ordered_json;
-
-double ms_between(Clock::time_point a, Clock::time_point b) {
-    return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-double percentile(std::vector<double> v, double p) {
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
-    return v[std::min(i, v.size() - 1)];
-}
 
 // Sum of every CPU's count on the lines of /proc/interrupts naming hc1.
 uint64_t hc1_interrupts() {

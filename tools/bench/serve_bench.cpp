@@ -8,6 +8,8 @@
 // client holds them.  The libhc mode runs the same prompts with the same
 // options through hc::Pool and one hc::EventLoop, which is what hc1-serve
 // does inside: the ratio of the two is the server's cost.
+#include "bench_stats.hpp"
+
 #include <hc/hc.hpp>
 
 #include <httplib.h>
@@ -27,7 +29,9 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using hc1bench::Clock;
+using hc1bench::ms_between;
+using hc1bench::percentile;
 using Json = nlohmann::ordered_json;
 
 void usage(FILE* out) {
@@ -103,18 +107,6 @@ struct Stream {
     std::string error;
 };
 
-double ms_since(Clock::time_point t0, Clock::time_point t) {
-    return std::chrono::duration<double, std::milli>(t - t0).count();
-}
-
-double percentile(std::vector<double> v, double p) {
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    size_t i = static_cast<size_t>(p / 100 * (v.size() - 1) + 0.5);
-    return v[std::min(i, v.size() - 1)];
-}
-
 // One streamed completion: tokens counted from the x_hc1 extension every
 // chunk carries (OpenAI's chunks carry text only, and a token may be no
 // text at all, as the first byte of a split UTF-8 character).
@@ -158,7 +150,7 @@ void http_stream(httplib::Client& cli, const Options& o, Stream& s) {
             }
             uint32_t n = j["x_hc1"]["completion_tokens"].get<uint32_t>();
             if (n > 0 && !s.first_ms)
-                s.first_ms = ms_since(s.sent, Clock::now());
+                s.first_ms = ms_between(s.sent, Clock::now());
             s.batches += n > s.tokens;
             s.tokens = n;
         }
@@ -169,7 +161,7 @@ void http_stream(httplib::Client& cli, const Options& o, Stream& s) {
     if (!res)
         s.error = s.error.empty() ? "HTTP: " + httplib::to_string(res.error()) + " after " +
                                         std::to_string(s.tokens) + " tokens and " +
-                                        std::to_string(ms_since(s.sent, Clock::now())) + " ms"
+                                        std::to_string(ms_between(s.sent, Clock::now())) + " ms"
                                   : s.error;
     else if (res->status != 200)
         s.error = "status " + std::to_string(res->status) + ": " + res->body;
@@ -186,7 +178,7 @@ double run_http(const Options& o, std::vector<std::unique_ptr<httplib::Client>>&
         });
     for (std::thread& t : threads)
         t.join();
-    return ms_since(t0, Clock::now());
+    return ms_between(t0, Clock::now());
 }
 
 struct Libhc {
@@ -222,7 +214,7 @@ struct Libhc {
             loop.submit(sessions[i], prompt, opts,
                         {[&s](std::span<const uint32_t> t) {
                              if (!s.first_ms)
-                                 s.first_ms = ms_since(s.sent, Clock::now());
+                                 s.first_ms = ms_between(s.sent, Clock::now());
                              s.tokens += static_cast<uint32_t>(t.size());
                              s.batches++;
                          },
@@ -232,7 +224,7 @@ struct Libhc {
                          }});
         }
         loop.run();
-        return ms_since(t0, Clock::now());
+        return ms_between(t0, Clock::now());
     }
 };
 
@@ -243,8 +235,8 @@ unsigned inversions(const std::vector<Stream>& streams) {
     for (size_t i = 0; i < streams.size(); i++)
         for (size_t j = i + 1; j < streams.size(); j++)
             if (streams[i].first_ms && streams[j].first_ms &&
-                ms_since(streams[0].sent, streams[j].sent) + *streams[j].first_ms + 10 <
-                    ms_since(streams[0].sent, streams[i].sent) + *streams[i].first_ms)
+                ms_between(streams[0].sent, streams[j].sent) + *streams[j].first_ms + 10 <
+                    ms_between(streams[0].sent, streams[i].sent) + *streams[i].first_ms)
                 n++;
     return n;
 }
