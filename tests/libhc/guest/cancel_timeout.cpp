@@ -14,10 +14,7 @@ int main() {
         hc::Card card = guest::open_card_or_skip();
         hc::Session s = card.session();
         std::vector<uint32_t> prompt = card.tokenizer().encode("Once upon a time");
-        hc::GenerateOptions endless;
-        endless.ignore_eos = true;
-        endless.max_tokens =
-            std::min<uint32_t>(s.ring_capacity(), card.info().context_len - prompt.size());
+        hc::GenerateOptions endless = guest::endless_options(card, s, prompt.size());
 
         // Callback returning false: cancelled after exactly what it saw.
         uint32_t seen = 0;

@@ -5,6 +5,8 @@
 
 #include <hc/hc.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -42,6 +44,17 @@ inline hc::Card open_card_or_skip() {
 // Whether the card carries the model the known answer is for.
 inline bool is_stories260k(const hc::Card& card) {
     return card.model().vocab_size == 512 && card.model().dim == 64 && card.model().n_layers == 5;
+}
+
+// A generation that runs as long as the card lets it: EOS does not stop it,
+// and it asks for all the ring and the context after @prompt_len hold.
+inline hc::GenerateOptions endless_options(const hc::Card& card, const hc::Session& s,
+                                           size_t prompt_len) {
+    hc::GenerateOptions o;
+    o.ignore_eos = true;
+    o.max_tokens = std::min<uint32_t>(s.ring_capacity(),
+                                      card.info().context_len - static_cast<uint32_t>(prompt_len));
+    return o;
 }
 
 // Run @body, turning an escaped hc::Error into a failure with its message.

@@ -61,10 +61,7 @@ int main() {
         });
         hc::Session s = card.session();
         std::vector<uint32_t> prompt = card.tokenizer().encode("Once upon a time");
-        hc::GenerateOptions endless;
-        endless.ignore_eos = true;
-        endless.max_tokens =
-            std::min<uint32_t>(s.ring_capacity(), card.info().context_len - prompt.size());
+        hc::GenerateOptions endless = guest::endless_options(card, s, prompt.size());
 
         set_timeout_ms(8000);
         set_fault(HC1_TEST_STALL_ENGINE);
