@@ -50,8 +50,8 @@ Server::Server(const ServerOptions& options)
     http_->set_read_timeout(options_.io_timeout);
     http_->set_write_timeout(options_.io_timeout);
     // Each SSE chunk goes out when written: with Nagle's algorithm a chunk
-    // written after the headers waited for the client's delayed ACK (up
-    // to 40 ms on Linux), which was most of the time to first token.
+    // written after the headers could wait for the client's delayed ACK
+    // (up to 40 ms on Linux).
     http_->set_tcp_nodelay(true);
     routes();
 }
