@@ -15,7 +15,7 @@ PKGS="build-essential cmake ninja-build pkg-config git dpkg-dev
  clang-format python3-numpy python3-matplotlib
  bc libelf-dev libssl-dev
  libslirp-dev libcpp-httplib-dev nlohmann-json3-dev prometheus chromium curl
- debhelper dh-dkms dkms lintian adduser man-db systemd xz-utils"
+ debhelper dh-dkms dkms lintian adduser man-db systemd xz-utils iproute2"
 
 missing=""
 for p in $PKGS; do

@@ -6,6 +6,10 @@
 
 #include <httplib.h>
 
+#include <cerrno>
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace hc1serve {
 
 using namespace std::chrono_literals;
@@ -53,13 +57,37 @@ Server::Server(const ServerOptions& options)
     // written after the headers could wait for the client's delayed ACK
     // (up to 40 ms on Linux).
     http_->set_tcp_nodelay(true);
+    // Debian's cpp-httplib is a compiled library that listens with a
+    // backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG is read when the library is
+    // built, not by its users): a burst of clients, 256 streams opened at
+    // once, overflowed it.  Its socket-options hook is the one place that
+    // sees the listening socket, so note it there and listen() again on it
+    // with a deeper queue (Linux updates a listening socket's backlog).
+    http_->set_socket_options([this](socket_t sock) {
+        httplib::default_socket_options(sock);
+        listen_socket_ = sock;
+    });
     routes();
 }
 
 Server::~Server() = default;
 
 bool Server::listen() {
-    return http_->listen(options_.host, options_.port);
+    if (!http_->bind_to_port(options_.host, options_.port))
+        return false;
+    // The hook may have seen sockets that failed to bind: make sure the
+    // one noted is the one listening.
+    int accepting = 0;
+    socklen_t len = sizeof(accepting);
+    errno = 0;
+    if (getsockopt(listen_socket_, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 ||
+        !accepting || ::listen(listen_socket_, kListenBacklog) != 0) {
+        int err = errno ? errno : ENOTSOCK;
+        ::close(listen_socket_); // not running yet: httplib's stop() would not
+        errno = err;
+        return false;
+    }
+    return http_->listen_after_bind();
 }
 
 void Server::stop() {

@@ -42,10 +42,14 @@ class Server {
     /** Stop listen() from any thread (a signal handler's thread included). */
     void stop();
 
+    /** Connections the kernel queues before accept(): a burst of 256 streams fits. */
+    static constexpr int kListenBacklog = 1024;
+
   private:
     void routes();
 
     ServerOptions options_;
+    int listen_socket_ = -1; ///< the bound socket, seen by httplib's socket-options hook
     Metrics metrics_;
     Scheduler scheduler_;
     std::unique_ptr<httplib::Server> http_;
