@@ -9,7 +9,8 @@
 #   tools/bench/serve.sh BUILD_DIR OUT_DIR
 #
 # Environment: SERVE_TOKENS (max_tokens per stream, default 256),
-# SERVE_ROUNDS ("streams:rounds" pairs, default "1:20 8:10 64:5").
+# SERVE_ROUNDS ("streams:rounds" pairs, default "1:20 8:10 64:5"; rounds
+# are generations per stream, each sent as soon as the stream's last ended).
 set -euo pipefail
 
 [ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR OUT_DIR" >&2; exit 2; }

@@ -35,25 +35,29 @@ using hc1bench::percentile;
 using Json = nlohmann::ordered_json;
 
 void usage(FILE* out) {
-    std::fputs("usage: hc1-bench-serve http|libhc [options]\n"
-               "  http   stream completions through hc1-serve (POST /v1/completions, stream)\n"
-               "  libhc  the same generations through hc::Pool and one hc::EventLoop\n"
-               "options:\n"
-               "  --url URL        the server (http; default http://127.0.0.1:8080)\n"
-               "  --streams N      concurrent generations (default 1)\n"
-               "  --rounds R       times to run the N generations (default 3)\n"
-               "  --tokens T       max_tokens of each (default 256)\n"
-               "  --model NAME     model to ask for (default stories260K)\n"
-               "  --stagger-ms MS  send stream i at i*MS after the round starts (http; default 0)\n"
-               "Prints one JSON object: tokens/s over all rounds, time to first token p50/p99,\n"
-               "errors, and (http) how many streams started out of the order they were sent.\n",
-               out);
+    std::fputs(
+        "usage: hc1-bench-serve http|libhc [options]\n"
+        "  http   stream completions through hc1-serve (POST /v1/completions, stream)\n"
+        "  libhc  the same generations through hc::Pool and one hc::EventLoop\n"
+        "options:\n"
+        "  --url URL        the server (http; default http://127.0.0.1:8080)\n"
+        "  --streams N      concurrent generations (default 1)\n"
+        "  --rounds R       generations per stream, each sent when the last ended\n"
+        "                   (default 3)\n"
+        "  --tokens T       max_tokens of each (default 256)\n"
+        "  --model NAME     model to ask for (default stories260K)\n"
+        "  --stagger-ms MS  start stream i at i*MS after the first (http; default 0)\n"
+        "  --no-keep-alive  a new connection for every request (http)\n"
+        "Prints one JSON object: tokens/s over all generations, time to first token p50/p99,\n"
+        "errors, and (http) how many streams started out of the order they were sent.\n",
+        out);
 }
 
 struct Options {
     std::string mode, url = "http://127.0.0.1:8080", model = "stories260K";
     std::string prompt = "Once upon a time";
     unsigned streams = 1, rounds = 3, tokens = 256, stagger_ms = 0;
+    bool keep_alive = true;
 };
 
 unsigned number(const char* arg, const char* opt) {
@@ -77,6 +81,10 @@ Options parse(int argc, char** argv) {
         throw std::invalid_argument("unknown mode '" + o.mode + "'");
     for (int i = 2; i < argc; i++) {
         std::string a = argv[i];
+        if (a == "--no-keep-alive") {
+            o.keep_alive = false;
+            continue;
+        }
         if (i + 1 >= argc)
             throw std::invalid_argument(a + " needs a value");
         const char* v = argv[++i];
@@ -116,7 +124,7 @@ std::unique_ptr<httplib::Client> make_client(const Options& o) {
     auto cli = std::make_unique<httplib::Client>(o.url);
     cli->set_read_timeout(std::chrono::seconds(600));
     cli->set_connection_timeout(std::chrono::seconds(30));
-    cli->set_keep_alive(true);
+    cli->set_keep_alive(o.keep_alive);
     // As curl and Node's HTTP clients do by default: the request goes out
     // whole, not its body one delayed ACK after its headers.
     cli->set_tcp_nodelay(true);
@@ -167,6 +175,12 @@ void http_stream(httplib::Client& cli, const Options& o, Stream& s) {
         s.error = "status " + std::to_string(res->status) + ": " + res->body;
 }
 
+// Closed loop, as wrk drives a server: each stream sends its next request
+// as soon as its last one ended, @c rounds in all, with no barrier between
+// streams.  (Rounds that waited for their slowest stream left the others'
+// connections idle, and an idle connection costs the server a thread that
+// polls it every 10 ms: cpp-httplib's keep-alive wait, which under TCG
+// took half the guest's CPU at 64 streams.)
 double run_http(const Options& o, std::vector<std::unique_ptr<httplib::Client>>& clients,
                 std::vector<Stream>& streams) {
     std::vector<std::thread> threads;
@@ -174,7 +188,8 @@ double run_http(const Options& o, std::vector<std::unique_ptr<httplib::Client>>&
     for (unsigned i = 0; i < o.streams; i++)
         threads.emplace_back([&, i] {
             std::this_thread::sleep_until(t0 + std::chrono::milliseconds(i * o.stagger_ms));
-            http_stream(*clients[i], o, streams[i]);
+            for (unsigned k = 0; k < o.rounds; k++)
+                http_stream(*clients[i], o, streams[i * o.rounds + k]);
         });
     for (std::thread& t : threads)
         t.join();
@@ -206,10 +221,14 @@ struct Libhc {
         opts.temperature = 0;
     }
 
-    double run(std::vector<Stream>& streams) {
-        Clock::time_point t0 = Clock::now();
-        for (size_t i = 0; i < sessions.size(); i++) {
-            Stream& s = streams[i];
+    // The same closed loop as run_http: a stream's next generation starts
+    // as soon as its last one ended.
+    double run(std::vector<Stream>& streams, unsigned rounds) {
+        std::vector<unsigned> sent(sessions.size(), 0);
+        std::vector<bool> busy(sessions.size(), false);
+        auto start = [&](size_t i) {
+            Stream& s = streams[i * rounds + sent[i]++];
+            busy[i] = true;
             s.sent = Clock::now();
             loop.submit(sessions[i], prompt, opts,
                         {[&s](std::span<const uint32_t> t) {
@@ -218,12 +237,21 @@ struct Libhc {
                              s.tokens += static_cast<uint32_t>(t.size());
                              s.batches++;
                          },
-                         [&s](const hc::Result&, const hc::Error* e) {
+                         [&s, &busy, i](const hc::Result&, const hc::Error* e) {
                              if (e)
                                  s.error = e->what();
+                             busy[i] = false;
                          }});
+        };
+        Clock::time_point t0 = Clock::now();
+        for (size_t i = 0; i < sessions.size(); i++)
+            start(i);
+        while (loop.pending() > 0) {
+            loop.run_once();
+            for (size_t i = 0; i < sessions.size(); i++)
+                if (!busy[i] && sent[i] < rounds)
+                    start(i);
         }
-        loop.run();
         return ms_between(t0, Clock::now());
     }
 };
@@ -249,24 +277,27 @@ int run(const Options& o) {
     else
         for (unsigned i = 0; i < o.streams; i++)
             clients.push_back(make_client(o));
-    double wall_ms = 0;
     uint64_t tokens = 0, batches = 0;
     unsigned errors = 0, order = 0;
     std::string first_error;
     std::vector<double> ttft;
-    for (unsigned r = 0; r < o.rounds; r++) {
-        std::vector<Stream> streams(o.streams);
-        wall_ms += libhc ? libhc->run(streams) : run_http(o, clients, streams);
-        for (const Stream& s : streams) {
-            tokens += s.tokens;
-            batches += s.batches;
-            if (s.first_ms)
-                ttft.push_back(*s.first_ms);
-            if (!s.error.empty() && errors++ == 0)
-                first_error = s.error;
-        }
-        if (!libhc)
-            order += inversions(streams);
+    // Stream i's requests are streams[i * rounds ...]; each stream's first
+    // went out in the order of i.
+    std::vector<Stream> streams(size_t(o.streams) * o.rounds);
+    double wall_ms = libhc ? libhc->run(streams, o.rounds) : run_http(o, clients, streams);
+    for (const Stream& s : streams) {
+        tokens += s.tokens;
+        batches += s.batches;
+        if (s.first_ms)
+            ttft.push_back(*s.first_ms);
+        if (!s.error.empty() && errors++ == 0)
+            first_error = s.error;
+    }
+    if (!libhc) {
+        std::vector<Stream> first;
+        for (unsigned i = 0; i < o.streams; i++)
+            first.push_back(streams[size_t(i) * o.rounds]);
+        order = inversions(first);
     }
     Json j = {{"mode", o.mode},
               {"streams", o.streams},
