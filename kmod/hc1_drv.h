@@ -269,6 +269,37 @@ struct hc1_ring {
 	struct sg_table sgt;
 };
 
+static inline struct hc1_ring_header *hc1_ring_header(struct hc1_ring *ring)
+{
+	return ring->vaddr;
+}
+
+/**
+ * struct hc1_uring_pdu - per-command state of a parked io_uring command
+ * @node: entry in hc1_file.pending while parked
+ * @addr: WAIT: the caller's struct hc1_wait, updated at completion
+ * @min_produced: WAIT: complete once more tokens than this are in the ring
+ * @res: once unparked: the result to post
+ * @deadline: WAIT: low 32 bits of jiffies to give up at, 0 = never
+ *	(GENERATE: 0)
+ *
+ * Every field is set at issue: 6.1 hands a recycled request's bytes over.
+ */
+struct hc1_uring_pdu {
+	struct list_head node;
+	u64 addr;
+	union {
+		u32 min_produced;
+		s32 res;
+	};
+	u32 deadline;
+};
+
+static inline struct hc1_uring_pdu *hc1_pdu(struct io_uring_cmd *ioucmd)
+{
+	return (struct hc1_uring_pdu *)ioucmd->pdu;
+}
+
 /**
  * struct hc1_file - what an open file owns
  * @hdev: card (a reference is held)
@@ -382,8 +413,29 @@ int hc1_create_io_queue(struct hc1_dev *hdev, struct hc1_queue *q);
 
 /* hc1_session.c */
 void hc1_session_progress(struct hc1_file *s);
+void hc1_session_sync(struct hc1_file *s);
 void hc1_sessions_watch(struct hc1_dev *hdev);
 void hc1_sessions_card_gone(struct hc1_dev *hdev);
+int hc1_session_create(struct hc1_file *s, struct hc1_session *out);
+void hc1_session_teardown(struct hc1_file *s);
+int hc1_generate_start(struct hc1_file *s, const struct hc1_generate *gen,
+		       struct io_uring_cmd *ioucmd, bool can_sleep);
+int hc1_cancel(struct hc1_file *s);
+void hc1_set_owner(struct hc1_file *s);
+bool hc1_wait_satisfied(struct hc1_file *s, u32 min_produced);
+void hc1_wait_fill(struct hc1_file *s, struct hc1_wait *w);
+
+/* hc1_ring.c */
+struct hc1_ring *hc1_ring_alloc(struct hc1_dev *hdev);
+void hc1_ring_put(struct hc1_ring *ring);
+int hc1_ring_copy(struct hc1_file *s, u32 *dst, u32 pos, u32 n);
+void hc1_rings_card_gone(struct hc1_dev *hdev);
+int hc1_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* hc1_ioctl.c */
+long hc1_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+int hc1_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
+void hc1_uring_complete(struct io_uring_cmd *ioucmd, int res);
 
 /* hc1_sysfs.c */
 extern const struct attribute_group *hc1_dev_groups[];
