@@ -106,12 +106,14 @@ static unsigned long hc1_ring_pfn(struct hc1_ring *ring, pgoff_t pgoff)
 }
 
 /*
- * Mappings of a ring are filled here, a page at a time under
- * sessions_lock, never by mmap(): hc1_sessions_card_gone() zaps, under
- * that lock, every mapping linked into the file's address space, and a
- * mapping can only fault once mmap() has linked it.  (mmap() filling the
- * page tables itself left a window, before the link, in which removal
- * missed the mapping and freed the ring under it.)  Once the card is gone
+ * Mappings of a ring are filled here, a page at a time inside
+ * hc1_dev_enter(), never by mmap(): hc1_sessions_card_gone() waits for
+ * the read sections, then zaps every mapping linked into the file's
+ * address space, and a mapping can only fault once mmap() has linked it.
+ * A page inserted before removal is zapped; a fault after it sees the
+ * card gone.  (mmap() filling the page tables itself left a window,
+ * before the link, in which removal missed the mapping and freed the ring
+ * under it.)  Once the card is gone
  * and the ring freed, map the zero page rather than raise SIGBUS: the
  * consumer reads an empty, idle ring and learns of the removal (-ENODEV)
  * from its next call instead of dying -- mappings stay valid or fail
@@ -121,18 +123,17 @@ static vm_fault_t hc1_ring_vm_fault(struct vm_fault *vmf)
 {
 	struct hc1_ring *ring = vmf->vma->vm_private_data;
 	struct hc1_dev *hdev = ring->hdev;
-	unsigned long pfn;
 	vm_fault_t ret;
+	int idx;
 
 	if (vmf->pgoff >= ring->bytes >> PAGE_SHIFT)
 		return VM_FAULT_SIGBUS;
-	mutex_lock(&hdev->sessions_lock);
-	if (ring->vaddr)
-		pfn = hc1_ring_pfn(ring, vmf->pgoff);
-	else
-		pfn = my_zero_pfn(vmf->address);
-	ret = vmf_insert_pfn(vmf->vma, vmf->address, pfn);
-	mutex_unlock(&hdev->sessions_lock);
+	if (!hc1_dev_enter(hdev, &idx))
+		return vmf_insert_pfn(vmf->vma, vmf->address,
+				      my_zero_pfn(vmf->address));
+	ret = vmf_insert_pfn(vmf->vma, vmf->address,
+			     hc1_ring_pfn(ring, vmf->pgoff));
+	hc1_dev_exit(hdev, idx);
 	return ret;
 }
 
@@ -156,19 +157,18 @@ int hc1_ring_copy(struct hc1_file *s, u32 *dst, u32 pos, u32 n)
 	struct hc1_dev *hdev = s->hdev;
 	const __le32 *slots;
 	u32 i;
+	int idx;
 
-	mutex_lock(&hdev->sessions_lock);
-	if (hdev->dma_gone) {
-		mutex_unlock(&hdev->sessions_lock);
+	lockdep_assert_held(&s->lock);
+	if (!hc1_dev_enter(hdev, &idx))
 		return -ENODEV;
-	}
 	slots = s->ring->vaddr + sizeof(struct hc1_ring_header);
 	for (i = 0; i < n; i++) {
 		u32 slot = hc1_ring_slot(pos + i, s->ring->shift);
 
 		dst[i] = le32_to_cpu(READ_ONCE(slots[slot]));
 	}
-	mutex_unlock(&hdev->sessions_lock);
+	hc1_dev_exit(hdev, idx);
 	return 0;
 }
 
@@ -185,19 +185,19 @@ int hc1_mmap(struct file *file, struct vm_area_struct *vma)
 	struct hc1_dev *hdev = s->hdev;
 	unsigned long len = vma->vm_end - vma->vm_start;
 	struct hc1_ring *ring;
-	int ret;
+	int ret, idx;
 
 	/* The ring belongs to the card while a generation runs. */
 	if (vma->vm_flags & VM_WRITE)
 		return -EPERM;
 	if (vma->vm_pgoff)
 		return -EINVAL;
+	if (!hc1_dev_enter(hdev, &idx))
+		return -ENODEV;
 	/* Not s->lock: read() holds it across copy_to_user(). */
 	mutex_lock(&hdev->sessions_lock);
 	ring = s->ring;
-	if (hdev->dma_gone)
-		ret = -ENODEV;
-	else if (!ring)
+	if (!ring)
 		ret = -ENOENT;
 	else if (len > ring->bytes)
 		ret = -EINVAL;
@@ -217,6 +217,7 @@ int hc1_mmap(struct file *file, struct vm_area_struct *vma)
 	kref_get(&ring->ref);
 out:
 	mutex_unlock(&hdev->sessions_lock);
+	hc1_dev_exit(hdev, idx);
 	return ret;
 }
 

@@ -106,22 +106,24 @@ static void hc1_note_first_token(struct hc1_file *s)
 
 /**
  * hc1_session_progress() - pick up tokens the card wrote to a session's ring
- * @s: session whose ring memory is known to be allocated (it is on a
- *	queue's list, or the caller holds @s->hdev->sessions_lock and the
- *	card is not gone)
+ * @s: session whose ring memory, if it has a ring, the card has not freed:
+ *	it is on a queue's list, or the caller is inside hc1_dev_enter()
  *
  * Runs from the interrupt handler, the watchdog and before blocking waits.
+ * The ring is looked up under @s->state_lock, which the session's end
+ * takes to let go of it.
  */
 void hc1_session_progress(struct hc1_file *s)
 {
-	struct hc1_ring_header *hdr = hc1_ring_header(s->ring);
 	unsigned long flags;
 	LIST_HEAD(ready);
 	bool moved = false;
 	u32 produced;
 
 	spin_lock_irqsave(&s->state_lock, flags);
-	if (s->gen_state == HC1_GEN_RUNNING) {
+	if (s->gen_state == HC1_GEN_RUNNING && s->ring) {
+		struct hc1_ring_header *hdr = hc1_ring_header(s->ring);
+
 		/* Pairs with the card's barrier before it writes @produced. */
 		produced = le32_to_cpu(smp_load_acquire(&hdr->produced));
 		produced = hc1_clamp_produced(produced, s->gen_max);
@@ -145,11 +147,12 @@ void hc1_session_progress(struct hc1_file *s)
 void hc1_session_sync(struct hc1_file *s)
 {
 	struct hc1_dev *hdev = s->hdev;
+	int idx;
 
-	mutex_lock(&hdev->sessions_lock);
-	if (!hdev->dma_gone && s->ring)
-		hc1_session_progress(s);
-	mutex_unlock(&hdev->sessions_lock);
+	if (!hc1_dev_enter(hdev, &idx))
+		return;
+	hc1_session_progress(s);
+	hc1_dev_exit(hdev, idx);
 }
 
 /* The GENERATE command's completion, under its queue's lock. */
@@ -278,13 +281,11 @@ static void hc1_prompt_free(struct hc1_file *s)
 static int hc1_session_link(struct hc1_file *s)
 {
 	struct hc1_dev *hdev = s->hdev;
-	int ret = 0;
+	int ret = 0, idx;
 
+	if (!hc1_dev_enter(hdev, &idx))
+		return -ENODEV;
 	mutex_lock(&hdev->sessions_lock);
-	if (hdev->dma_gone) {
-		ret = -ENODEV;
-		goto out;
-	}
 	s->prompt = dma_alloc_coherent(&hdev->pdev->dev, hc1_prompt_bytes(hdev),
 				       &s->prompt_dma, GFP_KERNEL);
 	if (!s->prompt) {
@@ -304,6 +305,7 @@ static int hc1_session_link(struct hc1_file *s)
 	spin_unlock_irq(&s->queue->sessions_lock);
 out:
 	mutex_unlock(&hdev->sessions_lock);
+	hc1_dev_exit(hdev, idx);
 	return ret;
 }
 
@@ -320,8 +322,10 @@ static void hc1_session_unlink(struct hc1_file *s)
 	list_del_init(&s->node);
 	hdev->nr_sessions--;
 	hc1_prompt_free(s);
+	spin_lock_irq(&s->state_lock);
 	ring = s->ring;
 	s->ring = NULL;
+	spin_unlock_irq(&s->state_lock);
 	mutex_unlock(&hdev->sessions_lock);
 
 	hc1_ring_put(ring);
@@ -436,8 +440,13 @@ void hc1_sessions_card_gone(struct hc1_dev *hdev)
 {
 	struct hc1_file *s;
 
-	mutex_lock(&hdev->sessions_lock);
+	/*
+	 * No read section begins from here on; wait for those that did
+	 * before freeing what they may use.
+	 */
 	WRITE_ONCE(hdev->dma_gone, true);
+	synchronize_srcu(&hdev->dma_srcu);
+	mutex_lock(&hdev->sessions_lock);
 	list_for_each_entry(s, &hdev->sessions, node) {
 		spin_lock_irq(&s->queue->sessions_lock);
 		list_del_init(&s->qnode);
@@ -575,32 +584,34 @@ void hc1_sessions_watch(struct hc1_dev *hdev)
 {
 	unsigned long now = jiffies;
 	struct hc1_file *s;
+	int idx;
 
+	if (!hc1_dev_enter(hdev, &idx))
+		return;
+	/* For the list only: read() and WAIT do not take it. */
 	mutex_lock(&hdev->sessions_lock);
-	if (!hdev->dma_gone)
-		list_for_each_entry(s, &hdev->sessions, node)
-			hc1_session_check(s, now);
+	list_for_each_entry(s, &hdev->sessions, node)
+		hc1_session_check(s, now);
 	mutex_unlock(&hdev->sessions_lock);
+	hc1_dev_exit(hdev, idx);
 }
 
 /* ----------------------------------------------------------- generate */
 
+/* Called with s->lock held, which keeps the prompt and the ring. */
 static int hc1_load_prompt(struct hc1_file *s, const u32 *prompt, u32 n)
 {
 	struct hc1_dev *hdev = s->hdev;
-	int ret = 0;
+	int idx;
 
-	mutex_lock(&hdev->sessions_lock);
-	if (hdev->dma_gone) {
-		ret = -ENODEV;
-	} else {
-		if (n)
-			memcpy(s->prompt, prompt, n * sizeof(u32));
-		/* No generation runs on the ring: the host may write it. */
-		memset(s->ring->vaddr, 0, sizeof(struct hc1_ring_header));
-	}
-	mutex_unlock(&hdev->sessions_lock);
-	return ret;
+	if (!hc1_dev_enter(hdev, &idx))
+		return -ENODEV;
+	if (n)
+		memcpy(s->prompt, prompt, n * sizeof(u32));
+	/* No generation runs on the ring: the host may write it. */
+	memset(s->ring->vaddr, 0, sizeof(struct hc1_ring_header));
+	hc1_dev_exit(hdev, idx);
+	return 0;
 }
 
 static void hc1_gen_arm(struct hc1_file *s, u32 max_tokens,
@@ -890,14 +901,16 @@ static int hc1_flush(struct file *file, fl_owner_t id)
 	struct hc1_file *s = file->private_data;
 	struct hc1_dev *hdev = s->hdev;
 	bool orphaned;
+	int idx;
 
-	mutex_lock(&hdev->sessions_lock);
+	if (!hc1_dev_enter(hdev, &idx))
+		return 0;
 	spin_lock_irq(&s->state_lock);
-	orphaned = !hdev->dma_gone && hc1_claim_orphan(s);
+	orphaned = hc1_claim_orphan(s);
 	spin_unlock_irq(&s->state_lock);
 	if (orphaned)
 		hc1_cancel_async(s);
-	mutex_unlock(&hdev->sessions_lock);
+	hc1_dev_exit(hdev, idx);
 	return 0;
 }
 
