@@ -4,11 +4,28 @@
  *
  * Lock order, outermost first:
  *   hc1_file.lock  (mutex, per open file)
+ *   hc1_dev.dma_srcu read section (hc1_dev_enter(); may sleep inside)
  *   hc1_dev.admin_lock (mutex)
  *   hc1_dev.sessions_lock (mutex)
- *   hc1_queue.lock, hc1_queue.sessions_lock, hc1_file.state_lock
- *	(spinlocks taken from the interrupt handler; never nested in
- *	each other)
+ *   hc1_queue.lock or hc1_queue.sessions_lock (spinlocks taken from the
+ *	interrupt handler; never one inside the other)
+ *   hc1_file.state_lock (spinlock; taken alone, or nested inside either
+ *	queue spinlock -- a command's completion runs under hc1_queue.lock,
+ *	the interrupt's progress pass under hc1_queue.sessions_lock -- or
+ *	inside hc1_dev.sessions_lock)
+ *
+ * Session DMA memory (rings, prompts) and card removal: the CPU touches it
+ * only inside hc1_dev_enter()/hc1_dev_exit() (SRCU, as drm_dev_enter()),
+ * or under hc1_dev.sessions_lock, or from the interrupt handler for a
+ * session on a queue's list.  Removal marks the card gone, waits for every
+ * read section (synchronize_srcu()), takes the sessions off the queues
+ * and only then frees the memory, under hc1_dev.sessions_lock.  The
+ * memory of one session (its ring, its prompt) is freed by the session
+ * under hc1_file.lock, so paths holding that lock may use it inside the
+ * read section; the others (WAIT, the watchdog, mmap) go through
+ * hc1_file.state_lock or hc1_dev.sessions_lock, see hc1_file.ring.
+ * synchronize_srcu() is never called with a lock held that a read section
+ * may wait for.
  */
 #ifndef HC1_DRV_H
 #define HC1_DRV_H
@@ -21,6 +38,7 @@
 #include <linux/pci.h>
 #include <linux/scatterlist.h>
 #include <linux/spinlock.h>
+#include <linux/srcu.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
@@ -185,12 +203,15 @@ struct hc1_counters {
  * @nr_queues_alloc: entries of @queues that were set up (for teardown)
  * @queues: admin queue then I/O queues
  * @ctx_ida: card context ids in use
- * @sessions_lock: protects @sessions, @nr_sessions and @dma_gone; held
- *	while the CPU touches session DMA memory (rings, prompts) and while
- *	that memory is allocated or freed, so card removal can free it
+ * @dma_srcu: read sections (hc1_dev_enter()) in which session DMA memory
+ *	is used; removal waits for them before it frees that memory
+ * @dma_gone: the card is gone: no read section may begin, and the session
+ *	DMA memory is freed once those in progress end
+ * @sessions_lock: protects @sessions, @nr_sessions and @rings, and
+ *	serialises the allocation and freeing of session DMA memory with
+ *	removal; not taken by read(), WAIT or the interrupt handler
  * @sessions: every session with a context on this card
  * @nr_sessions: entries in @sessions
- * @dma_gone: the card is gone and session DMA memory was freed
  * @rings: every token ring still allocated (sessions' and mapped ones)
  * @stats: counters
  * @debugfs: this card's debugfs directory
@@ -226,10 +247,11 @@ struct hc1_dev {
 	struct hc1_queue *queues;
 
 	struct ida ctx_ida;
+	struct srcu_struct dma_srcu;
+	bool dma_gone;
 	struct mutex sessions_lock;	/* see @sessions_lock above */
 	struct list_head sessions;
 	unsigned int nr_sessions;
-	bool dma_gone;
 	struct list_head rings;
 
 	struct hc1_counters stats;
@@ -248,8 +270,9 @@ enum hc1_gen_state {
  * @ref: the session and each mapping of it hold one
  * @hdev: card whose DMA memory this is (a reference is held)
  * @node: entry in @hdev->rings, under @hdev->sessions_lock
- * @vaddr: kernel address; NULL once the card is gone (under
- *	@hdev->sessions_lock)
+ * @vaddr: kernel address; NULL once the card is gone (written under
+ *	@hdev->sessions_lock after the SRCU grace period; valid inside
+ *	hc1_dev_enter() for as long as the caller holds a reference)
  * @dma: bus address
  * @bytes: allocation size (page multiple), what mmap() may map
  * @shift: log2 of the token slots
@@ -269,21 +292,54 @@ struct hc1_ring {
 	struct sg_table sgt;
 };
 
+static inline struct hc1_ring_header *hc1_ring_header(struct hc1_ring *ring)
+{
+	return ring->vaddr;
+}
+
+/**
+ * struct hc1_uring_pdu - per-command state of a parked io_uring command
+ * @node: entry in hc1_file.pending while parked
+ * @addr: WAIT: the caller's struct hc1_wait, updated at completion
+ * @min_produced: WAIT: complete once more tokens than this are in the ring
+ * @res: once unparked: the result to post
+ * @deadline: WAIT: low 32 bits of jiffies to give up at, 0 = never
+ *	(GENERATE: 0)
+ *
+ * Every field is set at issue: 6.1 hands a recycled request's bytes over.
+ */
+struct hc1_uring_pdu {
+	struct list_head node;
+	u64 addr;
+	union {
+		u32 min_produced;
+		s32 res;
+	};
+	u32 deadline;
+};
+
+static inline struct hc1_uring_pdu *hc1_pdu(struct io_uring_cmd *ioucmd)
+{
+	return (struct hc1_uring_pdu *)ioucmd->pdu;
+}
+
 /**
  * struct hc1_file - what an open file owns
  * @hdev: card (a reference is held)
- * @lock: serialises the session's ioctls and read(); protects @ctx,
- *	@ctx_live, @ctx_epoch, @queue and @read_pos, and (with
- *	@hdev->sessions_lock for writing) @ring
+ * @lock: serialises the session's ioctls (but WAIT) and read(); protects
+ *	@ctx, @ctx_live, @ctx_epoch, @queue, @read_pos and @prompt, and (with
+ *	@hdev->sessions_lock and @state_lock for writing) @ring
  * @ctx: card context id (from @hdev->ctx_ida)
  * @ctx_live: the card has created @ctx
  * @ctx_epoch: @hdev->reset_count when it did; a reset since destroyed it
  * @queue: I/O queue the session's commands go to
  * @node: entry in @hdev->sessions, under @hdev->sessions_lock
  * @qnode: entry in @queue->sessions, under @queue->sessions_lock
- * @ring: token ring
+ * @ring: token ring; holders of any of its three locks may read the
+ *	pointer, and use the memory inside hc1_dev_enter()
  * @prompt: DMA-coherent copy of the current prompt (context_len tokens);
- *	under @hdev->sessions_lock, which frees it when the card goes away
+ *	used inside hc1_dev_enter(), freed under @hdev->sessions_lock (also
+ *	by removal, which is why it is not @lock alone)
  * @prompt_dma: its bus address
  * @read_pos: tokens of this generation consumed by read()
  * @wait: woken on token progress, at the end of a generation and when the
@@ -351,6 +407,37 @@ struct hc1_file {
 	bool cancel_inflight;
 };
 
+/**
+ * hc1_dev_enter() - begin using session DMA memory of a card
+ * @hdev: card
+ * @idx: SRCU index, for hc1_dev_exit()
+ *
+ * As drm_dev_enter(): the read section may sleep, and card removal frees
+ * the memory only after every section that began before it ends.
+ *
+ * Return: true inside a read section; false if the card is gone (no
+ * section to exit: the caller fails with -ENODEV).
+ */
+static inline bool hc1_dev_enter(struct hc1_dev *hdev, int *idx)
+{
+	*idx = srcu_read_lock(&hdev->dma_srcu);
+	if (READ_ONCE(hdev->dma_gone)) {
+		srcu_read_unlock(&hdev->dma_srcu, *idx);
+		return false;
+	}
+	return true;
+}
+
+/**
+ * hc1_dev_exit() - end a read section of hc1_dev_enter()
+ * @hdev: card
+ * @idx: what hc1_dev_enter() returned in *@idx
+ */
+static inline void hc1_dev_exit(struct hc1_dev *hdev, int idx)
+{
+	srcu_read_unlock(&hdev->dma_srcu, idx);
+}
+
 extern unsigned int hc1_timeout_ms;
 extern const struct file_operations hc1_fops;
 
@@ -382,8 +469,29 @@ int hc1_create_io_queue(struct hc1_dev *hdev, struct hc1_queue *q);
 
 /* hc1_session.c */
 void hc1_session_progress(struct hc1_file *s);
+void hc1_session_sync(struct hc1_file *s);
 void hc1_sessions_watch(struct hc1_dev *hdev);
 void hc1_sessions_card_gone(struct hc1_dev *hdev);
+int hc1_session_create(struct hc1_file *s, struct hc1_session *out);
+void hc1_session_teardown(struct hc1_file *s);
+int hc1_generate_start(struct hc1_file *s, const struct hc1_generate *gen,
+		       struct io_uring_cmd *ioucmd, bool can_sleep);
+int hc1_cancel(struct hc1_file *s);
+void hc1_set_owner(struct hc1_file *s);
+bool hc1_wait_satisfied(struct hc1_file *s, u32 min_produced);
+void hc1_wait_fill(struct hc1_file *s, struct hc1_wait *w);
+
+/* hc1_ring.c */
+struct hc1_ring *hc1_ring_alloc(struct hc1_dev *hdev);
+void hc1_ring_put(struct hc1_ring *ring);
+int hc1_ring_copy(struct hc1_file *s, u32 *dst, u32 pos, u32 n);
+void hc1_rings_card_gone(struct hc1_dev *hdev);
+int hc1_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* hc1_ioctl.c */
+long hc1_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+int hc1_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags);
+void hc1_uring_complete(struct io_uring_cmd *ioucmd, int res);
 
 /* hc1_sysfs.c */
 extern const struct attribute_group *hc1_dev_groups[];

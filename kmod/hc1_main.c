@@ -608,6 +608,7 @@ static void hc1_dev_release(struct device *dev)
 	kfree(hdev->queues);
 	kvfree(hdev->vocab);
 	ida_destroy(&hdev->ctx_ida);
+	cleanup_srcu_struct(&hdev->dma_srcu);
 	ida_free(&hc1_index_ida, hdev->index);
 	pci_dev_put(hdev->pdev);
 	kfree(hdev);
@@ -622,7 +623,8 @@ static struct hc1_dev *hc1_dev_alloc(struct pci_dev *pdev)
 	if (index < 0)
 		return ERR_PTR(index);
 	hdev = kzalloc(sizeof(*hdev), GFP_KERNEL);
-	if (!hdev) {
+	if (!hdev || init_srcu_struct(&hdev->dma_srcu)) {
+		kfree(hdev);
 		ida_free(&hc1_index_ida, index);
 		return ERR_PTR(-ENOMEM);
 	}

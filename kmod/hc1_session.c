@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * HC1 sessions: the character device's file operations.
+ * HC1 sessions: the character device's file operations and the state
+ * machine of the session each open file may hold.
  *
  * An open file owns at most one session: a card context, a token ring the
  * card writes and a prompt buffer it reads.  Generations start by ioctl or
  * io_uring; tokens leave by read(), by mmap() of the ring, or by waiting
  * (ioctl or a pending io_uring command, the way ublk parks its commands).
+ * The ring lives in hc1_ring.c; the ioctl and io_uring entry points, which
+ * copy and check their arguments and call in here, in hc1_ioctl.c.
  */
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
@@ -21,57 +24,21 @@
 /* Tokens copied per pass through the bounce buffer in read(). */
 #define HC1_READ_CHUNK 64
 
-/**
- * struct hc1_uring_pdu - per-command state of a parked io_uring command
- * @node: entry in hc1_file.pending while parked
- * @addr: WAIT: the caller's struct hc1_wait, updated at completion
- * @min_produced: WAIT: complete once more tokens than this are in the ring
- * @res: once unparked: the result to post
- * @deadline: WAIT: low 32 bits of jiffies to give up at, 0 = never
- *	(GENERATE: 0)
- *
- * Every field is set at issue: 6.1 hands a recycled request's bytes over.
- */
-struct hc1_uring_pdu {
-	struct list_head node;
-	u64 addr;
-	union {
-		u32 min_produced;
-		s32 res;
-	};
-	u32 deadline;
-};
-
-static_assert(sizeof(struct hc1_uring_pdu) <=
-	      sizeof_field(struct io_uring_cmd, pdu));
-
-static struct hc1_uring_pdu *hc1_pdu(struct io_uring_cmd *ioucmd)
-{
-	return (struct hc1_uring_pdu *)ioucmd->pdu;
-}
-
-static struct hc1_ring_header *hc1_ring_header(struct hc1_ring *ring)
-{
-	return ring->vaddr;
-}
-
 /* ------------------------------------------------------------ progress */
 
-static bool hc1_wait_satisfied(struct hc1_file *s, u32 min_produced)
+/**
+ * hc1_wait_satisfied() - whether a wait for tokens past a count is over
+ * @s: session
+ * @min_produced: the waiter has seen this many tokens
+ *
+ * Return: true once more tokens are in the ring, the generation is over or
+ * the session or card went away.
+ */
+bool hc1_wait_satisfied(struct hc1_file *s, u32 min_produced)
 {
 	return !READ_ONCE(s->active) || READ_ONCE(s->dead) ||
 	       READ_ONCE(s->gen_state) != HC1_GEN_RUNNING ||
 	       READ_ONCE(s->produced) > min_produced;
-}
-
-static void hc1_uring_task_cb(struct io_uring_cmd *ioucmd,
-			      unsigned int issue_flags);
-
-/* Post @res for a parked command; it leaves the session's list first. */
-static void hc1_pending_finish(struct io_uring_cmd *ioucmd, int res)
-{
-	hc1_pdu(ioucmd)->res = res;
-	io_uring_cmd_complete_in_task(ioucmd, hc1_uring_task_cb);
 }
 
 /*
@@ -89,7 +56,7 @@ static void hc1_pending_finish_list(struct list_head *list, int gen_res,
 			container_of((void *)pdu, struct io_uring_cmd, pdu);
 
 		list_del_init(&pdu->node);
-		hc1_pending_finish(ioucmd,
+		hc1_uring_complete(ioucmd,
 				   ioucmd->cmd_op == HC1_URING_CMD_GENERATE ?
 				   gen_res : wait_res);
 	}
@@ -139,22 +106,24 @@ static void hc1_note_first_token(struct hc1_file *s)
 
 /**
  * hc1_session_progress() - pick up tokens the card wrote to a session's ring
- * @s: session whose ring memory is known to be allocated (it is on a
- *	queue's list, or the caller holds @s->hdev->sessions_lock and the
- *	card is not gone)
+ * @s: session whose ring memory, if it has a ring, the card has not freed:
+ *	it is on a queue's list, or the caller is inside hc1_dev_enter()
  *
  * Runs from the interrupt handler, the watchdog and before blocking waits.
+ * The ring is looked up under @s->state_lock, which the session's end
+ * takes to let go of it.
  */
 void hc1_session_progress(struct hc1_file *s)
 {
-	struct hc1_ring_header *hdr = hc1_ring_header(s->ring);
 	unsigned long flags;
 	LIST_HEAD(ready);
 	bool moved = false;
 	u32 produced;
 
 	spin_lock_irqsave(&s->state_lock, flags);
-	if (s->gen_state == HC1_GEN_RUNNING) {
+	if (s->gen_state == HC1_GEN_RUNNING && s->ring) {
+		struct hc1_ring_header *hdr = hc1_ring_header(s->ring);
+
 		/* Pairs with the card's barrier before it writes @produced. */
 		produced = le32_to_cpu(smp_load_acquire(&hdr->produced));
 		produced = hc1_clamp_produced(produced, s->gen_max);
@@ -171,15 +140,19 @@ void hc1_session_progress(struct hc1_file *s)
 		wake_up_all(&s->wait);
 }
 
-/* Refresh @s from its ring before deciding to sleep. */
-static void hc1_session_sync(struct hc1_file *s)
+/**
+ * hc1_session_sync() - refresh a session from its ring before sleeping
+ * @s: session
+ */
+void hc1_session_sync(struct hc1_file *s)
 {
 	struct hc1_dev *hdev = s->hdev;
+	int idx;
 
-	mutex_lock(&hdev->sessions_lock);
-	if (!hdev->dma_gone && s->ring)
-		hc1_session_progress(s);
-	mutex_unlock(&hdev->sessions_lock);
+	if (!hc1_dev_enter(hdev, &idx))
+		return;
+	hc1_session_progress(s);
+	hc1_dev_exit(hdev, idx);
 }
 
 /* The GENERATE command's completion, under its queue's lock. */
@@ -224,120 +197,6 @@ static void hc1_gen_done(struct hc1_cmd *cmd, const struct hc1_cqe *cqe,
 	wake_up_all(&s->wait);
 }
 
-/* --------------------------------------------------------- ring memory */
-
-static void hc1_ring_release(struct kref *ref)
-{
-	struct hc1_ring *ring = container_of(ref, struct hc1_ring, ref);
-	struct hc1_dev *hdev = ring->hdev;
-
-	mutex_lock(&hdev->sessions_lock);
-	if (ring->vaddr)
-		dma_free_coherent(&hdev->pdev->dev, ring->bytes, ring->vaddr,
-				  ring->dma);
-	list_del(&ring->node);
-	mutex_unlock(&hdev->sessions_lock);
-	sg_free_table(&ring->sgt);
-	hc1_dev_put(hdev);
-	kfree(ring);
-}
-
-/* Called with hdev->sessions_lock held and the card present. */
-static struct hc1_ring *hc1_ring_alloc(struct hc1_dev *hdev)
-{
-	struct hc1_ring *ring = kzalloc(sizeof(*ring), GFP_KERNEL);
-
-	if (!ring)
-		return NULL;
-	ring->shift = hdev->ring_shift;
-	ring->bytes = PAGE_ALIGN(HC1_RING_BYTES(ring->shift));
-	ring->vaddr = dma_alloc_coherent(&hdev->pdev->dev, ring->bytes,
-					 &ring->dma, GFP_KERNEL);
-	if (!ring->vaddr) {
-		kfree(ring);
-		return NULL;
-	}
-	if (dma_get_sgtable(&hdev->pdev->dev, &ring->sgt, ring->vaddr,
-			    ring->dma, ring->bytes)) {
-		dma_free_coherent(&hdev->pdev->dev, ring->bytes, ring->vaddr,
-				  ring->dma);
-		kfree(ring);
-		return NULL;
-	}
-	kref_init(&ring->ref);
-	ring->hdev = hdev;
-	hc1_dev_get(hdev);
-	list_add(&ring->node, &hdev->rings);
-	return ring;
-}
-
-static void hc1_ring_vm_open(struct vm_area_struct *vma)
-{
-	struct hc1_ring *ring = vma->vm_private_data;
-
-	kref_get(&ring->ref);
-}
-
-static void hc1_ring_vm_close(struct vm_area_struct *vma)
-{
-	struct hc1_ring *ring = vma->vm_private_data;
-
-	kref_put(&ring->ref, hc1_ring_release);
-}
-
-/* The page frame of page @pgoff of the ring, which is inside it. */
-static unsigned long hc1_ring_pfn(struct hc1_ring *ring, pgoff_t pgoff)
-{
-	struct scatterlist *sg;
-	unsigned int i;
-
-	for_each_sgtable_sg(&ring->sgt, sg, i) {
-		pgoff_t n = sg->length >> PAGE_SHIFT;
-
-		if (pgoff < n)
-			return page_to_pfn(sg_page(sg)) + pgoff;
-		pgoff -= n;
-	}
-	return 0;
-}
-
-/*
- * Mappings of a ring are filled here, a page at a time under
- * sessions_lock, never by mmap(): hc1_sessions_card_gone() zaps, under
- * that lock, every mapping linked into the file's address space, and a
- * mapping can only fault once mmap() has linked it.  (mmap() filling the
- * page tables itself left a window, before the link, in which removal
- * missed the mapping and freed the ring under it.)  Once the card is gone
- * and the ring freed, map the zero page rather than raise SIGBUS: the
- * consumer reads an empty, idle ring and learns of the removal (-ENODEV)
- * from its next call instead of dying -- mappings stay valid or fail
- * cleanly.
- */
-static vm_fault_t hc1_ring_vm_fault(struct vm_fault *vmf)
-{
-	struct hc1_ring *ring = vmf->vma->vm_private_data;
-	struct hc1_dev *hdev = ring->hdev;
-	unsigned long pfn;
-	vm_fault_t ret;
-
-	if (vmf->pgoff >= ring->bytes >> PAGE_SHIFT)
-		return VM_FAULT_SIGBUS;
-	mutex_lock(&hdev->sessions_lock);
-	if (ring->vaddr)
-		pfn = hc1_ring_pfn(ring, vmf->pgoff);
-	else
-		pfn = my_zero_pfn(vmf->address);
-	ret = vmf_insert_pfn(vmf->vma, vmf->address, pfn);
-	mutex_unlock(&hdev->sessions_lock);
-	return ret;
-}
-
-static const struct vm_operations_struct hc1_ring_vm_ops = {
-	.open = hc1_ring_vm_open,
-	.close = hc1_ring_vm_close,
-	.fault = hc1_ring_vm_fault,
-};
-
 /* ------------------------------------------------------------ contexts */
 
 static int hc1_ctx_cmd(struct hc1_file *s, u8 opcode)
@@ -379,8 +238,15 @@ static bool hc1_gen_running(struct hc1_file *s)
 	return READ_ONCE(s->gen_state) == HC1_GEN_RUNNING;
 }
 
-/* Ask the card to stop the running generation; its completion follows. */
-static int hc1_cancel(struct hc1_file *s)
+/**
+ * hc1_cancel() - ask the card to stop the running generation
+ * @s: session, with @s->lock held
+ *
+ * The generation's completion follows.
+ *
+ * Return: 0, -ENODEV if the card is gone or -EINTR.
+ */
+int hc1_cancel(struct hc1_file *s)
 {
 	int ret;
 
@@ -396,18 +262,31 @@ static int hc1_cancel(struct hc1_file *s)
 
 /* ------------------------------------------------------- session life */
 
+static size_t hc1_prompt_bytes(struct hc1_dev *hdev)
+{
+	return hdev->card.context_len * sizeof(u32);
+}
+
+/* Called with hdev->sessions_lock held. */
+static void hc1_prompt_free(struct hc1_file *s)
+{
+	struct hc1_dev *hdev = s->hdev;
+
+	if (s->prompt)
+		dma_free_coherent(&hdev->pdev->dev, hc1_prompt_bytes(hdev),
+				  s->prompt, s->prompt_dma);
+	s->prompt = NULL;
+}
+
 static int hc1_session_link(struct hc1_file *s)
 {
 	struct hc1_dev *hdev = s->hdev;
-	int ret = 0;
+	int ret = 0, idx;
 
+	if (!hc1_dev_enter(hdev, &idx))
+		return -ENODEV;
 	mutex_lock(&hdev->sessions_lock);
-	if (hdev->dma_gone) {
-		ret = -ENODEV;
-		goto out;
-	}
-	s->prompt = dma_alloc_coherent(&hdev->pdev->dev,
-				       hdev->card.context_len * sizeof(u32),
+	s->prompt = dma_alloc_coherent(&hdev->pdev->dev, hc1_prompt_bytes(hdev),
 				       &s->prompt_dma, GFP_KERNEL);
 	if (!s->prompt) {
 		ret = -ENOMEM;
@@ -415,10 +294,7 @@ static int hc1_session_link(struct hc1_file *s)
 	}
 	s->ring = hc1_ring_alloc(hdev);
 	if (!s->ring) {
-		dma_free_coherent(&hdev->pdev->dev,
-				  hdev->card.context_len * sizeof(u32),
-				  s->prompt, s->prompt_dma);
-		s->prompt = NULL;
+		hc1_prompt_free(s);
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -429,6 +305,7 @@ static int hc1_session_link(struct hc1_file *s)
 	spin_unlock_irq(&s->queue->sessions_lock);
 out:
 	mutex_unlock(&hdev->sessions_lock);
+	hc1_dev_exit(hdev, idx);
 	return ret;
 }
 
@@ -444,16 +321,14 @@ static void hc1_session_unlink(struct hc1_file *s)
 	mutex_lock(&hdev->sessions_lock);
 	list_del_init(&s->node);
 	hdev->nr_sessions--;
-	if (s->prompt)
-		dma_free_coherent(&hdev->pdev->dev,
-				  hdev->card.context_len * sizeof(u32),
-				  s->prompt, s->prompt_dma);
-	s->prompt = NULL;
+	hc1_prompt_free(s);
+	spin_lock_irq(&s->state_lock);
 	ring = s->ring;
 	s->ring = NULL;
+	spin_unlock_irq(&s->state_lock);
 	mutex_unlock(&hdev->sessions_lock);
 
-	kref_put(&ring->ref, hc1_ring_release);
+	hc1_ring_put(ring);
 	ida_free(&hdev->ctx_ida, s->ctx);
 }
 
@@ -472,7 +347,15 @@ static void hc1_session_set_active(struct hc1_file *s, bool active)
 	wake_up_all(&s->wait);
 }
 
-static int hc1_session_create(struct hc1_file *s, struct hc1_session *out)
+/**
+ * hc1_session_create() - start a session on an open file
+ * @s: the file, with @s->lock held
+ * @out: the new session's context and ring size, for the caller
+ *
+ * Return: 0, -EEXIST if the file has one, -EBUSY when every context is
+ * taken, or another -errno.
+ */
+int hc1_session_create(struct hc1_file *s, struct hc1_session *out)
 {
 	struct hc1_dev *hdev = s->hdev;
 	int ctx, ret;
@@ -514,12 +397,15 @@ static bool hc1_session_quiet(struct hc1_file *s)
 	return !hc1_gen_running(s) && !READ_ONCE(s->cancel_inflight);
 }
 
-/*
- * End the session: parked commands complete with -ECANCELED, a running
- * generation is cancelled and waited for (a card that does not stop is
- * reset), the context is destroyed and the memory freed.
+/**
+ * hc1_session_teardown() - end a file's session
+ * @s: the file, with @s->lock held and a session active
+ *
+ * Parked commands complete with -ECANCELED, a running generation is
+ * cancelled and waited for (a card that does not stop is reset), the
+ * context is destroyed and the memory freed.
  */
-static void hc1_session_teardown(struct hc1_file *s)
+void hc1_session_teardown(struct hc1_file *s)
 {
 	struct hc1_dev *hdev = s->hdev;
 	unsigned long timeout = msecs_to_jiffies(hc1_timeout_ms);
@@ -553,10 +439,14 @@ static void hc1_session_teardown(struct hc1_file *s)
 void hc1_sessions_card_gone(struct hc1_dev *hdev)
 {
 	struct hc1_file *s;
-	struct hc1_ring *ring;
 
-	mutex_lock(&hdev->sessions_lock);
+	/*
+	 * No read section begins from here on; wait for those that did
+	 * before freeing what they may use.
+	 */
 	WRITE_ONCE(hdev->dma_gone, true);
+	synchronize_srcu(&hdev->dma_srcu);
+	mutex_lock(&hdev->sessions_lock);
 	list_for_each_entry(s, &hdev->sessions, node) {
 		spin_lock_irq(&s->queue->sessions_lock);
 		list_del_init(&s->qnode);
@@ -565,20 +455,10 @@ void hc1_sessions_card_gone(struct hc1_dev *hdev)
 		WRITE_ONCE(s->dead, true);
 		spin_unlock_irq(&s->state_lock);
 		hc1_pending_fail_all(s, -ENODEV);
-		if (s->prompt)
-			dma_free_coherent(&hdev->pdev->dev,
-					  hdev->card.context_len * sizeof(u32),
-					  s->prompt, s->prompt_dma);
-		s->prompt = NULL;
+		hc1_prompt_free(s);
 		wake_up_all(&s->wait);
 	}
-	list_for_each_entry(ring, &hdev->rings, node) {
-		if (ring->mapping)
-			unmap_mapping_range(ring->mapping, 0, 0, 1);
-		dma_free_coherent(&hdev->pdev->dev, ring->bytes, ring->vaddr,
-				  ring->dma);
-		ring->vaddr = NULL;
-	}
+	hc1_rings_card_gone(hdev);
 	mutex_unlock(&hdev->sessions_lock);
 }
 
@@ -615,8 +495,11 @@ static bool hc1_owner_gone(struct hc1_file *s)
 	return s->owner && !atomic_read(&s->owner->signal->live);
 }
 
-/* Record the parking task; called before parking, outside state_lock. */
-static void hc1_set_owner(struct hc1_file *s)
+/**
+ * hc1_set_owner() - record the task parking io_uring commands on a session
+ * @s: session; called before parking, outside @s->state_lock
+ */
+void hc1_set_owner(struct hc1_file *s)
 {
 	struct task_struct *old;
 
@@ -701,32 +584,34 @@ void hc1_sessions_watch(struct hc1_dev *hdev)
 {
 	unsigned long now = jiffies;
 	struct hc1_file *s;
+	int idx;
 
+	if (!hc1_dev_enter(hdev, &idx))
+		return;
+	/* For the list only: read() and WAIT do not take it. */
 	mutex_lock(&hdev->sessions_lock);
-	if (!hdev->dma_gone)
-		list_for_each_entry(s, &hdev->sessions, node)
-			hc1_session_check(s, now);
+	list_for_each_entry(s, &hdev->sessions, node)
+		hc1_session_check(s, now);
 	mutex_unlock(&hdev->sessions_lock);
+	hc1_dev_exit(hdev, idx);
 }
 
 /* ----------------------------------------------------------- generate */
 
+/* Called with s->lock held, which keeps the prompt and the ring. */
 static int hc1_load_prompt(struct hc1_file *s, const u32 *prompt, u32 n)
 {
 	struct hc1_dev *hdev = s->hdev;
-	int ret = 0;
+	int idx;
 
-	mutex_lock(&hdev->sessions_lock);
-	if (hdev->dma_gone) {
-		ret = -ENODEV;
-	} else {
-		if (n)
-			memcpy(s->prompt, prompt, n * sizeof(u32));
-		/* No generation runs on the ring: the host may write it. */
-		memset(s->ring->vaddr, 0, sizeof(struct hc1_ring_header));
-	}
-	mutex_unlock(&hdev->sessions_lock);
-	return ret;
+	if (!hc1_dev_enter(hdev, &idx))
+		return -ENODEV;
+	if (n)
+		memcpy(s->prompt, prompt, n * sizeof(u32));
+	/* No generation runs on the ring: the host may write it. */
+	memset(s->ring->vaddr, 0, sizeof(struct hc1_ring_header));
+	hc1_dev_exit(hdev, idx);
+	return 0;
 }
 
 static void hc1_gen_arm(struct hc1_file *s, u32 max_tokens,
@@ -777,14 +662,19 @@ static bool hc1_gen_disarm(struct hc1_file *s, struct io_uring_cmd *ioucmd)
 	return parked;
 }
 
-/*
- * Start a generation.  With @ioucmd, the command is parked on the session
- * and completes when the generation ends; -EIOCBQUEUED if it failed to start
- * but was completed meanwhile by card removal.
+/**
+ * hc1_generate_start() - start a generation
+ * @s: session, with @s->lock held
+ * @gen: the caller's arguments, copied in
+ * @ioucmd: an io_uring GENERATE to park on the session until the
+ *	generation ends, or NULL
+ * @can_sleep: the caller may wait for a reset or a queue slot
+ *
+ * Return: 0, -EIOCBQUEUED if it failed to start but @ioucmd was completed
+ * meanwhile by card removal, or -errno.
  */
-static int hc1_generate_start(struct hc1_file *s,
-			      const struct hc1_generate *gen,
-			      struct io_uring_cmd *ioucmd, bool can_sleep)
+int hc1_generate_start(struct hc1_file *s, const struct hc1_generate *gen,
+		       struct io_uring_cmd *ioucmd, bool can_sleep)
 {
 	struct hc1_dev *hdev = s->hdev;
 	struct hc1_limits lim;
@@ -844,183 +734,12 @@ out:
 	return ret;
 }
 
-/* ------------------------------------------------------------- ioctls */
-
-/*
- * Read an argument struct that starts with its own size, following
- * copy_struct_from_user() rules.  Return: the caller's size, or -errno.
+/**
+ * hc1_wait_fill() - the session's state as HC1_IOCTL_WAIT reports it
+ * @s: session
+ * @w: its output fields are filled in
  */
-static int hc1_copy_arg(void *karg, u32 ksize, const void __user *uarg)
-{
-	u32 usize;
-	int ret;
-
-	if (get_user(usize, (const u32 __user *)uarg))
-		return -EFAULT;
-	ret = hc1_check_usize(usize, ksize);
-	if (ret)
-		return ret;
-	ret = copy_struct_from_user(karg, ksize, uarg, usize);
-	return ret ? ret : usize;
-}
-
-/* Write back the fields of @karg from @from on, leaving the size alone. */
-static int hc1_copy_out(void __user *uarg, const void *karg, size_t from,
-			size_t ksize)
-{
-	if (copy_to_user(uarg + from, karg + from, ksize - from))
-		return -EFAULT;
-	return 0;
-}
-
-static int hc1_ioctl_info(struct hc1_file *s, void __user *uarg)
-{
-	struct hc1_dev *hdev = s->hdev;
-	struct hc1_info info;
-	int ret;
-
-	ret = hc1_copy_arg(&info, sizeof(info), uarg);
-	if (ret < 0)
-		return ret;
-	memset(&info, 0, sizeof(info));
-	info.uapi_version = HC1_UAPI_VERSION;
-	info.features = HC1_DRV_F_URING_CMD | HC1_DRV_F_MMAP_RING |
-			HC1_DRV_F_POLL | HC1_DRV_F_WAIT_BATCH;
-	info.hw_version = hdev->card.version;
-	info.hw_features = hdev->features;
-	info.index = hdev->index;
-	info.n_contexts = hdev->card.n_contexts;
-	info.context_len = hdev->card.context_len;
-	info.vocab_size = hdev->card.vocab_size;
-	info.vocab_bytes = hdev->card.vocab_bytes;
-	info.bos_id = hdev->card.bos_id;
-	info.eos_id = hdev->card.eos_id;
-	info.ring_shift = hdev->ring_shift;
-	info.max_stop = hdev->card.max_stop;
-	return hc1_copy_out(uarg, &info, sizeof(info.size), sizeof(info));
-}
-
-static int hc1_buffer_out(void __user *uarg, struct hc1_buffer *b,
-			  const void *blob, u32 blob_len)
-{
-	u32 len = min(b->len, blob_len - b->offset);
-
-	if (copy_to_user(u64_to_user_ptr(b->addr), blob + b->offset, len))
-		return -EFAULT;
-	b->len = len;
-	return hc1_copy_out(uarg, b, offsetof(struct hc1_buffer, len),
-			    offsetofend(struct hc1_buffer, len));
-}
-
-static int hc1_ioctl_stats(struct hc1_dev *hdev, void __user *uarg,
-			   struct hc1_buffer *b)
-{
-	struct hc1_stats stats;
-	union hc1_sqe sqe;
-	int ret;
-
-	ret = mutex_lock_interruptible(&hdev->admin_lock);
-	if (ret)
-		return ret;
-	ret = hc1_dev_state_errno(hdev);
-	if (!ret) {
-		memset(hdev->admin_buf, 0, sizeof(stats));
-		hc1_encode_data(&sqe, HC1_OP_GET_STATS, 0, hdev->admin_buf_dma,
-				sizeof(stats), 0);
-		ret = hc1_submit_sync(&hdev->queues[HC1_ADMIN_QID], &sqe, NULL);
-		memcpy(&stats, hdev->admin_buf, sizeof(stats));
-	}
-	mutex_unlock(&hdev->admin_lock);
-	if (ret)
-		return ret;
-	return hc1_buffer_out(uarg, b, &stats, sizeof(stats));
-}
-
-static int hc1_ioctl_buffer(struct hc1_file *s, unsigned int nr,
-			    void __user *uarg)
-{
-	struct hc1_dev *hdev = s->hdev;
-	bool vocab = nr == _IOC_NR(HC1_IOCTL_READ_VOCAB);
-	u32 blob_len;
-	struct hc1_buffer b;
-	int ret;
-
-	ret = hc1_copy_arg(&b, sizeof(b), uarg);
-	if (ret < 0)
-		return ret;
-	if (vocab)
-		blob_len = hdev->card.vocab_bytes;
-	else if (nr == _IOC_NR(HC1_IOCTL_IDENTIFY))
-		blob_len = sizeof(hdev->card);
-	else
-		blob_len = sizeof(struct hc1_stats);
-	ret = hc1_check_buffer(&b, vocab, blob_len);
-	if (ret)
-		return ret;
-	if (READ_ONCE(hdev->state) == HC1_STATE_DEAD)
-		return -ENODEV;
-	if (vocab)
-		return hc1_buffer_out(uarg, &b, hdev->vocab, blob_len);
-	if (nr == _IOC_NR(HC1_IOCTL_IDENTIFY))
-		return hc1_buffer_out(uarg, &b, &hdev->card, blob_len);
-	return hc1_ioctl_stats(hdev, uarg, &b);
-}
-
-static int hc1_ioctl_session_create(struct hc1_file *s, void __user *uarg)
-{
-	struct hc1_session args;
-	int ret;
-
-	ret = hc1_copy_arg(&args, sizeof(args), uarg);
-	if (ret < 0)
-		return ret;
-	ret = hc1_check_session(&args);
-	if (ret)
-		return ret;
-	ret = mutex_lock_killable(&s->lock);
-	if (ret)
-		return ret;
-	ret = hc1_session_create(s, &args);
-	mutex_unlock(&s->lock);
-	if (ret)
-		return ret;
-	ret = hc1_copy_out(uarg, &args, offsetof(struct hc1_session, ctx),
-			   sizeof(args));
-	return ret;
-}
-
-static int hc1_ioctl_session_destroy(struct hc1_file *s)
-{
-	int ret;
-
-	ret = mutex_lock_killable(&s->lock);
-	if (ret)
-		return ret;
-	if (s->active)
-		hc1_session_teardown(s);
-	else
-		ret = -ENOENT;
-	mutex_unlock(&s->lock);
-	return ret;
-}
-
-static int hc1_ioctl_generate(struct hc1_file *s, void __user *uarg)
-{
-	struct hc1_generate gen;
-	int ret;
-
-	ret = hc1_copy_arg(&gen, sizeof(gen), uarg);
-	if (ret < 0)
-		return ret;
-	ret = mutex_lock_killable(&s->lock);
-	if (ret)
-		return ret;
-	ret = hc1_generate_start(s, &gen, NULL, true);
-	mutex_unlock(&s->lock);
-	return ret;
-}
-
-static void hc1_wait_fill(struct hc1_file *s, struct hc1_wait *w)
+void hc1_wait_fill(struct hc1_file *s, struct hc1_wait *w)
 {
 	spin_lock_irq(&s->state_lock);
 	w->produced = s->produced;
@@ -1030,306 +749,7 @@ static void hc1_wait_fill(struct hc1_file *s, struct hc1_wait *w)
 	spin_unlock_irq(&s->state_lock);
 }
 
-static int hc1_wait_errno(struct hc1_file *s)
-{
-	if (READ_ONCE(s->dead))
-		return -ENODEV;
-	if (!READ_ONCE(s->active))
-		return -ECANCELED;
-	return 0;
-}
-
-/*
- * The batch half of an HC1_WAIT_BATCH wait: sleep until a whole coalescing
- * batch past @min_produced is in the ring, but no longer than the card's
- * coalescing window, which bounds how long a token may wait for its
- * reader.  Wake-ups for other sessions' batches (they share the interrupt
- * vector) put the task back to sleep here instead of returning to user
- * space.  Returns what is left of @timeout for the plain wait that
- * follows, or -ERESTARTSYS.
- */
-static long hc1_wait_batch(struct hc1_file *s, u32 min_produced, long timeout)
-{
-	u32 intc = READ_ONCE(s->hdev->intc);
-	u32 target = hc1_wait_batch_target(min_produced, intc);
-	long window, left;
-
-	if (target == min_produced)
-		return timeout;
-	window = usecs_to_jiffies((intc & HC1_INTC_USECS_MASK) >>
-				  HC1_INTC_USECS_SHIFT);
-	if (!window || window > timeout)
-		window = timeout;
-	left = wait_event_interruptible_timeout(s->wait,
-						hc1_wait_satisfied(s, target),
-						window);
-	if (left < 0)
-		return left;
-	if (timeout == MAX_SCHEDULE_TIMEOUT)
-		return timeout;
-	return timeout - window + left;
-}
-
-static int hc1_ioctl_wait(struct hc1_file *s, void __user *uarg)
-{
-	struct hc1_wait w;
-	long timeout, left;
-	int ret;
-
-	ret = hc1_copy_arg(&w, sizeof(w), uarg);
-	if (ret < 0)
-		return ret;
-	ret = hc1_check_wait(&w);
-	if (ret)
-		return ret;
-	if (!READ_ONCE(s->active))
-		return -ENOENT;
-	hc1_session_sync(s);
-	timeout = w.timeout_ms ? msecs_to_jiffies(w.timeout_ms) :
-				 MAX_SCHEDULE_TIMEOUT;
-	if (w.flags & HC1_WAIT_BATCH) {
-		timeout = hc1_wait_batch(s, w.min_produced, timeout);
-		if (timeout < 0)
-			return timeout;
-	}
-	left = wait_event_interruptible_timeout(s->wait,
-						hc1_wait_satisfied(s, w.min_produced),
-						timeout);
-	if (left < 0)
-		return left;
-	ret = hc1_wait_errno(s);
-	if (ret)
-		return ret;
-	hc1_wait_fill(s, &w);
-	if (hc1_copy_out(uarg, &w, offsetof(struct hc1_wait, produced),
-			 offsetofend(struct hc1_wait, status)))
-		return -EFAULT;
-	return left ? 0 : -ETIMEDOUT;
-}
-
-static int hc1_ioctl_cancel(struct hc1_file *s)
-{
-	int ret;
-
-	ret = mutex_lock_killable(&s->lock);
-	if (ret)
-		return ret;
-	ret = s->active ? hc1_cancel(s) : -ENOENT;
-	mutex_unlock(&s->lock);
-	return ret;
-}
-
-/* Same command, any struct size: the struct's own size field decides. */
-static bool hc1_ioc_is(unsigned int cmd, unsigned int ref)
-{
-	return (cmd & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT)) ==
-	       (ref & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT));
-}
-
-static long hc1_ioctl_noarg(struct hc1_file *s, unsigned int cmd,
-			    unsigned long arg)
-{
-	if (arg)
-		return -EINVAL;
-	if (cmd == HC1_IOCTL_SESSION_DESTROY)
-		return hc1_ioctl_session_destroy(s);
-	if (cmd == HC1_IOCTL_CANCEL)
-		return hc1_ioctl_cancel(s);
-	if (!capable(CAP_SYS_ADMIN))
-		return -EPERM;
-	return hc1_reset_sync(s->hdev);
-}
-
-static long hc1_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
-{
-	struct hc1_file *s = file->private_data;
-	void __user *uarg = (void __user *)arg;
-
-	/* A session may still be ended (and its memory freed) without a card. */
-	if (READ_ONCE(s->hdev->state) == HC1_STATE_DEAD &&
-	    cmd != HC1_IOCTL_SESSION_DESTROY)
-		return -ENODEV;
-	if (cmd == HC1_IOCTL_SESSION_DESTROY || cmd == HC1_IOCTL_CANCEL ||
-	    cmd == HC1_IOCTL_RESET)
-		return hc1_ioctl_noarg(s, cmd, arg);
-	if (hc1_ioc_is(cmd, HC1_IOCTL_INFO))
-		return hc1_ioctl_info(s, uarg);
-	if (hc1_ioc_is(cmd, HC1_IOCTL_IDENTIFY) ||
-	    hc1_ioc_is(cmd, HC1_IOCTL_READ_VOCAB) ||
-	    hc1_ioc_is(cmd, HC1_IOCTL_STATS))
-		return hc1_ioctl_buffer(s, _IOC_NR(cmd), uarg);
-	if (hc1_ioc_is(cmd, HC1_IOCTL_SESSION_CREATE))
-		return hc1_ioctl_session_create(s, uarg);
-	if (hc1_ioc_is(cmd, HC1_IOCTL_GENERATE))
-		return hc1_ioctl_generate(s, uarg);
-	if (hc1_ioc_is(cmd, HC1_IOCTL_WAIT))
-		return hc1_ioctl_wait(s, uarg);
-	return -ENOTTY;
-}
-
-/* ----------------------------------------------------------- io_uring */
-
-static void hc1_uring_task_cb(struct io_uring_cmd *ioucmd,
-			      unsigned int issue_flags)
-{
-	struct hc1_uring_pdu *pdu = hc1_pdu(ioucmd);
-	struct hc1_file *s = ioucmd->file->private_data;
-	int res = pdu->res;
-	struct hc1_wait w;
-
-	if (ioucmd->cmd_op == HC1_URING_CMD_WAIT &&
-	    (res >= 0 || res == -ETIMEDOUT)) {
-		hc1_wait_fill(s, &w);
-		if (hc1_copy_out(u64_to_user_ptr(pdu->addr), &w,
-				 offsetof(struct hc1_wait, produced),
-				 offsetofend(struct hc1_wait, status)))
-			res = -EFAULT;
-		else if (res >= 0)
-			res = w.produced;
-	}
-	hc1_uring_cmd_done(ioucmd, res, issue_flags);
-}
-
-static int hc1_uring_arg(struct io_uring_cmd *ioucmd, void *karg, u32 ksize,
-			 u64 *addr)
-{
-	const struct hc1_uring_cmd *ucmd = hc1_uring_cmd_payload(ioucmd);
-	struct hc1_uring_cmd c;
-	int ret;
-
-	c.addr = READ_ONCE(ucmd->addr);
-	c.len = READ_ONCE(ucmd->len);
-	c.pad = READ_ONCE(ucmd->pad);
-	ret = hc1_check_uring_cmd(&c);
-	if (ret)
-		return ret;
-	ret = hc1_copy_arg(karg, ksize, u64_to_user_ptr(c.addr));
-	if (ret < 0)
-		return ret;
-	if (ret != c.len)
-		return -EINVAL;
-	*addr = c.addr;
-	return 0;
-}
-
-static int hc1_uring_generate(struct hc1_file *s,
-			      struct io_uring_cmd *ioucmd,
-			      unsigned int issue_flags)
-{
-	bool nonblock = issue_flags & IO_URING_F_NONBLOCK;
-	struct hc1_generate gen;
-	u64 addr;
-	int ret;
-
-	ret = hc1_uring_arg(ioucmd, &gen, sizeof(gen), &addr);
-	if (ret)
-		return ret;
-	if (nonblock) {
-		if (!mutex_trylock(&s->lock))
-			return -EAGAIN;
-	} else if (mutex_lock_killable(&s->lock)) {
-		return -EINTR;
-	}
-	/*
-	 * io_uring recycles requests without clearing their pdu: a WAIT's
-	 * deadline would otherwise expire this GENERATE.
-	 */
-	*hc1_pdu(ioucmd) = (struct hc1_uring_pdu){};
-	INIT_LIST_HEAD(&hc1_pdu(ioucmd)->node);
-	hc1_set_owner(s);
-	ret = hc1_generate_start(s, &gen, ioucmd, !nonblock);
-	mutex_unlock(&s->lock);
-	return ret ? ret : -EIOCBQUEUED;
-}
-
-static int hc1_uring_wait(struct hc1_file *s, struct io_uring_cmd *ioucmd)
-{
-	struct hc1_uring_pdu *pdu = hc1_pdu(ioucmd);
-	struct hc1_wait w;
-	bool parked = false;
-	u64 addr;
-	int ret;
-
-	ret = hc1_uring_arg(ioucmd, &w, sizeof(w), &addr);
-	if (ret)
-		return ret;
-	ret = hc1_check_wait(&w);
-	if (ret)
-		return ret;
-	/* Parked commands have no timer short enough for the batch window. */
-	if (w.flags & HC1_WAIT_BATCH)
-		return -EINVAL;
-	hc1_session_sync(s);
-	hc1_set_owner(s);
-
-	spin_lock_irq(&s->state_lock);
-	if (!s->active) {
-		ret = -ENOENT;
-	} else if (s->dead) {
-		ret = -ENODEV;
-	} else if (!hc1_wait_satisfied(s, w.min_produced)) {
-		pdu->addr = addr;
-		pdu->min_produced = w.min_produced;
-		pdu->deadline = 0;
-		if (w.timeout_ms)
-			pdu->deadline = (u32)(jiffies +
-					msecs_to_jiffies(w.timeout_ms)) | 1;
-		list_add_tail(&pdu->node, &s->pending);
-		parked = true;
-	}
-	spin_unlock_irq(&s->state_lock);
-	if (ret)
-		return ret;
-	if (parked)
-		return -EIOCBQUEUED;
-	hc1_wait_fill(s, &w);
-	if (hc1_copy_out(u64_to_user_ptr(addr), &w,
-			 offsetof(struct hc1_wait, produced),
-			 offsetofend(struct hc1_wait, status)))
-		return -EFAULT;
-	return w.produced;
-}
-
-static int hc1_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
-{
-	struct hc1_file *s = ioucmd->file->private_data;
-
-	/* Completions arrive by interrupt; there is nothing to poll. */
-	if (issue_flags & IO_URING_F_IOPOLL)
-		return -EOPNOTSUPP;
-	switch (ioucmd->cmd_op) {
-	case HC1_URING_CMD_GENERATE:
-		return hc1_uring_generate(s, ioucmd, issue_flags);
-	case HC1_URING_CMD_WAIT:
-		return hc1_uring_wait(s, ioucmd);
-	default:
-		return -ENOTTY;
-	}
-}
-
-/* ------------------------------------------------------ read/poll/mmap */
-
-/* Copy up to @n tokens from @pos of the ring; under sessions_lock. */
-static int hc1_ring_copy(struct hc1_file *s, u32 *dst, u32 pos, u32 n)
-{
-	struct hc1_dev *hdev = s->hdev;
-	const __le32 *slots;
-	u32 i;
-
-	mutex_lock(&hdev->sessions_lock);
-	if (hdev->dma_gone) {
-		mutex_unlock(&hdev->sessions_lock);
-		return -ENODEV;
-	}
-	slots = s->ring->vaddr + sizeof(struct hc1_ring_header);
-	for (i = 0; i < n; i++) {
-		u32 slot = hc1_ring_slot(pos + i, s->ring->shift);
-
-		dst[i] = le32_to_cpu(READ_ONCE(slots[slot]));
-	}
-	mutex_unlock(&hdev->sessions_lock);
-	return 0;
-}
+/* ------------------------------------------------------ read/poll */
 
 /*
  * Tokens available to read(), or 0 with *@end set when read() must return
@@ -1443,47 +863,6 @@ static __poll_t hc1_poll(struct file *file, struct poll_table_struct *wait)
 	return 0;
 }
 
-static int hc1_mmap(struct file *file, struct vm_area_struct *vma)
-{
-	struct hc1_file *s = file->private_data;
-	struct hc1_dev *hdev = s->hdev;
-	unsigned long len = vma->vm_end - vma->vm_start;
-	struct hc1_ring *ring;
-	int ret;
-
-	/* The ring belongs to the card while a generation runs. */
-	if (vma->vm_flags & VM_WRITE)
-		return -EPERM;
-	if (vma->vm_pgoff)
-		return -EINVAL;
-	/* Not s->lock: read() holds it across copy_to_user(). */
-	mutex_lock(&hdev->sessions_lock);
-	ring = s->ring;
-	if (hdev->dma_gone)
-		ret = -ENODEV;
-	else if (!ring)
-		ret = -ENOENT;
-	else if (len > ring->bytes)
-		ret = -EINVAL;
-	else
-		ret = 0;
-	if (ret)
-		goto out;
-	/*
-	 * Pages are faulted in (hc1_ring_vm_fault()), with the protection of
-	 * cacheable memory: the x86 DMA the driver supports is coherent.
-	 */
-	hc1_vm_flags_clear(vma, VM_MAYWRITE);
-	hc1_vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
-	ring->mapping = file->f_mapping;
-	vma->vm_private_data = ring;
-	vma->vm_ops = &hc1_ring_vm_ops;
-	kref_get(&ring->ref);
-out:
-	mutex_unlock(&hdev->sessions_lock);
-	return ret;
-}
-
 /* ------------------------------------------------------- open/release */
 
 static int hc1_open(struct inode *inode, struct file *file)
@@ -1522,14 +901,16 @@ static int hc1_flush(struct file *file, fl_owner_t id)
 	struct hc1_file *s = file->private_data;
 	struct hc1_dev *hdev = s->hdev;
 	bool orphaned;
+	int idx;
 
-	mutex_lock(&hdev->sessions_lock);
+	if (!hc1_dev_enter(hdev, &idx))
+		return 0;
 	spin_lock_irq(&s->state_lock);
-	orphaned = !hdev->dma_gone && hc1_claim_orphan(s);
+	orphaned = hc1_claim_orphan(s);
 	spin_unlock_irq(&s->state_lock);
 	if (orphaned)
 		hc1_cancel_async(s);
-	mutex_unlock(&hdev->sessions_lock);
+	hc1_dev_exit(hdev, idx);
 	return 0;
 }
 

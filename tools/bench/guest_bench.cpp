@@ -5,6 +5,7 @@
 //   hc1-bench-guest throughput --path mmap|read|uring --sessions N [--rounds R]
 //                              [--warmup W]
 //   hc1-bench-guest ttft [--runs N] [--prompt-tokens 16]
+//   hc1-bench-guest calls --path read|wait --sessions N [--rounds R]
 //
 // throughput: every session generates from BOS to the end of the context
 // (as `hc1-engine bench` does), R rounds; the figures are over the whole run.
@@ -18,6 +19,16 @@
 //          itself has no read() consumer); one thread per session
 //   uring  libhc EventLoop: uring_cmd GENERATE + WAIT, all sessions on one
 //          thread
+// calls: the driver's own cost per system call, without the engine: every
+// session holds a finished generation (untimed) and one thread per session
+// makes the calls of a streaming consumer that are not waiting for tokens:
+//   read   read() of one token at a time until the generation's end (0)
+//   wait   HC1_IOCTL_WAIT for tokens already there (returns at once), as
+//          many times as the generation has tokens
+// R rounds (read: each on a new generation); figures: calls per second of
+// all sessions together and each call's latency.  Every session's calls
+// went through one device-wide mutex before the SRCU guard
+// (docs/performance.md).
 // Syscalls are counted by wrapping ioctl() and read() in this program (libhc
 // calls them through libc) plus the EventLoop's own io_uring_enter counter;
 // interrupts are the /proc/interrupts delta of the hc1 vectors.
@@ -26,6 +37,7 @@
 
 #include <hc/hc.hpp>
 
+#include <hc1/hw.h>
 #include <linux/hc1.h>
 
 #include <nlohmann/json.hpp>
@@ -102,7 +114,7 @@ struct Args {
 
     Args(int argc, char** argv) {
         if (argc < 2)
-            throw std::invalid_argument("usage: hc1-bench-guest throughput|ttft [options]");
+            throw std::invalid_argument("usage: hc1-bench-guest throughput|ttft|calls [options]");
         mode = argv[1];
         for (int i = 2; i < argc; i++) {
             std::string a = argv[i];
@@ -132,8 +144,12 @@ struct Args {
             else
                 throw std::invalid_argument("unknown option " + a);
         }
-        if (path != "mmap" && path != "read" && path != "uring")
+        if (mode == "calls") {
+            if (path != "read" && path != "wait")
+                throw std::invalid_argument("calls: --path must be read or wait");
+        } else if (path != "mmap" && path != "read" && path != "uring") {
             throw std::invalid_argument("--path must be mmap, read or uring");
+        }
     }
 };
 
@@ -381,6 +397,102 @@ int ttft(const Args& a) {
     return 0;
 }
 
+// One session's timed calls of calls(): latencies in microseconds.
+void run_calls(const std::string& path, hc::Session& s, uint32_t n, std::vector<double>& us) {
+    if (path == "read") {
+        uint32_t token;
+        for (;;) {
+            const auto t0 = Clock::now();
+            ssize_t r = ::read(s.fd(), &token, sizeof(token));
+            us.push_back(ms_between(t0, Clock::now()) * 1000);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0)
+                throw std::runtime_error(std::string("read: ") + std::strerror(errno));
+            if (r == 0)
+                return;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        hc1_wait w{};
+        w.size = sizeof(w);
+        w.min_produced = n - 1;
+        const auto t0 = Clock::now();
+        int r = ioctl(s.fd(), HC1_IOCTL_WAIT, &w);
+        us.push_back(ms_between(t0, Clock::now()) * 1000);
+        if (r < 0)
+            throw std::runtime_error(std::string("WAIT: ") + std::strerror(errno));
+        if (w.produced != n || w.state != HC1_RING_DONE)
+            throw std::runtime_error("WAIT: the finished generation changed");
+    }
+}
+
+int calls(const Args& a) {
+    hc::Card card = hc::Card::open(0);
+    std::vector<hc::Session> sessions;
+    for (uint32_t i = 0; i < a.sessions; i++)
+        sessions.push_back(card.session());
+    const std::vector<uint32_t> prompt{card.tokenizer().bos_id()};
+    hc::GenerateOptions o;
+    o.ignore_eos = true;
+    o.max_tokens = std::min(a.max_tokens ? a.max_tokens : card.info().context_len,
+                            sessions[0].ring_capacity());
+    std::vector<std::vector<double>> us(a.sessions);
+    for (auto& v : us)
+        v.reserve(size_t(a.rounds) * (o.max_tokens + 1));
+    double wall_ms = 0;
+    for (uint32_t r = 0; r < a.rounds; r++) {
+        // The generations end before the clock starts: the engine is idle.
+        if (r == 0 || a.path == "read")
+            for (hc::Session& s : sessions) {
+                s.start(prompt, o);
+                uint32_t n = 0;
+                while (s.next())
+                    n++;
+                if (n != o.max_tokens)
+                    throw std::runtime_error("a generation ended early");
+            }
+        std::latch ready(a.sessions), go(1);
+        std::vector<std::thread> threads;
+        std::vector<std::string> errors(a.sessions);
+        for (uint32_t i = 0; i < a.sessions; i++)
+            threads.emplace_back([&, i] {
+                ready.count_down();
+                go.wait();
+                try {
+                    run_calls(a.path, sessions[i], o.max_tokens, us[i]);
+                } catch (const std::exception& e) {
+                    errors[i] = e.what();
+                }
+            });
+        ready.wait();
+        const auto t0 = Clock::now();
+        go.count_down();
+        for (auto& t : threads)
+            t.join();
+        wall_ms += ms_between(t0, Clock::now());
+        for (auto& e : errors)
+            if (!e.empty())
+                throw std::runtime_error(e);
+    }
+    std::vector<double> all;
+    for (auto& v : us)
+        all.insert(all.end(), v.begin(), v.end());
+    Json j = {{"mode", "calls"},
+              {"path", a.path},
+              {"sessions", a.sessions},
+              {"rounds", a.rounds},
+              {"tokens_per_generation", o.max_tokens},
+              {"calls", all.size()},
+              {"wall_ms", wall_ms},
+              {"calls_per_s", all.size() / (wall_ms / 1000)},
+              {"call_p50_us", percentile(all, 50)},
+              {"call_p99_us", percentile(all, 99)},
+              {"call_max_us", all.empty() ? 0 : *std::max_element(all.begin(), all.end())}};
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -390,6 +502,8 @@ int main(int argc, char** argv) {
             return throughput(a);
         if (a.mode == "ttft")
             return ttft(a);
+        if (a.mode == "calls")
+            return calls(a);
         throw std::invalid_argument("unknown mode " + a.mode);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "hc1-bench-guest: %s\n", e.what());

@@ -74,7 +74,9 @@ def main():
     throughput = [g for g in guest if g.get("mode") == "throughput"]
     ttft = next((g for g in guest if g.get("mode") == "ttft"), None)
     sweep = [g for g in guest if "sweep" in g]
-    if len(throughput) != 6 or ttft is None:
+    calls = [json.loads(line) for line in open(os.path.join(a.raw, "calls.jsonl"))
+             if line.strip()]
+    if len(throughput) != 6 or ttft is None or len(calls) != 4:
         raise SystemExit("report: the guest run is incomplete; see the raw guest.log")
 
     e2e = []
@@ -94,6 +96,7 @@ def main():
         "card": card,
         "end_to_end": e2e,
         "ttft": ttft,
+        "driver_calls": calls,
         "coalescing": sweep,
         "targets": TARGETS,
     }
@@ -264,6 +267,16 @@ def write_summary(r, e2e, path):
                  f"{e['first_token_p50_ms']:.3f} | {e['inter_token_p50_ms']:.3f} | "
                  f"{e['inter_token_p99_ms']:.3f} | {e['syscalls_per_token']:.4f} | "
                  f"{e['interrupts_per_token']:.4f} |")
+    L.append("")
+    L.append("## The driver's cost per call\n")
+    L.append("read() of one token and WAIT for tokens already there, on finished "
+             "generations (the engine idle), every session calling from its own thread, "
+             "in a guest of two vCPUs.\n")
+    L.append("| call | sessions | calls | calls/s | p50 us | p99 us | max us |")
+    L.append("|---|---|---|---|---|---|---|")
+    for c in r["driver_calls"]:
+        L.append(f"| {c['path']} | {c['sessions']} | {c['calls']:,} | {c['calls_per_s']:,.0f} | "
+                 f"{c['call_p50_us']:.1f} | {c['call_p99_us']:.1f} | {c['call_max_us']:.0f} |")
     L.append("")
     L.append("## Coalescing (mmap path)\n")
     L.append("hc1.ko reloaded with each setting; the mmap path at full rate. \"targets\": "

@@ -9,13 +9,16 @@
 # 3. end to end in a TCG guest (hc1-bench-guest through libhc: mmap, read(),
 #    uring_cmd; 1 and 8 sessions; time to first token)
 # 4. the coalescing sweep (hc1.ko reloaded with each INTC setting)
+# 4b. the driver's cost per read() and WAIT with 8 and 64 sessions calling at
+#    once, in a guest of two vCPUs (tools/bench/calls.sh)
 # 5. two cards of one model against one (tools/bench/multicard.sh), appended
 #    to bench/summary.md
 # 6. hc1-serve against libhc in the same guest, 1/8/64 streams and 256 at
 #    once (tools/bench/serve.sh): "serve" in results.json, appended to the
 #    summary
 # Raw outputs are kept in BUILD_DIR/bench/.  Environment: BENCH_ROUNDS
-# (rounds per end-to-end run, default 24), BENCH_SWEEP (tokens:usecs pairs),
+# (rounds per end-to-end run, default 24), BENCH_CALL_ROUNDS (rounds of
+# the driver-call bench, default 8), BENCH_SWEEP (tokens:usecs pairs),
 # HC1_QEMU (QEMU binary, default BUILD_DIR/qemu/qemu-system-x86_64).
 set -euo pipefail
 
@@ -78,6 +81,13 @@ $(cat "$src/tools/bench/guest.sh")"
 HC1_BUILD=$build HC1_QEMU=$qemu "$src/tools/vm/hc1-vm" --timeout 900 --model "$model" -- "$script" >"$raw/guest.log"
 sed -n 's/.*BENCH //p' "$raw/guest.log" | tr -d '\r' >"$raw/guest.jsonl"
 engine_again after-guest
+
+step "driver calls, 2 vCPUs" calls
+script="ROUNDS=${BENCH_CALL_ROUNDS:-8}
+$(cat "$src/tools/bench/calls.sh")"
+HC1_BUILD=$build HC1_QEMU=$qemu "$src/tools/vm/hc1-vm" --timeout 900 --smp 2 --no-pin \
+	--model "$model" -- "$script" >"$raw/calls.log"
+sed -n 's/.*BENCH //p' "$raw/calls.log" | tr -d '\r' >"$raw/calls.jsonl"
 
 # Debian's python3, where python3-matplotlib lives (not a pyenv shim).
 /usr/bin/python3 "$src/tools/bench/report.py" --raw "$raw" --out "$out" \
