@@ -111,13 +111,44 @@ void attend(const float* q, size_t n_heads, const T* k, const T* v, size_t n_pos
         attend_head(q + h * head_size, k, v, n_pos, head_size, scale, att, out + h * head_size);
 }
 
+void attend_i8(const float* q, size_t n_heads, KvI8 k, KvI8 v, size_t n_pos, size_t head_size,
+               float scale, float* att, float* out) {
+    const size_t tile = kKvTile * head_size;
+    auto at = [&](const int8_t* base, size_t t, size_t i) {
+        return static_cast<float>(base[(t / kKvTile) * tile + i * kKvTile + t % kKvTile]);
+    };
+    for (size_t h = 0; h < n_heads; h++, q += head_size, out += head_size) {
+        float max = -INFINITY;
+        for (size_t t = 0; t < n_pos; t++) {
+            float s = 0.0f;
+            for (size_t i = 0; i < head_size; i++)
+                s += q[i] * at(k.q, t, i);
+            att[t] = s * k.scale[t] * scale;
+            max = std::max(max, att[t]);
+        }
+        float sum = 0.0f;
+        for (size_t t = 0; t < n_pos; t++) {
+            att[t] = std::exp(att[t] - max);
+            sum += att[t];
+        }
+        const float inv = 1.0f / sum;
+        for (size_t i = 0; i < head_size; i++) {
+            float o = 0.0f;
+            for (size_t t = 0; t < n_pos; t++)
+                o += att[t] * v.scale[t] * at(v.q, t, i);
+            out[i] = o * inv;
+        }
+    }
+}
+
 void to_f16(const float* x, size_t n, uint16_t* out) {
     for (size_t i = 0; i < n; i++)
         out[i] = f32_to_f16(x[i]);
 }
 
 const Kernels kPortable = {"portable", matmul_f32, matmul_q8, attend<float>, attend<uint16_t>,
-                           to_f16,     swiglu,     quantize,  nullptr,       nullptr};
+                           attend_i8,  to_f16,     swiglu,    quantize,      nullptr,
+                           nullptr};
 
 std::atomic<bool> g_force_portable{false};
 

@@ -18,6 +18,13 @@ namespace hc1e {
 // Positions per KV-cache tile (see KvCache).
 inline constexpr uint32_t kKvTile = 8;
 
+// One KV head of an int8 cache: tiled int8 elements (the fp32 layout) and
+// one scale per position; element (pos, i) is q[...] * scale[pos].
+struct KvI8 {
+    const int8_t* q;
+    const float* scale;
+};
+
 struct Kernels {
     const char* name;
     // out[b * out_stride + i] = w.row(i) . x[b * x_stride ...], i < w.rows,
@@ -40,6 +47,9 @@ struct Kernels {
     // The same over an fp16 cache (IEEE half keys and values).
     void (*attend_f16)(const float* q, size_t n_heads, const uint16_t* k, const uint16_t* v,
                        size_t n_pos, size_t head_size, float scale, float* att, float* out);
+    // The same over an int8 cache.
+    void (*attend_i8)(const float* q, size_t n_heads, KvI8 k, KvI8 v, size_t n_pos,
+                      size_t head_size, float scale, float* att, float* out);
     // x to IEEE half, rounding to nearest even (what f32_to_f16 does).
     void (*to_f16)(const float* x, size_t n, uint16_t* out);
     // x[i] = silu(x[i]) * y[i]

@@ -204,6 +204,11 @@ HC1E_AVX2 inline __m256 load8(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
+HC1E_AVX2 inline __m256 load8(const int8_t* p) {
+    return _mm256_cvtepi32_ps(
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
 // Scores of one tile (kKvTile positions): sum over i of q[i] * k_tile[i].
 template <int HS, typename T>
 HC1E_AVX2 inline void scores_fixed(const float* q, const T* k, size_t tiles, float scale,
@@ -251,9 +256,11 @@ HC1E_AVX2 void scores_any(const float* q, const T* k, size_t hs, size_t tiles, f
     }
 }
 
+// @ks and @vs are an int8 cache's per-position scales (null otherwise).
 template <typename T>
 HC1E_AVX2 void attend_head(const float* q, const T* k, const T* v, size_t n_pos, size_t head_size,
-                           float scale, float* att, float* out) {
+                           float scale, float* att, float* out, const float* ks = nullptr,
+                           const float* vs = nullptr) {
     const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
     if (head_size == 8)
         scores_fixed<8>(q, k, tiles, scale, att);
@@ -261,6 +268,10 @@ HC1E_AVX2 void attend_head(const float* q, const T* k, const T* v, size_t n_pos,
         scores_fixed<16>(q, k, tiles, scale, att);
     else
         scores_any(q, k, head_size, tiles, scale, att);
+    if (ks)
+        for (size_t b = 0; b < tiles; b++)
+            _mm256_storeu_ps(att + b * kKvTile, _mm256_mul_ps(_mm256_loadu_ps(att + b * kKvTile),
+                                                              _mm256_loadu_ps(ks + b * kKvTile)));
 
     // Softmax over [0, n_pos); the last tile's lanes past n_pos (stale or
     // zero cache entries) get weight 0.
@@ -293,7 +304,9 @@ HC1E_AVX2 void attend_head(const float* q, const T* k, const T* v, size_t n_pos,
         for (int i = 0; i < 8; i++)
             acc[i] = _mm256_setzero_ps();
         for (size_t b = 0; b < tiles; b++) {
-            const __m256 a = _mm256_loadu_ps(att + b * kKvTile);
+            __m256 a = _mm256_loadu_ps(att + b * kKvTile);
+            if (vs)
+                a = _mm256_mul_ps(a, _mm256_loadu_ps(vs + b * kKvTile));
             const T* vt = v + b * head_size * kKvTile + i0 * kKvTile;
             if (width == 8) {
 #pragma GCC unroll 8
@@ -374,6 +387,13 @@ HC1E_AVX2 void attend(const float* q, size_t n_heads, const T* k, const T* v, si
         attend_head(q + h * head_size, k, v, n_pos, head_size, scale, att, out + h * head_size);
 }
 
+HC1E_AVX2 void attend_i8(const float* q, size_t n_heads, KvI8 k, KvI8 v, size_t n_pos,
+                         size_t head_size, float scale, float* att, float* out) {
+    for (size_t h = 0; h < n_heads; h++)
+        attend_head(q + h * head_size, k.q, v.q, n_pos, head_size, scale, att,
+                    out + h * head_size, k.scale, v.scale);
+}
+
 // F16C rounds to nearest even like f32_to_f16; the tail goes through a
 // zero-padded vector so no lane reads past @n.
 HC1E_AVX2 void to_f16(const float* x, size_t n, uint16_t* out) {
@@ -391,11 +411,12 @@ HC1E_AVX2 void to_f16(const float* x, size_t n, uint16_t* out) {
     }
 }
 
-const Kernels kAvx2 = {"avx2", matmul_f32, q8_avx2::matmul_q8, attend<float>, attend<uint16_t>,
-                       to_f16, swiglu,     quantize,           nullptr,       nullptr};
-const Kernels kAvx2Vnni = {
-    "avx2+vnni", matmul_f32, q8_vnni::matmul_q8, attend<float>, attend<uint16_t>,
-    to_f16,      swiglu,     quantize,           nullptr,       nullptr};
+const Kernels kAvx2 = {"avx2",    matmul_f32, q8_avx2::matmul_q8, attend<float>, attend<uint16_t>,
+                       attend_i8, to_f16,     swiglu,             quantize,      nullptr,
+                       nullptr};
+const Kernels kAvx2Vnni = {"avx2+vnni", matmul_f32, q8_vnni::matmul_q8, attend<float>,
+                           attend<uint16_t>, attend_i8,  to_f16, swiglu, quantize, nullptr,
+                           nullptr};
 
 } // namespace
 

@@ -445,15 +445,30 @@ HC1E_AVX512 void attend_pair(const float* q0, const float* q1, const T* k, const
 // Z_i = [row 2i | row 2i+1].  Scores then multiply Z_i by [q[2i] | q[2i+1]]
 // and add the halves at the end; values multiply Z_i by the head's weights
 // in both halves and reduce each half to its own dimension.
-// Rows 2i and 2i + 1 of an fp16 tile (16 contiguous halves) as floats.
+// An int8 cache goes the same way (one conversion per 16 values, the
+// bytes halved again), its per-position scales applied to each tile's
+// scores and to the weights of its values.
+// Rows 2i and 2i + 1 of an fp16 or int8 tile (16 contiguous values) as floats.
 HC1E_AVX512 inline __m512 row_pair(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-template <int HS>
-HC1E_AVX512 void attend_pair_f16(const float* q0, const float* q1, const uint16_t* k,
-                                 const uint16_t* v, size_t n_pos, float scale, float* att,
-                                 float* out0, float* out1) {
+HC1E_AVX512 inline __m512 row_pair(const int8_t* p) {
+    return _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+// A tile's kKvTile scales in both halves.
+HC1E_AVX512 inline __m512 tile_scales(const float* s) {
+    return _mm512_broadcast_f32x8(_mm256_loadu_ps(s));
+}
+
+// @ks and @vs: an int8 cache's per-position scales (T = int8_t only).
+template <int HS, typename T>
+HC1E_AVX512 void attend_pair_rows(const float* q0, const float* q1, const T* k, const T* v,
+                                  size_t n_pos, float scale, float* att, float* out0, float* out1,
+                                  const float* ks = nullptr, const float* vs = nullptr) {
+    constexpr bool kScaled = std::is_same_v<T, int8_t>;
     constexpr int R = HS / 2; // row pairs per tile
     constexpr size_t kTile = HS * kKvTile;
     constexpr int kLo = _MM_SHUFFLE(1, 0, 1, 0), kHi = _MM_SHUFFLE(3, 2, 3, 2);
@@ -483,10 +498,13 @@ HC1E_AVX512 void attend_pair_f16(const float* q0, const float* q1, const uint16_
                 a[j][0] = _mm512_fmadd_ps(qa[i], z, a[j][0]);
                 a[j][1] = _mm512_fmadd_ps(qb[i], z, a[j][1]);
             }
-        for (int j = 0; j < n; j++)
-            _mm512_storeu_ps(att + (b + j) * 2 * kKvTile,
-                             _mm512_add_ps(_mm512_shuffle_f32x4(a[j][0], a[j][1], kLo),
-                                           _mm512_shuffle_f32x4(a[j][0], a[j][1], kHi)));
+        for (int j = 0; j < n; j++) {
+            __m512 sc = _mm512_add_ps(_mm512_shuffle_f32x4(a[j][0], a[j][1], kLo),
+                                      _mm512_shuffle_f32x4(a[j][0], a[j][1], kHi));
+            if constexpr (kScaled)
+                sc = _mm512_mul_ps(sc, tile_scales(ks + (b + j) * kKvTile));
+            _mm512_storeu_ps(att + (b + j) * 2 * kKvTile, sc);
+        }
     }
 
     const SoftmaxStart st = softmax_start(att, n_pos, tiles);
@@ -503,6 +521,8 @@ HC1E_AVX512 void attend_pair_f16(const float* q0, const float* q1, const uint16_
         if (b + 1 == tiles)
             e = _mm512_maskz_mov_ps(last, e);
         sum = _mm512_add_ps(sum, e);
+        if constexpr (kScaled)
+            e = _mm512_mul_ps(e, tile_scales(vs + b * kKvTile));
         const __m512 e0 = _mm512_shuffle_f32x4(e, e, kLo), e1 = _mm512_shuffle_f32x4(e, e, kHi);
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++) {
@@ -530,8 +550,9 @@ HC1E_AVX512 void attend_pair_f16(const float* q0, const float* q1, const uint16_
 }
 
 template <typename T>
-HC1E_AVX512 void attend(const float* q, size_t n_heads, const T* k, const T* v, size_t n_pos,
-                        size_t head_size, float scale, float* att, float* out) {
+HC1E_AVX512 void attend_any(const float* q, size_t n_heads, const T* k, const T* v, size_t n_pos,
+                            size_t head_size, float scale, float* att, float* out,
+                            const float* ks = nullptr, const float* vs = nullptr) {
     size_t h = 0;
     if (head_size == 8 || head_size == 16)
         for (; h + 2 <= n_heads; h += 2) {
@@ -544,9 +565,10 @@ HC1E_AVX512 void attend(const float* q, size_t n_heads, const T* k, const T* v, 
                     attend_pair<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16);
             } else {
                 if (head_size == 8)
-                    attend_pair_f16<8>(q0, q0 + 8, k, v, n_pos, scale, att, o0, o0 + 8);
+                    attend_pair_rows<8>(q0, q0 + 8, k, v, n_pos, scale, att, o0, o0 + 8, ks, vs);
                 else
-                    attend_pair_f16<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16);
+                    attend_pair_rows<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16, ks,
+                                         vs);
             }
         }
     if (h == n_heads)
@@ -554,9 +576,23 @@ HC1E_AVX512 void attend(const float* q, size_t n_heads, const T* k, const T* v, 
     if constexpr (std::is_same_v<T, float>)
         g_fallback->attend(q + h * head_size, n_heads - h, k, v, n_pos, head_size, scale, att,
                            out + h * head_size);
-    else
+    else if constexpr (std::is_same_v<T, uint16_t>)
         g_fallback->attend_f16(q + h * head_size, n_heads - h, k, v, n_pos, head_size, scale, att,
                                out + h * head_size);
+    else
+        g_fallback->attend_i8(q + h * head_size, n_heads - h, {k, ks}, {v, vs}, n_pos, head_size,
+                              scale, att, out + h * head_size);
+}
+
+HC1E_AVX512 void attend_i8(const float* q, size_t n_heads, KvI8 k, KvI8 v, size_t n_pos,
+                           size_t head_size, float scale, float* att, float* out) {
+    attend_any<int8_t>(q, n_heads, k.q, v.q, n_pos, head_size, scale, att, out, k.scale, v.scale);
+}
+
+template <typename T>
+HC1E_AVX512 void attend(const float* q, size_t n_heads, const T* k, const T* v, size_t n_pos,
+                        size_t head_size, float scale, float* att, float* out) {
+    attend_any<T>(q, n_heads, k, v, n_pos, head_size, scale, att, out);
 }
 
 } // namespace
@@ -578,6 +614,7 @@ const Kernels* avx512_kernels() {
         g_fallback = base;
         k.attend = attend<float>;
         k.attend_f16 = attend<uint16_t>;
+        k.attend_i8 = attend_i8;
         return &k;
     }();
     return set;

@@ -7,23 +7,61 @@
 
 namespace hc1e {
 
+const char* kv_format_name(KvFormat f) {
+    switch (f) {
+    case KvFormat::Fp32:
+        return "f32";
+    case KvFormat::Fp16:
+        return "f16";
+    case KvFormat::Int8:
+        return "int8";
+    }
+    return "?";
+}
+
+bool parse_kv_format(std::string_view name, KvFormat& out) {
+    for (KvFormat f : {KvFormat::Fp32, KvFormat::Fp16, KvFormat::Int8})
+        if (name == kv_format_name(f)) {
+            out = f;
+            return true;
+        }
+    return false;
+}
+
 KvCache::KvCache(const ModelConfig& cfg, KvFormat format)
     : format_(format), n_kv_heads_(cfg.n_kv_heads), head_size_(cfg.head_size()),
       head_stride_(size_t((cfg.context_len + kKvTile - 1) / kKvTile) * cfg.head_size() * kKvTile) {
     const size_t n = size_t(cfg.n_layers) * cfg.n_kv_heads * head_stride_;
-    if (format == KvFormat::Fp32) {
+    switch (format) {
+    case KvFormat::Fp32:
         k_.resize(n);
         v_.resize(n);
-    } else {
+        break;
+    case KvFormat::Fp16:
         k16_.resize(n);
         v16_.resize(n);
+        break;
+    case KvFormat::Int8:
+        k8_.resize(n);
+        v8_.resize(n);
+        ks_.resize(n / head_size_);
+        vs_.resize(n / head_size_);
+        break;
     }
 }
 
 uint64_t KvCache::bytes(const ModelConfig& cfg, KvFormat format) {
     const uint64_t tiles = (uint64_t(cfg.context_len) + kKvTile - 1) / kKvTile;
-    return 2ull * cfg.n_layers * cfg.n_kv_heads * tiles * cfg.head_size() * kKvTile *
-           (format == KvFormat::Fp32 ? sizeof(float) : sizeof(uint16_t));
+    const uint64_t slots = 2ull * cfg.n_layers * cfg.n_kv_heads * tiles * kKvTile;
+    switch (format) {
+    case KvFormat::Fp32:
+        return slots * cfg.head_size() * sizeof(float);
+    case KvFormat::Fp16:
+        return slots * cfg.head_size() * sizeof(uint16_t);
+    case KvFormat::Int8:
+        return slots * (cfg.head_size() * sizeof(int8_t) + sizeof(float));
+    }
+    return 0;
 }
 
 template <typename T>
@@ -41,7 +79,31 @@ void KvCache::store_as(AlignedVector<T>& kc, AlignedVector<T>& vc, uint32_t laye
 }
 
 void KvCache::store(uint32_t layer, uint32_t pos, const float* k, const float* v) {
-    store_as(k_, v_, layer, pos, k, v);
+    if (format_ == KvFormat::Int8)
+        store_i8(layer, pos, k, v);
+    else
+        store_as(k_, v_, layer, pos, k, v);
+}
+
+// Per head, as quantize() does a weight group: scale = max|x| / 127,
+// q = x * (127 / max) rounded half to even (a zero vector gets scale 0).
+void KvCache::store_i8(uint32_t layer, uint32_t pos, const float* k, const float* v) {
+    const size_t tile = size_t(pos / kKvTile) * head_size_ * kKvTile + pos % kKvTile;
+    auto quantize = [&](const float* x, int8_t* q, float* scale) {
+        float xmax = 0.0f;
+        for (uint32_t i = 0; i < head_size_; i++)
+            xmax = std::max(xmax, std::fabs(x[i]));
+        const float inv = xmax > 0.0f ? 127.0f / xmax : 0.0f;
+        *scale = xmax / 127.0f;
+        for (uint32_t i = 0; i < head_size_; i++)
+            q[i * kKvTile] = static_cast<int8_t>(std::nearbyint(x[i] * inv));
+    };
+    for (uint32_t h = 0; h < n_kv_heads_; h++) {
+        quantize(k + h * head_size_, k8_.data() + base(layer, h) + tile,
+                 ks_.data() + scale_base(layer, h) + pos);
+        quantize(v + h * head_size_, v8_.data() + base(layer, h) + tile,
+                 vs_.data() + scale_base(layer, h) + pos);
+    }
 }
 
 void KvCache::store(uint32_t layer, uint32_t pos, const uint16_t* k, const uint16_t* v) {
@@ -155,7 +217,7 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
             rope(ws.k.data() + r * kv_dim, kv_dim, rows[r].pos);
             const float* kr = ws.k.data() + r * kv_dim;
             const float* vr = ws.v.data() + r * kv_dim;
-            if (rows[r].kv->format() == KvFormat::Fp32) {
+            if (rows[r].kv->format() != KvFormat::Fp16) {
                 rows[r].kv->store(l, rows[r].pos, kr, vr);
             } else {
                 uint16_t* k16 = ws.kv16.data();
@@ -169,12 +231,21 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
             for (uint32_t g = 0; g < c.n_kv_heads; g++) {
                 const float* q = ws.q.data() + r * dim + size_t(g) * group * hs;
                 float* out = ws.xb.data() + r * dim + size_t(g) * group * hs;
-                if (kv.format() == KvFormat::Fp32)
+                switch (kv.format()) {
+                case KvFormat::Fp32:
                     kernels_.attend(q, group, kv.keys(l, g), kv.values(l, g), rows[r].pos + 1, hs,
                                     scale, ws.att.data(), out);
-                else
+                    break;
+                case KvFormat::Fp16:
                     kernels_.attend_f16(q, group, kv.keys_f16(l, g), kv.values_f16(l, g),
                                         rows[r].pos + 1, hs, scale, ws.att.data(), out);
+                    break;
+                case KvFormat::Int8:
+                    kernels_.attend_i8(q, group, {kv.keys_i8(l, g), kv.key_scales(l, g)},
+                                       {kv.values_i8(l, g), kv.value_scales(l, g)},
+                                       rows[r].pos + 1, hs, scale, ws.att.data(), out);
+                    break;
+                }
             }
         }
         matmul(L.wo, P.wo, ws.xb.data(), n, ws.xb2.data(), ws);
