@@ -50,7 +50,8 @@ std::vector<uint32_t> parse_cpu_list(std::string_view list) {
         const std::string_view item = list.substr(0, comma);
         const size_t dash = item.find('-');
         const uint32_t first = number(item.substr(0, dash));
-        const uint32_t last = dash == std::string_view::npos ? first : number(item.substr(dash + 1));
+        const uint32_t last =
+            dash == std::string_view::npos ? first : number(item.substr(dash + 1));
         if (last < first)
             throw fail("range " + std::string(item) + " runs backwards");
         for (uint32_t c = first; c <= last; c++)
@@ -342,8 +343,8 @@ void Engine::worker(WorkerState& st) {
 
         // Take a fair share of the runnable contexts, at most a group, round
         // robin from where the last claim ended.
-        const size_t share = std::min<size_t>((active + opts_.n_threads - 1) / opts_.n_threads,
-                                              opts_.decode_group);
+        const size_t share =
+            std::min<size_t>((active + opts_.n_threads - 1) / opts_.n_threads, opts_.decode_group);
         size_t budget = opts_.max_batch_rows;
         batch.clear();
         for (size_t i = 0; i < n && batch.size() < share && budget > 0; i++) {

@@ -77,6 +77,7 @@ class Engine {
     const std::string& name() const { return name_; }
     const Kernels& kernels() const { return transformer_.kernels(); }
     uint32_t n_contexts() const { return static_cast<uint32_t>(contexts_.size()); }
+    KvFormat kv_format() const { return opts_.kv_format; }
 
     // These return 0 or -HC1_ENGINE_E*.
     int ctx_create(uint32_t ctx);

@@ -146,9 +146,9 @@ void to_f16(const float* x, size_t n, uint16_t* out) {
         out[i] = f32_to_f16(x[i]);
 }
 
-const Kernels kPortable = {"portable", matmul_f32, matmul_q8, attend<float>, attend<uint16_t>,
-                           attend_i8,  to_f16,     swiglu,    quantize,      nullptr,
-                           nullptr};
+const Kernels kPortable = {"portable",       matmul_f32, matmul_q8, attend<float>,
+                           attend<uint16_t>, attend_i8,  to_f16,    swiglu,
+                           quantize,         nullptr,    nullptr};
 
 std::atomic<bool> g_force_portable{false};
 

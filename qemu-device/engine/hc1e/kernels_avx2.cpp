@@ -390,8 +390,8 @@ HC1E_AVX2 void attend(const float* q, size_t n_heads, const T* k, const T* v, si
 HC1E_AVX2 void attend_i8(const float* q, size_t n_heads, KvI8 k, KvI8 v, size_t n_pos,
                          size_t head_size, float scale, float* att, float* out) {
     for (size_t h = 0; h < n_heads; h++)
-        attend_head(q + h * head_size, k.q, v.q, n_pos, head_size, scale, att,
-                    out + h * head_size, k.scale, v.scale);
+        attend_head(q + h * head_size, k.q, v.q, n_pos, head_size, scale, att, out + h * head_size,
+                    k.scale, v.scale);
 }
 
 // F16C rounds to nearest even like f32_to_f16; the tail goes through a
@@ -411,12 +411,12 @@ HC1E_AVX2 void to_f16(const float* x, size_t n, uint16_t* out) {
     }
 }
 
-const Kernels kAvx2 = {"avx2",    matmul_f32, q8_avx2::matmul_q8, attend<float>, attend<uint16_t>,
-                       attend_i8, to_f16,     swiglu,             quantize,      nullptr,
-                       nullptr};
-const Kernels kAvx2Vnni = {"avx2+vnni", matmul_f32, q8_vnni::matmul_q8, attend<float>,
-                           attend<uint16_t>, attend_i8,  to_f16, swiglu, quantize, nullptr,
-                           nullptr};
+const Kernels kAvx2 = {
+    "avx2", matmul_f32, q8_avx2::matmul_q8, attend<float>, attend<uint16_t>, attend_i8,
+    to_f16, swiglu,     quantize,           nullptr,       nullptr};
+const Kernels kAvx2Vnni = {
+    "avx2+vnni", matmul_f32, q8_vnni::matmul_q8, attend<float>, attend<uint16_t>, attend_i8,
+    to_f16,      swiglu,     quantize,           nullptr,       nullptr};
 
 } // namespace
 

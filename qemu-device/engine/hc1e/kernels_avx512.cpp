@@ -567,8 +567,7 @@ HC1E_AVX512 void attend_any(const float* q, size_t n_heads, const T* k, const T*
                 if (head_size == 8)
                     attend_pair_rows<8>(q0, q0 + 8, k, v, n_pos, scale, att, o0, o0 + 8, ks, vs);
                 else
-                    attend_pair_rows<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16, ks,
-                                         vs);
+                    attend_pair_rows<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16, ks, vs);
             }
         }
     if (h == n_heads)

@@ -242,8 +242,8 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
                     break;
                 case KvFormat::Int8:
                     kernels_.attend_i8(q, group, {kv.keys_i8(l, g), kv.key_scales(l, g)},
-                                       {kv.values_i8(l, g), kv.value_scales(l, g)},
-                                       rows[r].pos + 1, hs, scale, ws.att.data(), out);
+                                       {kv.values_i8(l, g), kv.value_scales(l, g)}, rows[r].pos + 1,
+                                       hs, scale, ws.att.data(), out);
                     break;
                 }
             }
