@@ -4,7 +4,8 @@
 #
 #   tools/bench/run.sh BUILD_DIR
 #
-# 1. the engine alone (hc1-engine bench: reference, fp32, int8, 1..64 contexts)
+# 1. the engine alone (hc1-engine bench: reference, fp32 and int8 weights, each
+#    with every KV-cache format, 1..64 contexts)
 # 2. the card alone (hc1-bench-card: the QEMU device through qtest)
 # 3. end to end in a TCG guest (hc1-bench-guest through libhc: mmap, read(),
 #    uring_cmd; 1 and 8 sessions; time to first token)
@@ -71,7 +72,7 @@ done
 # +-5% from run to run on this shared host.
 engine_again() {
 	"$bin/hc1-engine" bench --model "$model" --tokenizer "$tokenizer" --threads 1 --json \
-		--contexts 1,8 "${pin[@]}" >"$raw/engine-$1.json"
+		--contexts 1,8 --kv-cache f32 "${pin[@]}" >"$raw/engine-$1.json"
 }
 engine_again before-guest
 
