@@ -73,7 +73,8 @@ def main():
     # guest), the median of them.  One run alone moves by +-5% on this host.
     runs = [engine] + [flatten_engine(load_json(os.path.join(a.raw, f"engine-{w}.json")))
                        for w in ("before-guest", "after-guest")]
-    runs_fp32 = [next(f for f in r["formats"] if f["format"] == "fp32" and kv_of(f) == "f32")
+    kv = card["fp32"].get("kv_format", "f32")  # the card's, which the baseline shares
+    runs_fp32 = [next(f for f in r["formats"] if f["format"] == "fp32" and kv_of(f) == kv)
                  for r in runs]
     samples_1 = [x for f in runs_fp32 for x in (f["decode_tok_s"], f["aggregate_tok_s"]["1"])]
     samples_8 = [f["aggregate_tok_s"]["8"] for f in runs_fp32]

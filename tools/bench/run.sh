@@ -17,7 +17,9 @@
 # 6. hc1-serve against libhc in the same guest, 1/8/64 streams and 256 at
 #    once (tools/bench/serve.sh): "serve" in results.json, appended to the
 #    summary
-# Raw outputs are kept in BUILD_DIR/bench/.  Environment: BENCH_ROUNDS
+# Raw outputs are kept in BUILD_DIR/bench/.  Environment: HC1_KV_FORMAT (the
+# card's KV-cache format in steps 2-6, and the engine-alone baseline's;
+# default f32; make bench KV_FORMAT=... sets it), BENCH_ROUNDS
 # (rounds per end-to-end run, default 24), BENCH_CALL_ROUNDS (rounds of
 # the driver-call bench, default 8), BENCH_SWEEP (tokens:usecs pairs),
 # HC1_QEMU (QEMU binary, default BUILD_DIR/qemu/qemu-system-x86_64).
@@ -31,6 +33,8 @@ qemu=${HC1_QEMU:-$build/qemu/qemu-system-x86_64}
 raw=$build/bench
 out=$src/bench
 rounds=${BENCH_ROUNDS:-24}
+kv=${HC1_KV_FORMAT:-f32}
+export HC1_KV_FORMAT=$kv # hc1-vm's default in steps 3-6
 sweep=${BENCH_SWEEP:-"1:0 16:200 16:1000 32:1000 32:2000 32:4000 32:8000 32:16000 32:0 64:16000"}
 # stories260K: the model the committed figures and the engine's targets name.
 model_dir=$src/models/llama2c
@@ -64,7 +68,7 @@ step "engine alone" engine
 step "card alone via qtest" card
 for fmt in fp32 int8; do
 	"$bin/hc1-bench-card" --qemu "$qemu" --model-dir "$model_dir" --format "$fmt" \
-		--contexts 1,8 --rounds 8 "${card_pin[@]}" >"$raw/card-$fmt.json"
+		--kv-format "$kv" --contexts 1,8 --rounds 8 "${card_pin[@]}" >"$raw/card-$fmt.json"
 done
 
 # The end-to-end ratios compare with the engine alone measured around the
@@ -72,7 +76,7 @@ done
 # +-5% from run to run on this shared host.
 engine_again() {
 	"$bin/hc1-engine" bench --model "$model" --tokenizer "$tokenizer" --threads 1 --json \
-		--contexts 1,8 --kv-cache f32 "${pin[@]}" >"$raw/engine-$1.json"
+		--contexts 1,8 --kv-cache "$kv" "${pin[@]}" >"$raw/engine-$1.json"
 }
 engine_again before-guest
 
