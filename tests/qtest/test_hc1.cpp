@@ -54,7 +54,8 @@ class Engine {
     Engine() {
         std::string model = model_dir() + "/stories260K.bin";
         std::string tok = model_dir() + "/tok512.bin";
-        hc1_engine_config cfg{model.c_str(), tok.c_str(), HC1_ENGINE_FP32, 4, 1, nullptr};
+        hc1_engine_config cfg{model.c_str(), tok.c_str(),      HC1_ENGINE_FP32, 4, 1,
+                              nullptr,       HC1_ENGINE_KV_F32};
         char err[256] = "";
         e_ = hc1_engine_open(&cfg, err, sizeof(err));
         if (!e_)
