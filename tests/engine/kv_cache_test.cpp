@@ -6,6 +6,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "hc1e/burn.hpp"
 #include "hc1e/kernels.hpp"
@@ -101,20 +102,23 @@ TEST(KvF16, AttentionMatchesTheDefinition) {
             }
 }
 
-// Attention over int8 caches (element = q * per-position scale): every set
-// against a plain softmax in double over the dequantized keys and values.
+// Attention over int8 caches (element = q * per-position scale, keys in
+// KvI8Keys' layout): every set against a plain softmax in double over the
+// dequantized keys and values and the query as quantize_query() makes it.
 TEST(KvInt8, AttentionMatchesTheDefinition) {
     Rng rng(17);
-    for (size_t hs : {8u, 16u, 12u})
+    for (size_t hs : {8u, 16u, 12u, 6u})
         for (size_t n_pos : {1u, 9u, 64u, 137u})
             for (size_t n_heads : {1u, 2u, 3u}) {
                 const size_t tiles = (n_pos + kKvTile - 1) / kKvTile, n = tiles * hs * kKvTile;
-                std::vector<int8_t> k(n), v(n);
+                std::vector<uint8_t> k(tiles * kv_i8_key_tile(hs));
+                std::vector<int8_t> v(n);
                 std::vector<float> ks(tiles * kKvTile), vs(tiles * kKvTile);
-                for (size_t i = 0; i < n; i++) {
-                    k[i] = int8_t(int(rng.next() % 255) - 127);
-                    v[i] = int8_t(int(rng.next() % 255) - 127);
-                }
+                for (size_t t = 0; t < tiles * kKvTile; t++)
+                    for (size_t i = 0; i < hs; i++)
+                        k[kv_i8_key_index(hs, t, i)] = uint8_t(1 + rng.next() % 255);
+                for (int8_t& x : v)
+                    x = int8_t(int(rng.next() % 255) - 127);
                 for (size_t t = 0; t < ks.size(); t++) {
                     ks[t] = (0.5f + rng.uniform()) / 127.0f;
                     vs[t] = (0.5f + rng.uniform()) / 127.0f;
@@ -122,18 +126,26 @@ TEST(KvInt8, AttentionMatchesTheDefinition) {
                 std::vector<float> q(n_heads * hs);
                 for (float& x : q)
                     x = rng.uniform() * 2.0f - 1.0f;
-                auto at = [&](const std::vector<int8_t>& c, const std::vector<float>& s, size_t t,
-                              size_t i) {
-                    return double(c[(t / kKvTile) * hs * kKvTile + i * kKvTile + t % kKvTile]) *
-                           double(s[t]);
-                };
                 const double scale = 1.0 / std::sqrt(double(hs));
+                // The query the kernels score with.
+                std::vector<float> qq(q.size());
+                for (size_t h = 0; h < n_heads; h++) {
+                    std::vector<int8_t> qi(hs + 4);
+                    const float qs = quantize_query(q.data() + h * hs, hs, float(scale), qi.data());
+                    for (size_t i = 0; i < hs; i++)
+                        qq[h * hs + i] = float(qi[i]) * qs;
+                }
                 const std::vector<double> expect = reference_attention(
-                    q, n_heads, hs, n_pos, scale,
-                    [&](size_t t, size_t i) { return at(k, ks, t, i); },
-                    [&](size_t t, size_t i) { return at(v, vs, t, i); });
+                    qq, n_heads, hs, n_pos, 1.0,
+                    [&](size_t t, size_t i) {
+                        return (double(k[kv_i8_key_index(hs, t, i)]) - 128.0) * double(ks[t]);
+                    },
+                    [&](size_t t, size_t i) {
+                        return double(v[(t / kKvTile) * hs * kKvTile + i * kKvTile + t % kKvTile]) *
+                               double(vs[t]);
+                    });
                 for (const Kernels* set : all_sets()) {
-                    std::vector<float> att(n_heads * tiles * kKvTile), out(n_heads * hs);
+                    std::vector<float> att(attend_scratch(n_heads, n_pos, hs)), out(n_heads * hs);
                     set->attend_i8(q.data(), n_heads, {k.data(), ks.data()}, {v.data(), vs.data()},
                                    n_pos, hs, float(scale), att.data(), out.data());
                     for (size_t i = 0; i < out.size(); i++)
@@ -141,6 +153,22 @@ TEST(KvInt8, AttentionMatchesTheDefinition) {
                             << set->name << " hs " << hs << " n " << n_pos << " heads " << n_heads;
                 }
             }
+}
+
+// The query is quantized like an activation group, and to zero when it is
+// zero.
+TEST(KvInt8, QuantizesTheQueryPerHead) {
+    const float q[6] = {0.5f, -1.0f, 0.25f, 0.0f, 1.0f / 127.0f, 0.75f};
+    int8_t qi[8];
+    std::memset(qi, 99, sizeof qi);
+    EXPECT_EQ(quantize_query(q, 6, 2.0f, qi), 2.0f / 127.0f);
+    const int8_t expect[8] = {64, -127, 32, 0, 1, 95, 0, 0}; // 63.5 and 95.25 round to even
+    for (int i = 0; i < 8; i++)
+        EXPECT_EQ(qi[i], expect[i]) << i;
+    const float zero[2] = {0.0f, -0.0f};
+    EXPECT_EQ(quantize_query(zero, 2, 1.0f, qi), 0.0f);
+    EXPECT_EQ(qi[0], 0);
+    EXPECT_EQ(qi[3], 0);
 }
 
 // The cache quantizes each head's key and value at a position on its own:
@@ -169,13 +197,13 @@ TEST(KvInt8, StoresPerPositionAndHeadScales) {
         EXPECT_EQ(kv.value_scales(1, h)[13], 0.0f);
         const size_t tile = size_t(13 / kKvTile) * hs * kKvTile + 13 % kKvTile;
         for (uint32_t i = 0; i < hs; i++) {
-            const int8_t q = kv.keys_i8(1, h)[tile + i * kKvTile];
-            EXPECT_EQ(q, int8_t(std::nearbyint(k[h * hs + i] * (127.0f / xmax))));
+            const int q = int(kv.keys_i8(1, h)[kv_i8_key_index(hs, 13, i)]) - 128;
+            EXPECT_EQ(q, int(std::nearbyint(k[h * hs + i] * (127.0f / xmax))));
             EXPECT_NEAR(q * kv.key_scales(1, h)[13], k[h * hs + i], xmax / 254.0f * 1.0001f);
             EXPECT_EQ(kv.values_i8(1, h)[tile + i * kKvTile], 0);
         }
         // The largest magnitude is the scale's own: +-127.
-        EXPECT_EQ(std::abs(int(kv.keys_i8(1, h)[tile + 3 * kKvTile])), 127);
+        EXPECT_EQ(std::abs(int(kv.keys_i8(1, h)[kv_i8_key_index(hs, 13, 3)]) - 128), 127);
     }
     // Other positions and layers untouched.
     EXPECT_EQ(kv.key_scales(0, 0)[13], 0.0f);

@@ -42,7 +42,8 @@ KvCache::KvCache(const ModelConfig& cfg, KvFormat format)
         v16_.resize(n);
         break;
     case KvFormat::Int8:
-        k8_.resize(n);
+        key_stride_ = head_stride_ / head_size_ / kKvTile * kv_i8_key_tile(head_size_);
+        k8_.resize(size_t(cfg.n_layers) * cfg.n_kv_heads * key_stride_);
         v8_.resize(n);
         ks_.resize(n / head_size_);
         vs_.resize(n / head_size_);
@@ -58,8 +59,9 @@ uint64_t KvCache::bytes(const ModelConfig& cfg, KvFormat format) {
         return slots * cfg.head_size() * sizeof(float);
     case KvFormat::Fp16:
         return slots * cfg.head_size() * sizeof(uint16_t);
-    case KvFormat::Int8:
-        return slots * (cfg.head_size() * sizeof(int8_t) + sizeof(float));
+    case KvFormat::Int8: // keys padded to groups of 4 dimensions
+        return slots / 2 *
+               (kv_i8_key_tile(cfg.head_size()) / kKvTile + cfg.head_size() + 2 * sizeof(float));
     }
     return 0;
 }
@@ -87,22 +89,27 @@ void KvCache::store(uint32_t layer, uint32_t pos, const float* k, const float* v
 
 // Per head, as quantize() does a weight group: scale = max|x| / 127,
 // q = x * (127 / max) rounded half to even (a zero vector gets scale 0).
+// Keys go into KvI8Keys' layout, biased by 128.
 void KvCache::store_i8(uint32_t layer, uint32_t pos, const float* k, const float* v) {
-    const size_t tile = size_t(pos / kKvTile) * head_size_ * kKvTile + pos % kKvTile;
-    auto quantize = [&](const float* x, int8_t* q, float* scale) {
+    auto quantize = [&](const float* x, float* scale, auto put) {
         float xmax = 0.0f;
         for (uint32_t i = 0; i < head_size_; i++)
             xmax = std::max(xmax, std::fabs(x[i]));
         const float inv = xmax > 0.0f ? 127.0f / xmax : 0.0f;
         *scale = xmax / 127.0f;
         for (uint32_t i = 0; i < head_size_; i++)
-            q[i * kKvTile] = static_cast<int8_t>(std::nearbyint(x[i] * inv));
+            put(i, static_cast<int>(std::nearbyint(x[i] * inv)));
     };
+    const size_t tile = size_t(pos / kKvTile) * head_size_ * kKvTile + pos % kKvTile;
     for (uint32_t h = 0; h < n_kv_heads_; h++) {
-        quantize(k + h * head_size_, k8_.data() + base(layer, h) + tile,
-                 ks_.data() + scale_base(layer, h) + pos);
-        quantize(v + h * head_size_, v8_.data() + base(layer, h) + tile,
-                 vs_.data() + scale_base(layer, h) + pos);
+        uint8_t* kd = k8_.data() + (size_t(layer) * n_kv_heads_ + h) * key_stride_;
+        int8_t* vd = v8_.data() + base(layer, h) + tile;
+        quantize(k + h * head_size_, ks_.data() + scale_base(layer, h) + pos,
+                 [&](uint32_t i, int q) {
+                     kd[kv_i8_key_index(head_size_, pos, i)] = static_cast<uint8_t>(q + 128);
+                 });
+        quantize(v + h * head_size_, vs_.data() + scale_base(layer, h) + pos,
+                 [&](uint32_t i, int q) { vd[i * kKvTile] = static_cast<int8_t>(q); });
     }
 }
 
@@ -153,7 +160,7 @@ Transformer::Workspace::Workspace(const ModelConfig& c, uint32_t max_rows, uint3
       xb2(size_t(max_rows) * c.dim), hb(size_t(max_rows) * c.hidden_dim),
       hb2(size_t(max_rows) * c.hidden_dim), q(size_t(max_rows) * c.dim),
       k(size_t(max_rows) * c.kv_dim()), v(size_t(max_rows) * c.kv_dim()),
-      att(size_t(c.n_heads / c.n_kv_heads) * ((c.context_len + kKvTile) / kKvTile * kKvTile)),
+      att(attend_scratch(c.n_heads / c.n_kv_heads, c.context_len + 1, c.head_size())),
       logits(size_t(max_rows) * c.vocab_size), kv16(2 * size_t(c.kv_dim())),
       xq(size_t(max_rows) * max_padded), xs(size_t(max_rows) * max_padded) {}
 

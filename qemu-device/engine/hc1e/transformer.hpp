@@ -35,8 +35,9 @@ bool parse_kv_format(std::string_view name, KvFormat& out);
 // kKvTile: per layer and KV head, tile b holds head_size rows of kKvTile
 // floats, element (pos, i) at [b = pos / kKvTile][i][pos % kKvTile].  The
 // attention kernel then scores a whole tile with one multiply-add per
-// head dimension, with no horizontal sums.  An int8 cache keeps the same
-// tiles of int8 and, per layer and KV head, one scale per position.
+// head dimension, with no horizontal sums.  An int8 cache keeps its values
+// in the same tiles, its keys in the tiles of KvI8Keys (kernels.hpp), and,
+// per layer and KV head, one scale per position for each.
 class KvCache {
   public:
     explicit KvCache(const ModelConfig& cfg, KvFormat format = KvFormat::Fp32);
@@ -59,8 +60,8 @@ class KvCache {
     const uint16_t* values_f16(uint32_t layer, uint32_t kv_head) const {
         return v16_.data() + base(layer, kv_head);
     }
-    const int8_t* keys_i8(uint32_t layer, uint32_t kv_head) const {
-        return k8_.data() + base(layer, kv_head);
+    const uint8_t* keys_i8(uint32_t layer, uint32_t kv_head) const {
+        return k8_.data() + (size_t(layer) * n_kv_heads_ + kv_head) * key_stride_;
     }
     const int8_t* values_i8(uint32_t layer, uint32_t kv_head) const {
         return v8_.data() + base(layer, kv_head);
@@ -89,10 +90,12 @@ class KvCache {
     KvFormat format_;
     uint32_t n_kv_heads_, head_size_;
     size_t head_stride_;                // elements per (layer, head): tiles * head_size * kKvTile
+    size_t key_stride_ = 0;             // an int8 cache's key bytes per (layer, head)
     AlignedVector<float> k_, v_;        // fp32 caches
     AlignedVector<uint16_t> k16_, v16_; // fp16 caches
-    AlignedVector<int8_t> k8_, v8_;     // int8 caches
-    AlignedVector<float> ks_, vs_;      // and their scales
+    AlignedVector<uint8_t> k8_;         // int8 caches
+    AlignedVector<int8_t> v8_;
+    AlignedVector<float> ks_, vs_; // and their scales
 };
 
 struct Row {
