@@ -210,6 +210,16 @@ TEST(KvInt8, StoresPerPositionAndHeadScales) {
     EXPECT_EQ(kv.key_scales(1, 0)[12], 0.0f);
 }
 
+TEST(KvInt8, RoundsHalfToEvenLikeNearbyint) {
+    Rng rng(23);
+    std::vector<float> x{0.5f,  1.5f,   2.5f,    -0.5f,       -1.5f,
+                         -2.5f, 126.5f, -127.0f, 0.49999997f, -0.0f};
+    for (int i = 0; i < 100000; i++)
+        x.push_back((rng.uniform() * 2.0f - 1.0f) * 127.0f);
+    for (float v : x)
+        ASSERT_EQ(round_half_even(v), std::nearbyint(v)) << v;
+}
+
 TEST(KvFormats, NamesRoundTrip) {
     for (KvFormat f : {KvFormat::Fp32, KvFormat::Fp16, KvFormat::Int8}) {
         KvFormat g = KvFormat::Fp32;

@@ -173,7 +173,7 @@ float quantize_query(const float* q, size_t head_size, float scale, int8_t* qi) 
     const float inv = xmax > 0.0f ? 127.0f / xmax : 0.0f;
     const size_t padded = (head_size + 3) / 4 * 4;
     for (size_t i = 0; i < padded; i++)
-        qi[i] = i < head_size ? static_cast<int8_t>(std::nearbyint(q[i] * scale * inv)) : 0;
+        qi[i] = i < head_size ? static_cast<int8_t>(round_half_even(q[i] * scale * inv)) : 0;
     return xmax / 127.0f;
 }
 

@@ -44,6 +44,16 @@ inline size_t kv_i8_key_index(size_t head_size, size_t pos, size_t i) {
            i % 4;
 }
 
+// nearbyint() for |x| <= 2^22 in the default rounding mode (half to even),
+// without the libm call baseline x86-64 makes of it: adding 1.5 * 2^23
+// leaves no fraction bits, so the sum is rounded to an integer as the FPU
+// rounds, and subtracting it again is exact.  The caches quantize every
+// key and value with it.
+inline float round_half_even(float x) {
+    constexpr float kMagic = 0x1.8p23f;
+    return (x + kMagic) - kMagic;
+}
+
 // One query head for scoring an int8 cache: q * @scale quantized to int8
 // like an activation group (max|x| / 127, half to even) into @qi, padded
 // with zeros to a multiple of 4; returns its scale.  attend_i8 keeps @qi

@@ -98,7 +98,7 @@ void KvCache::store_i8(uint32_t layer, uint32_t pos, const float* k, const float
         const float inv = xmax > 0.0f ? 127.0f / xmax : 0.0f;
         *scale = xmax / 127.0f;
         for (uint32_t i = 0; i < head_size_; i++)
-            put(i, static_cast<int>(std::nearbyint(x[i] * inv)));
+            put(i, static_cast<int>(round_half_even(x[i] * inv)));
     };
     const size_t tile = size_t(pos / kKvTile) * head_size_ * kKvTile + pos % kKvTile;
     for (uint32_t h = 0; h < n_kv_heads_; h++) {
