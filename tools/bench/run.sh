@@ -6,7 +6,8 @@
 #
 # 1. the engine alone (hc1-engine bench: reference, fp32 and int8 weights, each
 #    with every KV-cache format, 1..64 contexts)
-# 2. the card alone (hc1-bench-card: the QEMU device through qtest)
+# 2. the card alone (hc1-bench-card: the QEMU device through qtest; 1, 8 and
+#    64 contexts)
 # 3. end to end in a TCG guest (hc1-bench-guest through libhc: mmap, read(),
 #    uring_cmd; 1 and 8 sessions; time to first token)
 # 4. the coalescing sweep (hc1.ko reloaded with each INTC setting)
@@ -68,7 +69,7 @@ step "engine alone" engine
 step "card alone via qtest" card
 for fmt in fp32 int8; do
 	"$bin/hc1-bench-card" --qemu "$qemu" --model-dir "$model_dir" --format "$fmt" \
-		--kv-format "$kv" --contexts 1,8 --rounds 8 "${card_pin[@]}" >"$raw/card-$fmt.json"
+		--kv-format "$kv" --contexts 1,8,64 --rounds 8 "${card_pin[@]}" >"$raw/card-$fmt.json"
 done
 
 # The end-to-end ratios compare with the engine alone measured around the
