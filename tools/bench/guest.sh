@@ -7,7 +7,7 @@ b=hc1-bench-guest
 emit() { echo "BENCH $*"; }
 
 for path in mmap read uring; do
-	for s in 1 8; do
+	for s in 1 8 64; do
 		emit "$($b throughput --path $path --sessions $s --rounds $ROUNDS)"
 	done
 done

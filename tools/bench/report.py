@@ -78,19 +78,20 @@ def main():
                  for r in runs]
     samples_1 = [x for f in runs_fp32 for x in (f["decode_tok_s"], f["aggregate_tok_s"]["1"])]
     samples_8 = [f["aggregate_tok_s"]["8"] for f in runs_fp32]
-    e1, e8 = statistics.median(samples_1), statistics.median(samples_8)
+    samples_64 = [f["aggregate_tok_s"]["64"] for f in runs_fp32]
+    e1, e8, e64 = (statistics.median(x) for x in (samples_1, samples_8, samples_64))
 
     throughput = [g for g in guest if g.get("mode") == "throughput"]
     ttft = next((g for g in guest if g.get("mode") == "ttft"), None)
     sweep = [g for g in guest if "sweep" in g]
     calls = [json.loads(line) for line in open(os.path.join(a.raw, "calls.jsonl"))
              if line.strip()]
-    if len(throughput) != 6 or ttft is None or len(calls) != 4:
+    if len(throughput) != 9 or ttft is None or len(calls) != 4:
         raise SystemExit("report: the guest run is incomplete; see the raw guest.log")
 
     e2e = []
     for t in throughput:
-        base = e1 if t["sessions"] == 1 else e8
+        base = {1: e1, 8: e8}.get(t["sessions"], e64)
         e2e.append(dict(t, engine_tok_s=base, ratio=t["tokens_per_s"] / base))
 
     results = {
@@ -101,7 +102,8 @@ def main():
                                       "guest": a.load_guest, "after": a.after_load}},
         "engine": engine,
         "engine_baseline": {"one_context": {"median": e1, "samples": samples_1},
-                            "eight_contexts": {"median": e8, "samples": samples_8}},
+                            "eight_contexts": {"median": e8, "samples": samples_8},
+                            "sixty_four_contexts": {"median": e64, "samples": samples_64}},
         "card": card,
         "end_to_end": e2e,
         "ttft": ttft,
@@ -249,7 +251,8 @@ def write_summary(r, e2e, path):
                      f"{f'>= {target}x' if target else ''} | "
                      f"{ok(vs[n], target) if target else ''} |")
     b = r["engine_baseline"]
-    for label, k in (("1 context", "one_context"), ("8 contexts aggregate", "eight_contexts")):
+    for label, k in (("1 context", "one_context"), ("8 contexts aggregate", "eight_contexts"),
+                     ("64 contexts aggregate", "sixty_four_contexts")):
         xs = b[k]["samples"]
         L.append(f"| engine alone (fp32) | end-to-end baseline: {label}, median of {len(xs)} "
                  f"runs around the guest run | {b[k]['median']:,.0f} tok/s "
@@ -265,11 +268,12 @@ def write_summary(r, e2e, path):
                      f"{c['engine_utilisation']:.3f}) | >= 0.97 | "
                      f"{ok(c['ratio_median_round'], 0.97)} |")
     for e in e2e:
-        tgt = 0.90
+        # The targets name 1 and 8 sessions; 64 is the card's full load.
+        tgt = 0.90 if e["sessions"] in (1, 8) else None
         L.append(f"| guest app, {e['path']} | {e['sessions']} session(s) | "
                  f"{e['tokens_per_s']:,.0f} tok/s = {e['ratio']:.3f} of engine; engine busy "
-                 f"{e['engine_utilisation']:.3f} of the time | >= {tgt:.2f} | "
-                 f"{ok(e['ratio'], tgt)} |")
+                 f"{e['engine_utilisation']:.3f} of the time | "
+                 f"{f'>= {tgt:.2f}' if tgt else ''} | {ok(e['ratio'], tgt) if tgt else ''} |")
     mm = [e for e in e2e if e["path"] == "mmap"]
     for e in mm:
         L.append(f"| guest app, mmap, {e['sessions']} session(s) | syscalls / token | "

@@ -9,7 +9,7 @@
 # 2. the card alone (hc1-bench-card: the QEMU device through qtest; 1, 8 and
 #    64 contexts)
 # 3. end to end in a TCG guest (hc1-bench-guest through libhc: mmap, read(),
-#    uring_cmd; 1 and 8 sessions; time to first token)
+#    uring_cmd; 1, 8 and 64 sessions; time to first token)
 # 4. the coalescing sweep (hc1.ko reloaded with each INTC setting)
 # 4b. the driver's cost per read() and WAIT with 8 and 64 sessions calling at
 #    once, in a guest of two vCPUs (tools/bench/calls.sh)
@@ -77,7 +77,7 @@ done
 # +-5% from run to run on this shared host.
 engine_again() {
 	"$bin/hc1-engine" bench --model "$model" --tokenizer "$tokenizer" --threads 1 --json \
-		--contexts 1,8 --kv-cache "$kv" "${pin[@]}" >"$raw/engine-$1.json"
+		--contexts 1,8,64 --kv-cache "$kv" "${pin[@]}" >"$raw/engine-$1.json"
 }
 engine_again before-guest
 
