@@ -361,8 +361,8 @@ enum hc1_weight_format {
 /*
  * What the card's KV caches hold, a property it is built with like its
  * weight format.  Only f32 is exact; f16 and int8 take a half and 3/8 of
- * its bytes (for head size 8), which is what bounds decode with many
- * contexts.
+ * its bytes (for head size 8): what attention reads per cached position,
+ * and what a context's cache occupies.
  */
 enum hc1_kv_format {
 	HC1_KVFMT_F32 = 0,	/* exact */
