@@ -7,6 +7,8 @@
 # Other targets: deps, all, userspace, kmod, qemu, kernel, deb, test-host,
 # test-qtest, test-guest, test-packages, bench, stress, vm-shell, format, clean,
 # test-debug-kernel (with debug-kernel and kmod-debug; not part of test).
+# KV_FORMAT=f16|int8 builds the cards of demo, bench and every VM boot with
+# that KV cache (default f32, exact).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
@@ -35,6 +37,10 @@ DEBUG_GUEST_TIMEOUT ?= 7200
 DEBUG_TEST_TIMEOUT ?= 1800
 
 export HC1_BUILD := $(BUILD)
+# The cards' KV-cache format in make demo, make bench and every hc1-vm
+# boot: f32 (exact), f16 or int8.
+KV_FORMAT ?= f32
+export HC1_KV_FORMAT := $(KV_FORMAT)
 
 .PHONY: all deps userspace kmod qemu kernel udev deb test test-host test-qtest test-guest test-serve \
 	test-packages serve \

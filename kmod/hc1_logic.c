@@ -471,6 +471,21 @@ int hc1_check_vocab(const void *blob, u32 len, u32 vocab_size)
 	return 0;
 }
 
+/** hc1_kv_format_name() - sysfs spelling of enum hc1_kv_format */
+const char *hc1_kv_format_name(u32 fmt)
+{
+	switch (fmt) {
+	case HC1_KVFMT_F32:
+		return "f32";
+	case HC1_KVFMT_F16:
+		return "f16";
+	case HC1_KVFMT_INT8:
+		return "int8";
+	default:
+		return "unknown";
+	}
+}
+
 /** hc1_weight_format_name() - sysfs spelling of enum hc1_weight_format */
 const char *hc1_weight_format_name(u32 fmt)
 {

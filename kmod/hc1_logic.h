@@ -101,6 +101,7 @@ int hc1_check_model_card(struct hc1_model_card *card);
 int hc1_check_vocab(const void *blob, u32 len, u32 vocab_size);
 
 const char *hc1_weight_format_name(u32 fmt);
+const char *hc1_kv_format_name(u32 fmt);
 const char *hc1_finish_name(u32 finish);
 
 #endif /* HC1_LOGIC_H */

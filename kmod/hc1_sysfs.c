@@ -82,6 +82,14 @@ static ssize_t weight_format_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(weight_format);
 
+static ssize_t kv_format_show(struct device *dev,
+			      struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n",
+			  hc1_kv_format_name(to_hc1(dev)->card.kv_format));
+}
+static DEVICE_ATTR_RO(kv_format);
+
 static ssize_t n_params_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
 {
@@ -127,6 +135,7 @@ static struct attribute *hc1_model_attrs[] = {
 	&hc1_card_u32_attrs[9].attr.attr,
 	&hc1_card_u32_attrs[10].attr.attr,
 	&dev_attr_weight_format.attr,
+	&dev_attr_kv_format.attr,
 	&dev_attr_n_params.attr,
 	&dev_attr_weight_bytes.attr,
 	&dev_attr_sha256.attr,

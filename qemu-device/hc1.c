@@ -51,6 +51,9 @@ QEMU_BUILD_BUG_ON(HC1_ENGINE_FINISH_CONTEXT != HC1_FINISH_CONTEXT);
 QEMU_BUILD_BUG_ON(HC1_ENGINE_FINISH_CANCELLED != HC1_FINISH_CANCELLED);
 QEMU_BUILD_BUG_ON(HC1_ENGINE_FP32 != HC1_WFMT_FP32);
 QEMU_BUILD_BUG_ON(HC1_ENGINE_INT8 != HC1_WFMT_INT8);
+QEMU_BUILD_BUG_ON(HC1_ENGINE_KV_F32 != HC1_KVFMT_F32);
+QEMU_BUILD_BUG_ON(HC1_ENGINE_KV_F16 != HC1_KVFMT_F16);
+QEMU_BUILD_BUG_ON(HC1_ENGINE_KV_INT8 != HC1_KVFMT_INT8);
 
 /* The model the card burns in when no 'model' property is given. */
 #define HC1_DEFAULT_MODEL "hc1-kjv.bin"
@@ -162,6 +165,7 @@ struct HC1State {
     char *model_path;
     char *tokenizer_path;
     char *format;
+    char *kv_format;            /* "f32", "f16" or "int8" */
     uint32_t n_contexts;
     uint32_t n_queues;
     uint32_t max_entries;
@@ -672,6 +676,7 @@ static void hc1_fill_model_card(HC1State *s, struct hc1_model_card *card)
     memcpy(card->sha256, s->info.sha256, sizeof(card->sha256));
     card->msix_vectors = cpu_to_le32(hc1_nvectors(s));
     card->max_stop = cpu_to_le32(HC1_MAX_STOP);
+    card->kv_format = cpu_to_le32(s->info.kv_format);
 }
 
 static enum hc1_status hc1_identify(HC1State *s, const struct hc1_cmd_data *cmd)
@@ -1492,7 +1497,8 @@ static bool hc1_default_model(HC1State *s, Error **errp)
     return true;
 }
 
-static bool hc1_check_props(HC1State *s, int *format, Error **errp)
+static bool hc1_check_props(HC1State *s, int *format, int *kv_format,
+                            Error **errp)
 {
     if ((!s->model_path || !*s->model_path) && !hc1_default_model(s, errp)) {
         return false;
@@ -1504,6 +1510,17 @@ static bool hc1_check_props(HC1State *s, int *format, Error **errp)
     } else {
         error_setg(errp, "hc1: format '%s' is not 'fp32' or 'int8'",
                    s->format);
+        return false;
+    }
+    if (!s->kv_format || !strcmp(s->kv_format, "f32")) {
+        *kv_format = HC1_ENGINE_KV_F32;
+    } else if (!strcmp(s->kv_format, "f16")) {
+        *kv_format = HC1_ENGINE_KV_F16;
+    } else if (!strcmp(s->kv_format, "int8")) {
+        *kv_format = HC1_ENGINE_KV_INT8;
+    } else {
+        error_setg(errp, "hc1: kv-format '%s' is not 'f32', 'f16' or 'int8'",
+                   s->kv_format);
         return false;
     }
     if (s->n_contexts < 1 || s->n_contexts > 65536) {
@@ -1571,10 +1588,10 @@ static void hc1_realize(PCIDevice *pci, Error **errp)
     HC1State *s = HC1(pci);
     struct hc1_engine_config cfg = { 0 };
     char err[256] = "";
-    int format;
+    int format, kv_format;
     uint32_t i;
 
-    if (!hc1_check_props(s, &format, errp)) {
+    if (!hc1_check_props(s, &format, &kv_format, errp)) {
         return;
     }
 
@@ -1596,6 +1613,7 @@ static void hc1_realize(PCIDevice *pci, Error **errp)
     cfg.n_contexts = s->n_contexts;
     cfg.n_threads = s->n_threads;
     cfg.cpus = s->engine_cpus;
+    cfg.kv_format = kv_format;
     s->engine = hc1_engine_open(&cfg, err, sizeof(err));
     if (!s->engine) {
         error_setg(errp, "hc1: cannot load model '%s': %s", s->model_path,
@@ -1727,6 +1745,7 @@ static Property hc1_properties[] = {
     DEFINE_PROP_STRING("model", HC1State, model_path),
     DEFINE_PROP_STRING("tokenizer", HC1State, tokenizer_path),
     DEFINE_PROP_STRING("format", HC1State, format),
+    DEFINE_PROP_STRING("kv-format", HC1State, kv_format),
     DEFINE_PROP_UINT32("contexts", HC1State, n_contexts, 64),
     DEFINE_PROP_UINT32("queues", HC1State, n_queues, 8),
     DEFINE_PROP_UINT32("queue-entries", HC1State, max_entries, 1024),

@@ -358,6 +358,18 @@ enum hc1_weight_format {
 	HC1_WFMT_INT8 = 1,	/* int8, group-wise scales */
 };
 
+/*
+ * What the card's KV caches hold, a property it is built with like its
+ * weight format.  Only f32 is exact; f16 and int8 take a half and 3/8 of
+ * its bytes (for head size 8): what attention reads per cached position,
+ * and what a context's cache occupies.
+ */
+enum hc1_kv_format {
+	HC1_KVFMT_F32 = 0,	/* exact */
+	HC1_KVFMT_F16 = 1,	/* IEEE half, rounded to nearest even */
+	HC1_KVFMT_INT8 = 2,	/* int8, one scale per position and KV head */
+};
+
 /**
  * struct hc1_model_card - IDENTIFY data (4096 bytes, zero padded)
  * @size: bytes of this structure the device filled in; grows at the end
@@ -385,6 +397,8 @@ enum hc1_weight_format {
  * @sha256: SHA-256 of the burned weights: the model's identity
  * @msix_vectors: MSI-X vectors the function has
  * @max_stop: stop tokens per GENERATE (HC1_MAX_STOP)
+ * @kv_format: enum hc1_kv_format (a card whose @size ends before it has
+ *	f32 caches)
  */
 struct hc1_model_card {
 	uint32_t size;
@@ -414,6 +428,7 @@ struct hc1_model_card {
 	uint8_t sha256[32];
 	uint32_t msix_vectors;
 	uint32_t max_stop;
+	uint32_t kv_format;
 };
 
 /* ----------------------------------------------------------- vocabulary */

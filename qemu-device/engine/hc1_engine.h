@@ -28,6 +28,13 @@ enum hc1_engine_format {
 	HC1_ENGINE_INT8 = 1,
 };
 
+/* The KV caches' element type; the values are include/hc1/hw.h's. */
+enum hc1_engine_kv_format {
+	HC1_ENGINE_KV_F32 = 0,	/* exact */
+	HC1_ENGINE_KV_F16 = 1,	/* IEEE half, rounded to nearest even */
+	HC1_ENGINE_KV_INT8 = 2,	/* int8, one fp32 scale per position and KV head */
+};
+
 /**
  * struct hc1_engine_config - how to build the engine
  * @model_path: llama2.c checkpoint or GGUF file
@@ -37,6 +44,8 @@ enum hc1_engine_format {
  * @n_threads: engine threads, >= 1
  * @cpus: CPU list the engine threads run on ("1", "2-3,6"); NULL or ""
  *	leaves them to the scheduler
+ * @kv_format: enum hc1_engine_kv_format (0, the zero-initialized
+ *	config's, is the exact f32 cache)
  */
 struct hc1_engine_config {
 	const char *model_path;
@@ -45,6 +54,7 @@ struct hc1_engine_config {
 	uint32_t n_contexts;
 	uint32_t n_threads;
 	const char *cpus;
+	int kv_format;
 };
 
 /**
@@ -60,6 +70,8 @@ struct hc1_engine_info {
 	uint64_t n_params, weight_bytes;
 	uint8_t sha256[32];
 	uint32_t max_token_len;
+	uint32_t kv_format;		/* enum hc1_engine_kv_format */
+	uint64_t kv_bytes;		/* one context's KV cache */
 };
 
 /**

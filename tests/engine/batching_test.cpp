@@ -52,11 +52,11 @@ std::vector<std::vector<uint32_t>> prompts() {
     return out;
 }
 
-std::vector<Result> alone(int format) {
+std::vector<Result> alone(int format, int kv) {
     const auto ps = prompts();
     std::vector<Result> out;
     for (size_t i = 0; i < std::size(kSpecs); i++) {
-        auto e = open_stories(format);
+        auto e = open_stories(format, 1, 1, kv);
         Generation g;
         run(e.get(), 0, request_for(kSpecs[i], ps[i]), g);
         out.push_back({g.tokens, g.finish});
@@ -64,10 +64,12 @@ std::vector<Result> alone(int format) {
     return out;
 }
 
-std::vector<Result> together(int format, uint32_t threads) {
+// Eight contexts: one decode group with one thread; groups of 3, 3 and 2
+// taking turns with three.
+std::vector<Result> together(int format, uint32_t threads, int kv) {
     const auto ps = prompts();
     const uint32_t n = static_cast<uint32_t>(std::size(kSpecs));
-    auto e = open_stories(format, n, threads);
+    auto e = open_stories(format, n, threads, kv);
     std::vector<Generation> gens(n);
     hc1_engine_set_stall(e.get(), 1); // all start in the same step
     for (uint32_t i = 0; i < n; i++) {
@@ -85,17 +87,17 @@ std::vector<Result> together(int format, uint32_t threads) {
     return out;
 }
 
-class Batching : public ::testing::TestWithParam<std::tuple<int, uint32_t, bool>> {
+class Batching : public ::testing::TestWithParam<std::tuple<int, uint32_t, bool, int>> {
   protected:
     void TearDown() override { force_portable_kernels(false); }
 };
 
 TEST_P(Batching, TogetherEqualsAlone) {
     HC1E_REQUIRE_MODEL("stories260K.bin");
-    const auto [format, threads, portable] = GetParam();
+    const auto [format, threads, portable, kv] = GetParam();
     force_portable_kernels(portable);
-    const auto a = alone(format);
-    const auto t = together(format, threads);
+    const auto a = alone(format, kv);
+    const auto t = together(format, threads, kv);
     ASSERT_EQ(a.size(), t.size());
     bool sampled_differs = false;
     for (size_t i = 0; i < a.size(); i++) {
@@ -108,17 +110,26 @@ TEST_P(Batching, TogetherEqualsAlone) {
     EXPECT_TRUE(sampled_differs);
 }
 
+std::string kv_suffix(int kv) {
+    return kv == HC1_ENGINE_KV_F16 ? "_kvf16" : kv == HC1_ENGINE_KV_INT8 ? "_kvint8" : "";
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Engine, Batching,
-    ::testing::Values(std::tuple{HC1_ENGINE_FP32, 1u, false},
-                      std::tuple{HC1_ENGINE_FP32, 2u, false},
-                      std::tuple{HC1_ENGINE_INT8, 1u, false},
-                      std::tuple{HC1_ENGINE_INT8, 3u, false}, std::tuple{HC1_ENGINE_FP32, 2u, true},
-                      std::tuple{HC1_ENGINE_INT8, 1u, true}),
+    ::testing::Values(std::tuple{HC1_ENGINE_FP32, 1u, false, HC1_ENGINE_KV_F32},
+                      std::tuple{HC1_ENGINE_FP32, 2u, false, HC1_ENGINE_KV_F32},
+                      std::tuple{HC1_ENGINE_INT8, 1u, false, HC1_ENGINE_KV_F32},
+                      std::tuple{HC1_ENGINE_INT8, 3u, false, HC1_ENGINE_KV_F32},
+                      std::tuple{HC1_ENGINE_FP32, 2u, true, HC1_ENGINE_KV_F32},
+                      std::tuple{HC1_ENGINE_INT8, 1u, true, HC1_ENGINE_KV_F32},
+                      std::tuple{HC1_ENGINE_FP32, 1u, false, HC1_ENGINE_KV_F16},
+                      std::tuple{HC1_ENGINE_FP32, 3u, false, HC1_ENGINE_KV_INT8},
+                      std::tuple{HC1_ENGINE_INT8, 2u, false, HC1_ENGINE_KV_INT8},
+                      std::tuple{HC1_ENGINE_FP32, 2u, true, HC1_ENGINE_KV_INT8}),
     [](const auto& info) {
         return std::string(std::get<0>(info.param) == HC1_ENGINE_INT8 ? "int8" : "fp32") + "_" +
                std::to_string(std::get<1>(info.param)) + "threads" +
-               (std::get<2>(info.param) ? "_portable" : "");
+               (std::get<2>(info.param) ? "_portable" : "") + kv_suffix(std::get<3>(info.param));
     });
 
 TEST(Sampling, SeedsAreDeterministicAndMatter) {

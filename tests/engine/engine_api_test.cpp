@@ -328,6 +328,27 @@ TEST(EngineInfo, Stories260K) {
     hc1_engine_get_info(again.get(), &c);
     EXPECT_EQ(std::memcmp(a.sha256, c.sha256, 32), 0);
 
+    // The KV-cache format: per position, 5 layers x 4 KV heads x 8
+    // dimensions, keys and values: 4 bytes each in f32, 2 in f16, 1 plus a
+    // 4-byte scale per head in int8.  The weights do not depend on it.
+    EXPECT_EQ(a.kv_format, uint32_t(HC1_ENGINE_KV_F32));
+    EXPECT_EQ(a.kv_bytes, 512u * 2 * 5 * 4 * 8 * 4);
+    for (auto [kv, bytes] : {std::pair{HC1_ENGINE_KV_F16, 512u * 2 * 5 * 4 * 8 * 2},
+                             std::pair{HC1_ENGINE_KV_INT8, 512u * 2 * 5 * 4 * (8 + 4)}}) {
+        auto e = open_stories(HC1_ENGINE_FP32, 1, 1, kv);
+        hc1_engine_info d;
+        hc1_engine_get_info(e.get(), &d);
+        EXPECT_EQ(d.kv_format, uint32_t(kv));
+        EXPECT_EQ(d.kv_bytes, bytes);
+        EXPECT_EQ(std::memcmp(a.sha256, d.sha256, 32), 0);
+    }
+    hc1_engine_config bad{};
+    bad.model_path = "unused";
+    bad.kv_format = 3;
+    char err[128] = "";
+    EXPECT_EQ(hc1_engine_open(&bad, err, sizeof err), nullptr);
+    EXPECT_STREQ(err, "unknown KV-cache format");
+
     // The vocabulary as the card exposes it.
     uint32_t len = 0;
     float score = 1;

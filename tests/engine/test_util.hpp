@@ -63,22 +63,25 @@ struct EngineCloser {
 using EnginePtr = std::unique_ptr<hc1_engine, EngineCloser>;
 
 inline EnginePtr open_engine(const std::string& model, const std::string& tokenizer, int format,
-                             uint32_t n_contexts = 1, uint32_t n_threads = 1) {
+                             uint32_t n_contexts = 1, uint32_t n_threads = 1,
+                             int kv_format = HC1_ENGINE_KV_F32) {
     hc1_engine_config cfg{};
     cfg.model_path = model.c_str();
     cfg.tokenizer_path = tokenizer.empty() ? nullptr : tokenizer.c_str();
     cfg.format = format;
     cfg.n_contexts = n_contexts;
     cfg.n_threads = n_threads;
+    cfg.kv_format = kv_format;
     char err[512] = "";
     EnginePtr e(hc1_engine_open(&cfg, err, sizeof err));
     EXPECT_TRUE(e) << err;
     return e;
 }
 
-inline EnginePtr open_stories(int format, uint32_t n_contexts = 1, uint32_t n_threads = 1) {
+inline EnginePtr open_stories(int format, uint32_t n_contexts = 1, uint32_t n_threads = 1,
+                              int kv_format = HC1_ENGINE_KV_F32) {
     return open_engine(model_file("stories260K.bin"), model_file("tok512.bin"), format, n_contexts,
-                       n_threads);
+                       n_threads, kv_format);
 }
 
 // What a finished generation reported.

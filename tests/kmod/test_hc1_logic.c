@@ -457,6 +457,10 @@ static void test_names(void** state) {
     assert_string_equal(hc1_weight_format_name(HC1_WFMT_FP32), "fp32");
     assert_string_equal(hc1_weight_format_name(HC1_WFMT_INT8), "int8");
     assert_string_equal(hc1_weight_format_name(9), "unknown");
+    assert_string_equal(hc1_kv_format_name(HC1_KVFMT_F32), "f32");
+    assert_string_equal(hc1_kv_format_name(HC1_KVFMT_F16), "f16");
+    assert_string_equal(hc1_kv_format_name(HC1_KVFMT_INT8), "int8");
+    assert_string_equal(hc1_kv_format_name(3), "unknown");
     assert_string_equal(hc1_finish_name(HC1_FINISH_EOS), "eos");
     assert_string_equal(hc1_finish_name(HC1_FINISH_CANCELLED), "cancelled");
     assert_string_equal(hc1_finish_name(200), "unknown");

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -53,7 +54,8 @@ class Engine {
     Engine() {
         std::string model = model_dir() + "/stories260K.bin";
         std::string tok = model_dir() + "/tok512.bin";
-        hc1_engine_config cfg{model.c_str(), tok.c_str(), HC1_ENGINE_FP32, 4, 1, nullptr};
+        hc1_engine_config cfg{model.c_str(), tok.c_str(),      HC1_ENGINE_FP32, 4, 1,
+                              nullptr,       HC1_ENGINE_KV_F32};
         char err[256] = "";
         e_ = hc1_engine_open(&cfg, err, sizeof(err));
         if (!e_)
@@ -191,6 +193,7 @@ TEST_F(Hc1Test, IdentifyReturnsTheModelCard) {
     EXPECT_EQ(mc.max_queue_entries, 64u);
     EXPECT_EQ(mc.msix_vectors, 5u);
     EXPECT_EQ(mc.max_stop, uint32_t(HC1_MAX_STOP));
+    EXPECT_EQ(mc.kv_format, uint32_t(HC1_KVFMT_F32));
 
     // The same numbers as the engine reports for the same file.
     Engine engine;
@@ -820,6 +823,30 @@ TEST_F(Hc1Test, StopTokenAndContinue) {
     EXPECT_EQ(joined, full.tokens);
 }
 
+// The KV-cache format is the card's, reported in IDENTIFY; the weights (and
+// so the model's identity) do not depend on it.
+TEST_F(Hc1Test, KvFormatIsReportedAndGenerates) {
+    std::array<uint8_t, 32> sha{};
+    for (auto [name, fmt] : {std::pair{"f32", HC1_KVFMT_F32}, std::pair{"f16", HC1_KVFMT_F16},
+                             std::pair{"int8", HC1_KVFMT_INT8}}) {
+        CardOptions opt;
+        opt.extra = std::string(",kv-format=") + name;
+        auto card = ready_card(opt);
+        hc1_model_card mc{};
+        ASSERT_EQ(Card::status(card->identify(mc)), HC1_SC_SUCCESS);
+        EXPECT_EQ(mc.kv_format, uint32_t(fmt)) << name;
+        EXPECT_EQ(mc.weight_format, uint32_t(HC1_WFMT_FP32));
+        if (fmt == HC1_KVFMT_F32)
+            std::memcpy(sha.data(), mc.sha256, sha.size());
+        else
+            EXPECT_EQ(0, std::memcmp(sha.data(), mc.sha256, sha.size())) << name;
+        auto p = prompt(*card);
+        Generation g = card->generate(1, 0, p, 30);
+        EXPECT_EQ(Card::status(g.cqe), HC1_SC_SUCCESS);
+        EXPECT_EQ(g.tokens.size(), 30u);
+    }
+}
+
 TEST_F(Hc1Test, Int8FormatBurnsAndGenerates) {
     CardOptions opt;
     opt.extra = ",format=int8";
@@ -962,6 +989,15 @@ TEST_F(Hc1Test, MissingModelRefusesToStart) {
                   err);
     EXPECT_NE(rc, 0);
     EXPECT_NE(err.find("fp16"), std::string::npos) << err;
+
+    rc = run_qemu(qemu_,
+                  {"-M", "q35", "-accel", "qtest", "-display", "none", "-nodefaults", "-L", bios,
+                   "-device",
+                   "hc1,model=" + model_dir() + "/stories260K.bin,tokenizer=" + model_dir() +
+                       "/tok512.bin,kv-format=int4"},
+                  err);
+    EXPECT_NE(rc, 0);
+    EXPECT_NE(err.find("kv-format 'int4'"), std::string::npos) << err;
 }
 
 } // namespace

@@ -3,7 +3,8 @@
 // through qtest (no guest kernel), against the engine alone in this process.
 //
 //   hc1-bench-card --qemu QEMU --model-dir DIR [--format fp32|int8]
-//                  [--contexts 1,8] [--rounds 8] [--engine-cpus LIST]
+//                  [--kv-format f32|f16|int8] [--contexts 1,8,64] [--rounds 8]
+//                  [--engine-cpus LIST]
 //
 // --engine-cpus pins both engines, the one in this process and the card's
 // (device property engine-cpus), to the same CPUs, so they are compared on
@@ -50,7 +51,7 @@ double secs_since(Clock::time_point t0) {
 }
 
 struct Options {
-    std::string qemu, model_dir, format = "fp32", engine_cpus;
+    std::string qemu, model_dir, format = "fp32", kv_format = "f32", engine_cpus;
     std::vector<uint32_t> contexts{1, 8};
     uint32_t rounds = 8;
 };
@@ -68,6 +69,8 @@ Options parse(int argc, char** argv) {
             o.model_dir = v;
         else if (a == "--format")
             o.format = v;
+        else if (a == "--kv-format")
+            o.kv_format = v;
         else if (a == "--rounds")
             o.rounds = static_cast<uint32_t>(std::stoul(v));
         else if (a == "--engine-cpus")
@@ -83,14 +86,17 @@ Options parse(int argc, char** argv) {
     if (o.qemu.empty() || o.model_dir.empty())
         throw std::invalid_argument(
             "usage: hc1-bench-card --qemu QEMU --model-dir DIR [--format fp32|int8] "
-            "[--contexts 1,8] [--rounds N] [--engine-cpus LIST]");
+            "[--kv-format f32|f16|int8] [--contexts 1,8] [--rounds N] [--engine-cpus LIST]");
     if (o.format != "fp32" && o.format != "int8")
         throw std::invalid_argument("--format must be fp32 or int8");
+    hc1e::KvFormat kv;
+    if (!hc1e::parse_kv_format(o.kv_format, kv))
+        throw std::invalid_argument("--kv-format must be f32, f16 or int8");
     if (o.rounds < 1 || o.rounds > 1000)
         throw std::invalid_argument("--rounds must be 1..1000");
     for (uint32_t n : o.contexts)
-        if (n < 1 || n > 8)
-            throw std::invalid_argument("--contexts: 1..8 each (the card's ring layout)");
+        if (n < 1 || n > 64)
+            throw std::invalid_argument("--contexts: 1..64 each (the qtest guest memory layout)");
     return o;
 }
 
@@ -104,6 +110,9 @@ class EngineAlone {
         cfg.model_path = model.c_str();
         cfg.tokenizer_path = tok.c_str();
         cfg.format = o.format == "int8" ? HC1_ENGINE_INT8 : HC1_ENGINE_FP32;
+        hc1e::KvFormat kv = hc1e::KvFormat::Fp32;
+        hc1e::parse_kv_format(o.kv_format, kv); // checked by parse()
+        cfg.kv_format = static_cast<int>(kv);
         cfg.n_contexts = n_contexts;
         cfg.n_threads = 1;
         cfg.cpus = o.engine_cpus.c_str();
@@ -169,7 +178,8 @@ class EngineAlone {
 
 constexpr uint16_t kQid = 1;
 constexpr uint8_t kRingShift = 9;
-constexpr uint32_t kQueueEntries = 64;
+// More than the 64 GENERATEs of 64 contexts (a queue holds entries - 1).
+constexpr uint32_t kQueueEntries = 128;
 
 // Waits for the I/O queue's completion number @seen (counting from the
 // queue's creation) by watching its phase bit with one 4-byte read every
@@ -260,10 +270,10 @@ int main(int argc, char** argv) {
             hc1test::CardOptions copt;
             copt.contexts = n;
             copt.queues = 1;
-            copt.queue_entries = 64;
+            copt.queue_entries = kQueueEntries;
             copt.threads = 1;
             copt.fault_inject = false;
-            copt.extra = ",format=" + o.format;
+            copt.extra = ",format=" + o.format + ",kv-format=" + o.kv_format;
             if (!o.engine_cpus.empty())
                 copt.extra += ",engine-cpus=" + o.engine_cpus;
             Card card(o.qemu, o.model_dir, copt);
@@ -324,7 +334,10 @@ int main(int argc, char** argv) {
                                {"card_engine_utilisation", c_busy / c_secs},
                                {"card_tokens", c_tokens}});
         }
-        Json doc = {{"format", o.format}, {"rounds", o.rounds}, {"results", results}};
+        Json doc = {{"format", o.format},
+                    {"kv_format", o.kv_format},
+                    {"rounds", o.rounds},
+                    {"results", results}};
         std::printf("%s\n", doc.dump(1).c_str());
         return 0;
     } catch (const std::exception& e) {

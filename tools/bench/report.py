@@ -20,7 +20,16 @@ TARGETS = {
     "e2e_8_vs_engine_8": 0.90,
     "syscalls_per_token": 0.05,
     "interrupts_per_token": 0.1,
+    # Aggregate decode with the f16 or int8 KV cache against the f32 cache's
+    # single context, same weights, same run (tokens per CPU second).
+    "kv_8_vs_f32_1": 2.5,
+    "kv_64_vs_f32_1": 2.0,
 }
+
+
+def kv_of(f):
+    """The KV format of an engine result (runs before it was reported: f32)."""
+    return f.get("kv_cache", "f32")
 
 
 def load_json(path):
@@ -58,30 +67,31 @@ def main():
     card = {f: load_json(os.path.join(a.raw, f"card-{f}.json")) for f in ("fp32", "int8")}
     guest = [json.loads(line) for line in open(os.path.join(a.raw, "guest.jsonl")) if line.strip()]
 
-    fmt = {f["format"]: f for f in engine["formats"]}
-    fp32 = fmt["fp32"]
     # The end-to-end baseline: every fp32 measurement of the engine alone in
     # this run (each hc1-engine bench measures one context twice, "decode"
     # and "aggregate 1"; it runs before the card, before and after the
     # guest), the median of them.  One run alone moves by +-5% on this host.
     runs = [engine] + [flatten_engine(load_json(os.path.join(a.raw, f"engine-{w}.json")))
                        for w in ("before-guest", "after-guest")]
-    runs_fp32 = [next(f for f in r["formats"] if f["format"] == "fp32") for r in runs]
+    kv = card["fp32"].get("kv_format", "f32")  # the card's, which the baseline shares
+    runs_fp32 = [next(f for f in r["formats"] if f["format"] == "fp32" and kv_of(f) == kv)
+                 for r in runs]
     samples_1 = [x for f in runs_fp32 for x in (f["decode_tok_s"], f["aggregate_tok_s"]["1"])]
     samples_8 = [f["aggregate_tok_s"]["8"] for f in runs_fp32]
-    e1, e8 = statistics.median(samples_1), statistics.median(samples_8)
+    samples_64 = [f["aggregate_tok_s"]["64"] for f in runs_fp32]
+    e1, e8, e64 = (statistics.median(x) for x in (samples_1, samples_8, samples_64))
 
     throughput = [g for g in guest if g.get("mode") == "throughput"]
     ttft = next((g for g in guest if g.get("mode") == "ttft"), None)
     sweep = [g for g in guest if "sweep" in g]
     calls = [json.loads(line) for line in open(os.path.join(a.raw, "calls.jsonl"))
              if line.strip()]
-    if len(throughput) != 6 or ttft is None or len(calls) != 4:
+    if len(throughput) != 9 or ttft is None or len(calls) != 4:
         raise SystemExit("report: the guest run is incomplete; see the raw guest.log")
 
     e2e = []
     for t in throughput:
-        base = e1 if t["sessions"] == 1 else e8
+        base = {1: e1, 8: e8}.get(t["sessions"], e64)
         e2e.append(dict(t, engine_tok_s=base, ratio=t["tokens_per_s"] / base))
 
     results = {
@@ -92,7 +102,8 @@ def main():
                                       "guest": a.load_guest, "after": a.after_load}},
         "engine": engine,
         "engine_baseline": {"one_context": {"median": e1, "samples": samples_1},
-                            "eight_contexts": {"median": e8, "samples": samples_8}},
+                            "eight_contexts": {"median": e8, "samples": samples_8},
+                            "sixty_four_contexts": {"median": e64, "samples": samples_64}},
         "card": card,
         "end_to_end": e2e,
         "ttft": ttft,
@@ -130,7 +141,8 @@ def plot_engine(engine, path):
     for f in engine["formats"]:
         agg = f["aggregate_tok_s"]
         xs = sorted(int(k) for k in agg)
-        ax.plot(xs, [agg[str(x)] for x in xs], marker="o", label=f"{f['format']} aggregate")
+        ax.plot(xs, [agg[str(x)] for x in xs], marker="o",
+                label=f"{f['format']} weights, {kv_of(f)} KV cache")
     ax.axhline(engine["reference_decode_tok_s"], color="grey", ls="--",
                label="scalar reference, 1 context")
     ax.set_xscale("log", base=2)
@@ -201,7 +213,7 @@ def ok(v, target, higher=True):
 
 def write_summary(r, e2e, path):
     eng = r["engine"]
-    fmt = {f["format"]: f for f in eng["formats"]}
+    fmt = {f["format"]: f for f in eng["formats"] if kv_of(f) == "f32"}
     L = []
     m = r["machine"]
     L.append("# HC1 benchmark summary\n")
@@ -223,8 +235,24 @@ def write_summary(r, e2e, path):
         L.append(f"| engine alone ({f}) | decode, 64 contexts aggregate | "
                  f"{x['aggregate_tok_s']['64']:,.0f} tok/s | | |")
         L.append(f"| engine alone ({f}) | prefill | {x['prefill_tok_s']:,.0f} tok/s | | |")
+    # Many users at once: every KV format's aggregate at 1, 8 and 64 contexts
+    # against the f32 cache's single context with the same weights.
+    for x in eng["formats"]:
+        kv, vs = kv_of(x), x.get("aggregate_vs_f32_cache_1_context_cpu", {})
+        for n, tgt in (("1", None), ("8", TARGETS["kv_8_vs_f32_1"]),
+                       ("64", TARGETS["kv_64_vs_f32_1"])):
+            if n not in x["aggregate_tok_s"] or n not in vs:
+                continue
+            cpu = x["aggregate"][n]["cpu"]
+            target = tgt if tgt is not None and kv != "f32" else None
+            L.append(f"| engine alone ({x['format']} weights, {kv} KV cache) | {n} context(s) "
+                     f"aggregate | {x['aggregate_tok_s'][n]:,.0f} tok/s, {cpu:,.0f} tok/cpu-s = "
+                     f"{vs[n]:.2f}x the f32 cache's 1 context (per CPU second) | "
+                     f"{f'>= {target}x' if target else ''} | "
+                     f"{ok(vs[n], target) if target else ''} |")
     b = r["engine_baseline"]
-    for label, k in (("1 context", "one_context"), ("8 contexts aggregate", "eight_contexts")):
+    for label, k in (("1 context", "one_context"), ("8 contexts aggregate", "eight_contexts"),
+                     ("64 contexts aggregate", "sixty_four_contexts")):
         xs = b[k]["samples"]
         L.append(f"| engine alone (fp32) | end-to-end baseline: {label}, median of {len(xs)} "
                  f"runs around the guest run | {b[k]['median']:,.0f} tok/s "
@@ -240,11 +268,12 @@ def write_summary(r, e2e, path):
                      f"{c['engine_utilisation']:.3f}) | >= 0.97 | "
                      f"{ok(c['ratio_median_round'], 0.97)} |")
     for e in e2e:
-        tgt = 0.90
+        # The targets name 1 and 8 sessions; 64 is the card's full load.
+        tgt = 0.90 if e["sessions"] in (1, 8) else None
         L.append(f"| guest app, {e['path']} | {e['sessions']} session(s) | "
                  f"{e['tokens_per_s']:,.0f} tok/s = {e['ratio']:.3f} of engine; engine busy "
-                 f"{e['engine_utilisation']:.3f} of the time | >= {tgt:.2f} | "
-                 f"{ok(e['ratio'], tgt)} |")
+                 f"{e['engine_utilisation']:.3f} of the time | "
+                 f"{f'>= {tgt:.2f}' if tgt else ''} | {ok(e['ratio'], tgt) if tgt else ''} |")
     mm = [e for e in e2e if e["path"] == "mmap"]
     for e in mm:
         L.append(f"| guest app, mmap, {e['sessions']} session(s) | syscalls / token | "

@@ -4,10 +4,12 @@
 #
 #   tools/bench/run.sh BUILD_DIR
 #
-# 1. the engine alone (hc1-engine bench: reference, fp32, int8, 1..64 contexts)
-# 2. the card alone (hc1-bench-card: the QEMU device through qtest)
+# 1. the engine alone (hc1-engine bench: reference, fp32 and int8 weights, each
+#    with every KV-cache format, 1..64 contexts)
+# 2. the card alone (hc1-bench-card: the QEMU device through qtest; 1, 8 and
+#    64 contexts)
 # 3. end to end in a TCG guest (hc1-bench-guest through libhc: mmap, read(),
-#    uring_cmd; 1 and 8 sessions; time to first token)
+#    uring_cmd; 1, 8 and 64 sessions; time to first token)
 # 4. the coalescing sweep (hc1.ko reloaded with each INTC setting)
 # 4b. the driver's cost per read() and WAIT with 8 and 64 sessions calling at
 #    once, in a guest of two vCPUs (tools/bench/calls.sh)
@@ -16,7 +18,9 @@
 # 6. hc1-serve against libhc in the same guest, 1/8/64 streams and 256 at
 #    once (tools/bench/serve.sh): "serve" in results.json, appended to the
 #    summary
-# Raw outputs are kept in BUILD_DIR/bench/.  Environment: BENCH_ROUNDS
+# Raw outputs are kept in BUILD_DIR/bench/.  Environment: HC1_KV_FORMAT (the
+# card's KV-cache format in steps 2-6, and the engine-alone baseline's;
+# default f32; make bench KV_FORMAT=... sets it), BENCH_ROUNDS
 # (rounds per end-to-end run, default 24), BENCH_CALL_ROUNDS (rounds of
 # the driver-call bench, default 8), BENCH_SWEEP (tokens:usecs pairs),
 # HC1_QEMU (QEMU binary, default BUILD_DIR/qemu/qemu-system-x86_64).
@@ -30,6 +34,8 @@ qemu=${HC1_QEMU:-$build/qemu/qemu-system-x86_64}
 raw=$build/bench
 out=$src/bench
 rounds=${BENCH_ROUNDS:-24}
+kv=${HC1_KV_FORMAT:-f32}
+export HC1_KV_FORMAT=$kv # hc1-vm's default in steps 3-6
 sweep=${BENCH_SWEEP:-"1:0 16:200 16:1000 32:1000 32:2000 32:4000 32:8000 32:16000 32:0 64:16000"}
 # stories260K: the model the committed figures and the engine's targets name.
 model_dir=$src/models/llama2c
@@ -63,7 +69,7 @@ step "engine alone" engine
 step "card alone via qtest" card
 for fmt in fp32 int8; do
 	"$bin/hc1-bench-card" --qemu "$qemu" --model-dir "$model_dir" --format "$fmt" \
-		--contexts 1,8 --rounds 8 "${card_pin[@]}" >"$raw/card-$fmt.json"
+		--kv-format "$kv" --contexts 1,8,64 --rounds 8 "${card_pin[@]}" >"$raw/card-$fmt.json"
 done
 
 # The end-to-end ratios compare with the engine alone measured around the
@@ -71,7 +77,7 @@ done
 # +-5% from run to run on this shared host.
 engine_again() {
 	"$bin/hc1-engine" bench --model "$model" --tokenizer "$tokenizer" --threads 1 --json \
-		--contexts 1,8 "${pin[@]}" >"$raw/engine-$1.json"
+		--contexts 1,8,64 --kv-cache "$kv" "${pin[@]}" >"$raw/engine-$1.json"
 }
 engine_again before-guest
 

@@ -173,6 +173,7 @@ double matmul_gmacs(const Engine& e, uint32_t n_vec) {
 
 struct FormatResult {
     std::string format;
+    KvFormat kv = KvFormat::Fp32;
     std::string kernels;
     uint64_t weight_bytes = 0;
     std::string sha256;
@@ -186,12 +187,14 @@ struct FormatResult {
 
 FormatResult bench_format(const SourceModel& src, WeightFormat fmt,
                           const std::vector<uint32_t>& contexts, uint32_t positions,
-                          uint32_t threads, KvFormat kv_format) {
+                          uint32_t threads, KvFormat kv_format, const EngineOptions& sched) {
     const ModelConfig& c = src.cfg;
     EngineOptions opts;
     opts.format = fmt;
     opts.n_threads = threads;
     opts.kv_format = kv_format;
+    opts.decode_group = sched.decode_group;
+    opts.group_steps = sched.group_steps;
     opts.n_contexts = 1;
     for (uint32_t n : contexts)
         opts.n_contexts = std::max(opts.n_contexts, n);
@@ -201,6 +204,7 @@ FormatResult bench_format(const SourceModel& src, WeightFormat fmt,
 
     FormatResult r;
     r.format = fmt == WeightFormat::Int8 ? "int8" : "fp32";
+    r.kv = kv_format;
     r.kernels = e.kernels().name;
     r.weight_bytes = e.model().image().size();
     r.sha256 = Sha256::hex(e.model().sha256());
@@ -239,7 +243,8 @@ Rate bench_reference(const SourceModel& src, uint32_t positions) {
 int cmd_bench(int argc, char** argv) {
     try {
         Args args(argc, argv,
-                  {"model", "tokenizer", "contexts", "positions", "threads", "kv-cache", "cpus"},
+                  {"model", "tokenizer", "contexts", "positions", "threads", "kv-cache", "cpus",
+                   "decode-group", "group-steps"},
                   {"json"});
         // Pinning this thread first makes every engine thread and the
         // reference inherit the CPUs.
@@ -257,10 +262,24 @@ int cmd_bench(int argc, char** argv) {
         if (positions < 2)
             throw std::invalid_argument("--positions must be at least 2");
         const uint32_t threads = static_cast<uint32_t>(args.u64("threads", 1));
-        const std::string kv_name = args.str("kv-cache", "f32");
-        if (kv_name != "f32" && kv_name != "f16")
-            throw std::invalid_argument("--kv-cache must be f32 or f16");
-        const KvFormat kv_format = kv_name == "f16" ? KvFormat::Fp16 : KvFormat::Fp32;
+        EngineOptions sched; // the engine's defaults unless asked otherwise
+        sched.decode_group = static_cast<uint32_t>(args.u64("decode-group", sched.decode_group));
+        sched.group_steps = static_cast<uint32_t>(args.u64("group-steps", sched.group_steps));
+        if (sched.decode_group < 1 || sched.group_steps < 1)
+            throw std::invalid_argument("--decode-group and --group-steps must be at least 1");
+        // Every KV format in one run by default: their ratios are against
+        // the f32 cache's single context measured minutes apart, not hours.
+        std::vector<KvFormat> kv_formats;
+        std::stringstream kv_list(args.str("kv-cache", "f32,f16,int8"));
+        for (std::string item; std::getline(kv_list, item, ',');) {
+            KvFormat f;
+            if (!parse_kv_format(item, f))
+                throw std::invalid_argument("--kv-cache: " + item +
+                                            " is not a KV format (f32, f16, int8)");
+            kv_formats.push_back(f);
+        }
+        if (kv_formats.empty())
+            throw std::invalid_argument("--kv-cache: no KV format given");
         std::vector<uint32_t> contexts;
         std::stringstream list(args.str("contexts", "1,2,4,8,16,32,64"));
         for (std::string item; std::getline(list, item, ',');) {
@@ -273,16 +292,34 @@ int cmd_bench(int argc, char** argv) {
         const Rate reference = bench_reference(src, positions);
         std::vector<FormatResult> results;
         for (WeightFormat f : {WeightFormat::Fp32, WeightFormat::Int8})
-            results.push_back(bench_format(src, f, contexts, positions, threads, kv_format));
+            for (KvFormat kv : kv_formats)
+                results.push_back(bench_format(src, f, contexts, positions, threads, kv, sched));
+        // The f32 cache's single-context rate with the same weights, the
+        // yardstick of the many-context targets (null when not measured).
+        auto f32_single = [&](const FormatResult& r) -> const Rate* {
+            for (const FormatResult& o : results)
+                if (o.format == r.format && o.kv == KvFormat::Fp32)
+                    return &o.decode;
+            return nullptr;
+        };
+        std::string kv_names;
+        for (KvFormat kv : kv_formats)
+            kv_names += (kv_names.empty() ? "" : ",") + std::string(kv_format_name(kv));
 
         if (args.has("json")) {
             auto rate = [](const Rate& r) { return Json{{"wall", r.wall}, {"cpu", r.cpu}}; };
             Json formats = Json::array();
             for (const FormatResult& r : results) {
-                Json aggregate = Json::object();
-                for (auto [n, rt] : r.aggregate)
+                Json aggregate = Json::object(), vs_f32 = Json::object();
+                const Rate* base = f32_single(r);
+                for (auto [n, rt] : r.aggregate) {
                     aggregate[std::to_string(n)] = rate(rt);
+                    if (base)
+                        vs_f32[std::to_string(n)] = rt.cpu / base->cpu;
+                }
                 formats.push_back({{"format", r.format},
+                                   {"kv_cache", kv_format_name(r.kv)},
+                                   {"kv_bytes_per_context", KvCache::bytes(src.cfg, r.kv)},
                                    {"kernels", r.kernels},
                                    {"weight_bytes", r.weight_bytes},
                                    {"sha256", r.sha256},
@@ -291,13 +328,16 @@ int cmd_bench(int argc, char** argv) {
                                    {"decode_vs_reference_cpu", r.decode.cpu / reference.cpu},
                                    {"matmul_gmac_per_cpu_s", {{"1", r.gmacs_1}, {"8", r.gmacs_8}}},
                                    {"aggregate", aggregate},
+                                   {"aggregate_vs_f32_cache_1_context_cpu", vs_f32},
                                    {"rss_kib", r.rss_kib}});
             }
             Json doc = {{"model", src.name},
                         {"params", src.n_params()},
                         {"positions", positions},
                         {"threads", threads},
-                        {"kv_cache", kv_name},
+                        {"kv_caches", kv_names},
+                        {"decode_group", sched.decode_group},
+                        {"group_steps", sched.group_steps},
                         {"unit", "tokens per second (wall) and per CPU second (cpu)"},
                         {"reference_decode", rate(reference)},
                         {"formats", formats},
@@ -306,25 +346,34 @@ int cmd_bench(int argc, char** argv) {
             return 0;
         }
 
-        std::printf("model %s: %llu parameters, %u positions, %u engine thread(s), %s KV cache\n"
-                    "rates in tokens per wall-clock second and per CPU second\n\n",
+        std::printf("model %s: %llu parameters, %u positions, %u engine thread(s), KV caches %s,\n"
+                    "decode groups of %u contexts for %u steps\n"
+                    "rates in tokens per wall-clock second and per CPU second; aggregates also\n"
+                    "against 1 context with the same weights and the f32 cache (tok/cpu-s)\n\n",
                     src.name.c_str(), static_cast<unsigned long long>(src.n_params()), positions,
-                    threads, kv_name.c_str());
+                    threads, kv_names.c_str(), sched.decode_group, sched.group_steps);
         std::printf("%-34s %10s %10s\n", "", "tok/s", "tok/cpu-s");
         std::printf("%-34s %10.0f %10.0f\n", "reference decode (scalar fp32)", reference.wall,
                     reference.cpu);
         for (const FormatResult& r : results) {
-            std::printf("\n%s: %s kernels, %llu weight bytes, sha256 %s\n", r.format.c_str(),
+            std::printf("\n%s weights, %s KV cache (%llu bytes a context): %s kernels, %llu weight "
+                        "bytes, sha256 %s\n",
+                        r.format.c_str(), kv_format_name(r.kv),
+                        static_cast<unsigned long long>(KvCache::bytes(src.cfg, r.kv)),
                         r.kernels.c_str(), static_cast<unsigned long long>(r.weight_bytes),
                         r.sha256.c_str());
+            const Rate* base = f32_single(r);
             std::printf("%-34s %10.0f %10.0f   %.2fx reference\n", "  decode, 1 context",
                         r.decode.wall, r.decode.cpu, r.decode.cpu / reference.cpu);
             std::printf("%-34s %10.0f %10.0f\n", "  prefill", r.prefill.wall, r.prefill.cpu);
             for (auto [n, rate] : r.aggregate) {
                 char label[64];
                 std::snprintf(label, sizeof label, "  aggregate, %u contexts", n);
-                std::printf("%-34s %10.0f %10.0f   %.2fx 1 context\n", label, rate.wall, rate.cpu,
+                std::printf("%-34s %10.0f %10.0f   %.2fx 1 context", label, rate.wall, rate.cpu,
                             rate.cpu / r.decode.cpu);
+                if (base)
+                    std::printf(", %.2fx f32 cache's", rate.cpu / base->cpu);
+                std::printf("\n");
             }
             std::printf("  matmul kernels on the model's matrices: %.1f GMAC/cpu-s for 1 vector, "
                         "%.1f for 8\n",

@@ -18,7 +18,8 @@ void usage(FILE* out) {
         "                      [--temperature F] [--top-p F] [--top-k N] [--seed N]\n"
         "                      [--steps N] [--threads N] PROMPT\n"
         "       hc1-engine bench --model M [--tokenizer T] [--json] [--threads N]\n"
-        "                        [--contexts 1,2,4,...] [--positions N] [--kv-cache f32|f16]\n"
+        "                        [--contexts 1,2,4,...] [--positions N] [--kv-cache f32,f16,int8]\n"
+        "                        [--decode-group N] [--group-steps N]\n"
         "                        [--cpus LIST]\n"
         "       hc1-engine export-gguf --model M --tokenizer T --out F.gguf\n"
         "                              [--type f32|f16|q8_0|q4_0]\n",

@@ -26,6 +26,10 @@ void copy_name(char* dst, size_t size, const std::string& src) {
 
 } // namespace
 
+static_assert(HC1_ENGINE_KV_F32 == int(hc1e::KvFormat::Fp32) &&
+              HC1_ENGINE_KV_F16 == int(hc1e::KvFormat::Fp16) &&
+              HC1_ENGINE_KV_INT8 == int(hc1e::KvFormat::Int8));
+
 extern "C" {
 
 hc1_engine* hc1_engine_open(const struct hc1_engine_config* cfg, char* err, size_t errlen) {
@@ -37,6 +41,11 @@ hc1_engine* hc1_engine_open(const struct hc1_engine_config* cfg, char* err, size
         set_error(err, errlen, "unknown weight format");
         return nullptr;
     }
+    if (cfg->kv_format != HC1_ENGINE_KV_F32 && cfg->kv_format != HC1_ENGINE_KV_F16 &&
+        cfg->kv_format != HC1_ENGINE_KV_INT8) {
+        set_error(err, errlen, "unknown KV-cache format");
+        return nullptr;
+    }
     hc1e::EngineOptions opts;
     opts.model_path = cfg->model_path;
     opts.tokenizer_path = cfg->tokenizer_path ? cfg->tokenizer_path : "";
@@ -44,6 +53,7 @@ hc1_engine* hc1_engine_open(const struct hc1_engine_config* cfg, char* err, size
         cfg->format == HC1_ENGINE_INT8 ? hc1e::WeightFormat::Int8 : hc1e::WeightFormat::Fp32;
     opts.n_contexts = cfg->n_contexts;
     opts.n_threads = cfg->n_threads;
+    opts.kv_format = static_cast<hc1e::KvFormat>(cfg->kv_format);
     try {
         opts.cpus = hc1e::parse_cpu_list(cfg->cpus ? cfg->cpus : "");
         auto handle = std::make_unique<hc1_engine>();
@@ -83,6 +93,8 @@ void hc1_engine_get_info(const hc1_engine* e, struct hc1_engine_info* info) {
     info->weight_bytes = m.image().size();
     std::memcpy(info->sha256, m.sha256().data(), 32);
     info->max_token_len = en.vocab().max_token_len;
+    info->kv_format = static_cast<uint32_t>(en.kv_format());
+    info->kv_bytes = hc1e::KvCache::bytes(c, en.kv_format());
 }
 
 const char* hc1_engine_token(const hc1_engine* e, uint32_t id, uint32_t* len, float* score) {

@@ -73,8 +73,9 @@ std::unique_ptr<Engine> Engine::open(const EngineOptions& opts) {
     if (opts.n_threads < 1 || opts.n_threads > kMaxThreads)
         throw Error("n_threads " + std::to_string(opts.n_threads) + " is out of range [1, " +
                     std::to_string(kMaxThreads) + "]");
-    if (opts.max_batch_rows < 1 || opts.prefill_chunk < 1)
-        throw Error("max_batch_rows and prefill_chunk must be >= 1");
+    if (opts.max_batch_rows < 1 || opts.prefill_chunk < 1 || opts.decode_group < 1 ||
+        opts.group_steps < 1)
+        throw Error("max_batch_rows, prefill_chunk, decode_group and group_steps must be >= 1");
     return std::make_unique<Engine>(load_model(opts.model_path, opts.tokenizer_path), opts);
 }
 
@@ -339,8 +340,10 @@ void Engine::worker(WorkerState& st) {
             continue;
         }
 
-        // Take a fair share of the runnable contexts, round robin.
-        const size_t share = (active + opts_.n_threads - 1) / opts_.n_threads;
+        // Take a fair share of the runnable contexts, at most a group, round
+        // robin from where the last claim ended.
+        const size_t share =
+            std::min<size_t>((active + opts_.n_threads - 1) / opts_.n_threads, opts_.decode_group);
         size_t budget = opts_.max_batch_rows;
         batch.clear();
         for (size_t i = 0; i < n && batch.size() < share && budget > 0; i++) {
@@ -354,13 +357,25 @@ void Engine::worker(WorkerState& st) {
             c.claimed = true;
             batch.push_back(&c);
         }
-        next_ = (next_ + 1) % n;
+        next_ = batch.empty() ? (next_ + 1) % n : (index_of(batch.back()) + 1) % n;
         if (runnable > batch.size())
             work_cv_.notify_one(); // another worker can take the rest
         lk.unlock();
 
+        // The group's steps; its caches stay warm between them.
         finished.clear();
-        step(st);
+        for (uint32_t s = 1;; s++) {
+            step(st);
+            if (!finished.empty() || s >= opts_.group_steps)
+                break;
+            lk.lock();
+            const bool go_on = !stall_ && !stopping_ &&
+                               std::none_of(batch.begin(), batch.end(),
+                                            [](const Context* c) { return c->cancel; });
+            lk.unlock();
+            if (!go_on)
+                break;
+        }
 
         lk.lock();
         for (Context* c : batch)

@@ -3,9 +3,11 @@
 // the threads that run them.
 //
 // Scheduling: each of n_threads workers repeatedly claims a share of the
-// runnable contexts, runs one forward step over all of them as one batch
-// (a prompt chunk for a context still prefilling, one token for a context
-// decoding), samples, reports, and releases them.  A context is claimed by
+// runnable contexts (at most decode_group), runs forward steps over all of
+// them as one batch (a prompt chunk for a context still prefilling, one
+// token for a context decoding), samples and reports after each, and
+// releases them after group_steps steps, or sooner when one of them ends,
+// is cancelled or the engine stalls.  A context is claimed by
 // at most one worker at a time, so its callbacks arrive in order.
 //
 // Locking: mu_ guards every Context field except kv/logits/rng, which only
@@ -40,6 +42,15 @@ struct EngineOptions {
     uint32_t n_threads = 1;
     uint32_t max_batch_rows = 64; // rows per forward step per worker
     uint32_t prefill_chunk = 32;  // prompt tokens per context per step
+    // Many contexts: a worker claims at most decode_group of them and runs up
+    // to group_steps consecutive steps over the group before releasing it.
+    // One step over all 64 streams every context's KV cache from L3 or
+    // memory once per token (64 f32 caches are 42 MB); a group's caches
+    // stay in the core's caches from one step to the next, and eight rows
+    // already make the matmuls compute-bound, so the weights are streamed
+    // once per group step at no loss.
+    uint32_t decode_group = 8;
+    uint32_t group_steps = 16;
     KvFormat kv_format = KvFormat::Fp32;
     // CPUs the engine threads may run on (all of them share the set); empty
     // = wherever the scheduler puts them.  Giving the engine CPUs of its own
@@ -66,6 +77,7 @@ class Engine {
     const std::string& name() const { return name_; }
     const Kernels& kernels() const { return transformer_.kernels(); }
     uint32_t n_contexts() const { return static_cast<uint32_t>(contexts_.size()); }
+    KvFormat kv_format() const { return opts_.kv_format; }
 
     // These return 0 or -HC1_ENGINE_E*.
     int ctx_create(uint32_t ctx);

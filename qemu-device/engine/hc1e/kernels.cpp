@@ -111,13 +111,44 @@ void attend(const float* q, size_t n_heads, const T* k, const T* v, size_t n_pos
         attend_head(q + h * head_size, k, v, n_pos, head_size, scale, att, out + h * head_size);
 }
 
+void attend_i8(const float* q, size_t n_heads, KvI8Keys k, KvI8 v, size_t n_pos, size_t head_size,
+               float scale, float* att, float* out) {
+    const size_t tile = kKvTile * head_size;
+    int8_t* qi = attend_query_scratch(att, n_heads, n_pos);
+    for (size_t h = 0; h < n_heads; h++, q += head_size, out += head_size) {
+        const float qs = quantize_query(q, head_size, scale, qi);
+        float max = -INFINITY;
+        for (size_t t = 0; t < n_pos; t++) {
+            int32_t dot = 0;
+            for (size_t i = 0; i < head_size; i++)
+                dot += int32_t(qi[i]) * (int32_t(k.q[kv_i8_key_index(head_size, t, i)]) - 128);
+            att[t] = static_cast<float>(dot) * (qs * k.scale[t]);
+            max = std::max(max, att[t]);
+        }
+        float sum = 0.0f;
+        for (size_t t = 0; t < n_pos; t++) {
+            att[t] = std::exp(att[t] - max);
+            sum += att[t];
+        }
+        const float inv = 1.0f / sum;
+        for (size_t i = 0; i < head_size; i++) {
+            float o = 0.0f;
+            for (size_t t = 0; t < n_pos; t++)
+                o += att[t] * v.scale[t] *
+                     static_cast<float>(v.q[(t / kKvTile) * tile + i * kKvTile + t % kKvTile]);
+            out[i] = o * inv;
+        }
+    }
+}
+
 void to_f16(const float* x, size_t n, uint16_t* out) {
     for (size_t i = 0; i < n; i++)
         out[i] = f32_to_f16(x[i]);
 }
 
-const Kernels kPortable = {"portable", matmul_f32, matmul_q8, attend<float>, attend<uint16_t>,
-                           to_f16,     swiglu,     quantize,  nullptr,       nullptr};
+const Kernels kPortable = {"portable",       matmul_f32, matmul_q8, attend<float>,
+                           attend<uint16_t>, attend_i8,  to_f16,    swiglu,
+                           quantize,         nullptr,    nullptr};
 
 std::atomic<bool> g_force_portable{false};
 
@@ -134,6 +165,17 @@ const Kernels* from_env() {
 }
 
 } // namespace
+
+float quantize_query(const float* q, size_t head_size, float scale, int8_t* qi) {
+    float xmax = 0.0f;
+    for (size_t i = 0; i < head_size; i++)
+        xmax = std::max(xmax, std::fabs(q[i] * scale));
+    const float inv = xmax > 0.0f ? 127.0f / xmax : 0.0f;
+    const size_t padded = (head_size + 3) / 4 * 4;
+    for (size_t i = 0; i < padded; i++)
+        qi[i] = i < head_size ? static_cast<int8_t>(round_half_even(q[i] * scale * inv)) : 0;
+    return xmax / 127.0f;
+}
 
 float f16_to_f32(uint16_t h) {
     const uint32_t sign = uint32_t(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;

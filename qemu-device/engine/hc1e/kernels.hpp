@@ -18,6 +18,60 @@ namespace hc1e {
 // Positions per KV-cache tile (see KvCache).
 inline constexpr uint32_t kKvTile = 8;
 
+// One KV head of an int8 cache's values: tiled int8 elements (the fp32
+// layout) and one scale per position; element (pos, i) is q[...] *
+// scale[pos].
+struct KvI8 {
+    const int8_t* q;
+    const float* scale;
+};
+
+// Its keys are laid out for integer dot products with a quantized query
+// (vpdpbusd: 4 unsigned bytes times 4 signed ones per 32-bit lane): per
+// tile of kKvTile positions, groups of 4 head dimensions (the head padded
+// with zero dimensions to a multiple of 4), each group kKvTile x 4 bytes,
+// position-major, so a position's 4 dimensions share a lane.  Stored biased
+// by 128, unsigned: key q = byte - 128.
+struct KvI8Keys {
+    const uint8_t* q;
+    const float* scale;
+};
+inline size_t kv_i8_key_tile(size_t head_size) {
+    return (head_size + 3) / 4 * 4 * kKvTile;
+}
+inline size_t kv_i8_key_index(size_t head_size, size_t pos, size_t i) {
+    return pos / kKvTile * kv_i8_key_tile(head_size) + i / 4 * 4 * kKvTile + pos % kKvTile * 4 +
+           i % 4;
+}
+
+// nearbyint() for |x| <= 2^22 in the default rounding mode (half to even),
+// without the libm call baseline x86-64 makes of it: adding 1.5 * 2^23
+// leaves no fraction bits, so the sum is rounded to an integer as the FPU
+// rounds, and subtracting it again is exact.  The caches quantize every
+// key and value with it.
+inline float round_half_even(float x) {
+    constexpr float kMagic = 0x1.8p23f;
+    return (x + kMagic) - kMagic;
+}
+
+// One query head for scoring an int8 cache: q * @scale quantized to int8
+// like an activation group (max|x| / 127, half to even) into @qi, padded
+// with zeros to a multiple of 4; returns its scale.  attend_i8 keeps @qi
+// in @att past the scores (see attend_scratch()).  Every set scores with
+// it, float(sum qi * key q) * (its scale * key scale), so the scores are
+// the same in all of them.
+float quantize_query(const float* q, size_t head_size, float scale, int8_t* qi);
+
+// Floats of @att an attend*() call needs: the scores, and for an int8
+// cache the quantized query (two heads at once at most) behind them.
+inline size_t attend_scratch(size_t n_heads, size_t n_pos, size_t head_size) {
+    return n_heads * ((n_pos + kKvTile - 1) / kKvTile * kKvTile) + head_size / 2 + 1;
+}
+// Where attend_i8 keeps the quantized query.
+inline int8_t* attend_query_scratch(float* att, size_t n_heads, size_t n_pos) {
+    return reinterpret_cast<int8_t*>(att + n_heads * ((n_pos + kKvTile - 1) / kKvTile * kKvTile));
+}
+
 struct Kernels {
     const char* name;
     // out[b * out_stride + i] = w.row(i) . x[b * x_stride ...], i < w.rows,
@@ -40,6 +94,9 @@ struct Kernels {
     // The same over an fp16 cache (IEEE half keys and values).
     void (*attend_f16)(const float* q, size_t n_heads, const uint16_t* k, const uint16_t* v,
                        size_t n_pos, size_t head_size, float scale, float* att, float* out);
+    // The same over an int8 cache; @att has room for attend_scratch() floats.
+    void (*attend_i8)(const float* q, size_t n_heads, KvI8Keys k, KvI8 v, size_t n_pos,
+                      size_t head_size, float scale, float* att, float* out);
     // x to IEEE half, rounding to nearest even (what f32_to_f16 does).
     void (*to_f16)(const float* x, size_t n, uint16_t* out);
     // x[i] = silu(x[i]) * y[i]

@@ -204,6 +204,11 @@ HC1E_AVX2 inline __m256 load8(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
+HC1E_AVX2 inline __m256 load8(const int8_t* p) {
+    return _mm256_cvtepi32_ps(
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
 // Scores of one tile (kKvTile positions): sum over i of q[i] * k_tile[i].
 template <int HS, typename T>
 HC1E_AVX2 inline void scores_fixed(const float* q, const T* k, size_t tiles, float scale,
@@ -251,16 +256,53 @@ HC1E_AVX2 void scores_any(const float* q, const T* k, size_t hs, size_t tiles, f
     }
 }
 
+// acc + (low byte of each lane - 128) * q.
+HC1E_AVX2 inline __m256i key_byte_dot(__m256i acc, __m256i bytes, __m256i low, __m256i bias,
+                                      int8_t q) {
+    const __m256i kq = _mm256_sub_epi32(_mm256_and_si256(bytes, low), bias);
+    return _mm256_add_epi32(acc, _mm256_mullo_epi32(kq, _mm256_set1_epi32(q)));
+}
+
+// An int8 cache's scores (KvI8Keys) for the query quantized to @qi with
+// scale @qs: exact integer dot products, then float(dot) * (qs * key
+// scale) as every set computes them.
+HC1E_AVX2 void scores_i8(const int8_t* qi, float qs, const uint8_t* k, const float* ks,
+                         size_t head_size, size_t tiles, float* att) {
+    const size_t groups = (head_size + 3) / 4, tile = kv_i8_key_tile(head_size);
+    const __m256i low = _mm256_set1_epi32(0xff), bias = _mm256_set1_epi32(128);
+    const __m256 qsv = _mm256_set1_ps(qs);
+    for (size_t b = 0; b < tiles; b++) {
+        __m256i acc = _mm256_setzero_si256();
+        for (size_t g = 0; g < groups; g++) {
+            // Lane t: position t's 4 dimensions 4g .. 4g + 3, one per byte.
+            const __m256i kb =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + b * tile + g * 32));
+            acc = key_byte_dot(acc, kb, low, bias, qi[4 * g]);
+            acc = key_byte_dot(acc, _mm256_srli_epi32(kb, 8), low, bias, qi[4 * g + 1]);
+            acc = key_byte_dot(acc, _mm256_srli_epi32(kb, 16), low, bias, qi[4 * g + 2]);
+            acc = key_byte_dot(acc, _mm256_srli_epi32(kb, 24), low, bias, qi[4 * g + 3]);
+        }
+        _mm256_storeu_ps(att + b * kKvTile,
+                         _mm256_mul_ps(_mm256_cvtepi32_ps(acc),
+                                       _mm256_mul_ps(qsv, _mm256_loadu_ps(ks + b * kKvTile))));
+    }
+}
+
+// @vs: an int8 cache's value scales (null otherwise); with @scored, att
+// already holds the scores (scores_i8) and @k is not read.
 template <typename T>
 HC1E_AVX2 void attend_head(const float* q, const T* k, const T* v, size_t n_pos, size_t head_size,
-                           float scale, float* att, float* out) {
+                           float scale, float* att, float* out, const float* vs = nullptr,
+                           bool scored = false) {
     const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
-    if (head_size == 8)
-        scores_fixed<8>(q, k, tiles, scale, att);
-    else if (head_size == 16)
-        scores_fixed<16>(q, k, tiles, scale, att);
-    else
-        scores_any(q, k, head_size, tiles, scale, att);
+    if (!scored) {
+        if (head_size == 8)
+            scores_fixed<8>(q, k, tiles, scale, att);
+        else if (head_size == 16)
+            scores_fixed<16>(q, k, tiles, scale, att);
+        else
+            scores_any(q, k, head_size, tiles, scale, att);
+    }
 
     // Softmax over [0, n_pos); the last tile's lanes past n_pos (stale or
     // zero cache entries) get weight 0.
@@ -293,7 +335,9 @@ HC1E_AVX2 void attend_head(const float* q, const T* k, const T* v, size_t n_pos,
         for (int i = 0; i < 8; i++)
             acc[i] = _mm256_setzero_ps();
         for (size_t b = 0; b < tiles; b++) {
-            const __m256 a = _mm256_loadu_ps(att + b * kKvTile);
+            __m256 a = _mm256_loadu_ps(att + b * kKvTile);
+            if (vs)
+                a = _mm256_mul_ps(a, _mm256_loadu_ps(vs + b * kKvTile));
             const T* vt = v + b * head_size * kKvTile + i0 * kKvTile;
             if (width == 8) {
 #pragma GCC unroll 8
@@ -374,6 +418,18 @@ HC1E_AVX2 void attend(const float* q, size_t n_heads, const T* k, const T* v, si
         attend_head(q + h * head_size, k, v, n_pos, head_size, scale, att, out + h * head_size);
 }
 
+HC1E_AVX2 void attend_i8(const float* q, size_t n_heads, KvI8Keys k, KvI8 v, size_t n_pos,
+                         size_t head_size, float scale, float* att, float* out) {
+    const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
+    int8_t* qi = attend_query_scratch(att, n_heads, n_pos);
+    for (size_t h = 0; h < n_heads; h++) {
+        const float qs = quantize_query(q + h * head_size, head_size, scale, qi);
+        scores_i8(qi, qs, k.q, k.scale, head_size, tiles, att);
+        attend_head(q + h * head_size, v.q, v.q, n_pos, head_size, scale, att, out + h * head_size,
+                    v.scale, true);
+    }
+}
+
 // F16C rounds to nearest even like f32_to_f16; the tail goes through a
 // zero-padded vector so no lane reads past @n.
 HC1E_AVX2 void to_f16(const float* x, size_t n, uint16_t* out) {
@@ -391,10 +447,11 @@ HC1E_AVX2 void to_f16(const float* x, size_t n, uint16_t* out) {
     }
 }
 
-const Kernels kAvx2 = {"avx2", matmul_f32, q8_avx2::matmul_q8, attend<float>, attend<uint16_t>,
-                       to_f16, swiglu,     quantize,           nullptr,       nullptr};
+const Kernels kAvx2 = {
+    "avx2", matmul_f32, q8_avx2::matmul_q8, attend<float>, attend<uint16_t>, attend_i8,
+    to_f16, swiglu,     quantize,           nullptr,       nullptr};
 const Kernels kAvx2Vnni = {
-    "avx2+vnni", matmul_f32, q8_vnni::matmul_q8, attend<float>, attend<uint16_t>,
+    "avx2+vnni", matmul_f32, q8_vnni::matmul_q8, attend<float>, attend<uint16_t>, attend_i8,
     to_f16,      swiglu,     quantize,           nullptr,       nullptr};
 
 } // namespace

@@ -332,6 +332,26 @@ HC1E_AVX512 inline __m512 exp512(__m512 x) {
     return _mm512_mul_ps(y, _mm512_castsi512_ps(n));
 }
 
+// exp(x) for the approximate caches' attention (f16, int8), in 10
+// operations instead of exp512's 16: 2^(x log2 e) as 2^n * 2^f with n the
+// nearest integer, 2^f by Cephes' exp2f polynomial on [-0.5, 0.5]
+// (relative error ~2e-7, below the caches' own rounding by three orders),
+// and vscalefps for 2^n, which also underflows to 0 without a clamp.  The
+// f32 cache keeps exp512: its known answers are recorded with it.
+HC1E_AVX512 inline __m512 exp512_fast(__m512 x) {
+    const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
+    const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 f = _mm512_sub_ps(t, n);
+    __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
 // Eight vectors to one: lane j is the sum of v[j]'s lanes.
 HC1E_AVX512 inline __m256 hsum8(const __m256 v[8]) {
     const __m256 s01 = _mm256_hadd_ps(v[0], v[1]), s23 = _mm256_hadd_ps(v[2], v[3]);
@@ -445,48 +465,149 @@ HC1E_AVX512 void attend_pair(const float* q0, const float* q1, const T* k, const
 // Z_i = [row 2i | row 2i+1].  Scores then multiply Z_i by [q[2i] | q[2i+1]]
 // and add the halves at the end; values multiply Z_i by the head's weights
 // in both halves and reduce each half to its own dimension.
-// Rows 2i and 2i + 1 of an fp16 tile (16 contiguous halves) as floats.
+// An int8 cache goes the same way (one conversion per 16 values, the
+// bytes halved again), its per-position scales applied to each tile's
+// scores and to the weights of its values.
+// Rows 2i and 2i + 1 of an fp16 or int8 tile (16 contiguous values) as floats.
 HC1E_AVX512 inline __m512 row_pair(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
+HC1E_AVX512 inline __m512 row_pair(const int8_t* p) {
+    return _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+// A tile's kKvTile scales in both halves.
+HC1E_AVX512 inline __m512 tile_scales(const float* s) {
+    return _mm512_broadcast_f32x8(_mm256_loadu_ps(s));
+}
+
+// The scores of an int8 cache's tiles [b, b + J) for two query heads
+// quantized to @qi0 and @qi1 (scales qs0, qs1): per 8 head dimensions one
+// zmm of keys (KvI8Keys: lanes 0-7 the first 4 dimensions of positions
+// 0-7, lanes 8-15 the next 4) times each head's dimensions broadcast to
+// the matching half, one vpdpbusd per head, exact integer sums; the halves
+// added, the keys' +128 bias taken off, then float(dot) * (qs * key scale)
+// as every kernel set computes it.
 template <int HS>
-HC1E_AVX512 void attend_pair_f16(const float* q0, const float* q1, const uint16_t* k,
-                                 const uint16_t* v, size_t n_pos, float scale, float* att,
-                                 float* out0, float* out1) {
+HC1E_AVX512 inline void score_tiles_i8(const uint8_t* k, const float* ks, const int8_t* qi0,
+                                       const int8_t* qi1, float qs0, float qs1, size_t tiles,
+                                       float* att) {
+    constexpr int C = HS / 8; // zmm of keys per tile
+    constexpr size_t kTile = HS * kKvTile;
+    constexpr int kLo = _MM_SHUFFLE(1, 0, 1, 0), kHi = _MM_SHUFFLE(3, 2, 3, 2);
+    auto dims = [](const int8_t* p) {
+        int32_t x;
+        __builtin_memcpy(&x, p, 4);
+        return x;
+    };
+    __m512i qa[C], qb[C];
+    int32_t sum0 = 0, sum1 = 0;
+    for (int i = 0; i < HS; i++) {
+        sum0 += qi0[i];
+        sum1 += qi1[i];
+    }
+#pragma GCC unroll 2
+    for (int c = 0; c < C; c++) {
+        qa[c] = _mm512_inserti64x4(_mm512_set1_epi32(dims(qi0 + 8 * c)),
+                                   _mm256_set1_epi32(dims(qi0 + 8 * c + 4)), 1);
+        qb[c] = _mm512_inserti64x4(_mm512_set1_epi32(dims(qi1 + 8 * c)),
+                                   _mm256_set1_epi32(dims(qi1 + 8 * c + 4)), 1);
+    }
+    const __m512i bias =
+        _mm512_inserti64x4(_mm512_set1_epi32(128 * sum0), _mm256_set1_epi32(128 * sum1), 1);
+    const __m512 qs = _mm512_insertf32x8(_mm512_set1_ps(qs0), _mm256_set1_ps(qs1), 1);
+    for (size_t b = 0; b < tiles; b++) {
+        __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
+#pragma GCC unroll 2
+        for (int c = 0; c < C; c++) {
+            const __m512i kz = _mm512_loadu_si512(k + b * kTile + c * 64);
+            a0 = _mm512_dpbusd_epi32(a0, kz, qa[c]);
+            a1 = _mm512_dpbusd_epi32(a1, kz, qb[c]);
+        }
+        const __m512i dot = _mm512_sub_epi32(
+            _mm512_add_epi32(_mm512_shuffle_i32x4(a0, a1, kLo), _mm512_shuffle_i32x4(a0, a1, kHi)),
+            bias);
+        _mm512_storeu_ps(att + b * 2 * kKvTile,
+                         _mm512_mul_ps(_mm512_cvtepi32_ps(dot),
+                                       _mm512_mul_ps(qs, tile_scales(ks + b * kKvTile))));
+    }
+}
+
+// quantize_query() for a head of 8 or 16 in vector registers, bit for bit:
+// the same products, an exact max, and vcvtps2dq rounding half to even
+// (MXCSR's default) as nearbyint does.  The scalar one's libm calls cost a
+// tile pair's worth of time per head.
+template <int HS>
+HC1E_AVX512 inline float quantize_query_simd(const float* q, float scale, int8_t* qi) {
+    if constexpr (HS == 8) {
+        const __m256 x = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_set1_ps(scale));
+        __m256 m = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+        m = _mm256_max_ps(m, _mm256_permute2f128_ps(m, m, 0x01));
+        m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0x4e));
+        m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0xb1));
+        const float xmax = _mm256_cvtss_f32(m);
+        const __m256 inv = _mm256_set1_ps(xmax > 0.0f ? 127.0f / xmax : 0.0f);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(qi),
+                         _mm256_cvtepi32_epi8(_mm256_cvtps_epi32(_mm256_mul_ps(x, inv))));
+        return xmax / 127.0f;
+    } else {
+        const __m512 x = _mm512_mul_ps(_mm512_loadu_ps(q), _mm512_set1_ps(scale));
+        const float xmax = _mm512_reduce_max_ps(_mm512_abs_ps(x));
+        const __m512 inv = _mm512_set1_ps(xmax > 0.0f ? 127.0f / xmax : 0.0f);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(qi),
+                         _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x, inv))));
+        return xmax / 127.0f;
+    }
+}
+
+// @ks and @vs: an int8 cache's per-position scales, and @qi scratch for
+// its quantized query heads (T = int8_t, K = uint8_t only).
+template <int HS, typename T, typename K = T>
+HC1E_AVX512 void attend_pair_rows(const float* q0, const float* q1, const K* k, const T* v,
+                                  size_t n_pos, float scale, float* att, float* out0, float* out1,
+                                  const float* ks = nullptr, const float* vs = nullptr,
+                                  int8_t* qi = nullptr) {
+    constexpr bool kScaled = std::is_same_v<T, int8_t>;
     constexpr int R = HS / 2; // row pairs per tile
     constexpr size_t kTile = HS * kKvTile;
     constexpr int kLo = _MM_SHUFFLE(1, 0, 1, 0), kHi = _MM_SHUFFLE(3, 2, 3, 2);
     const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
-    __m512 qa[R], qb[R];
+    if constexpr (kScaled) {
+        const float qs0 = quantize_query_simd<HS>(q0, scale, qi);
+        const float qs1 = quantize_query_simd<HS>(q1, scale, qi + HS);
+        score_tiles_i8<HS>(k, ks, qi, qi + HS, qs0, qs1, tiles, att);
+    } else {
+        __m512 qa[R], qb[R];
 #pragma GCC unroll 8
-    for (int i = 0; i < R; i++) {
-        qa[i] = _mm512_insertf32x8(_mm512_set1_ps(q0[2 * i] * scale),
-                                   _mm256_set1_ps(q0[2 * i + 1] * scale), 1);
-        qb[i] = _mm512_insertf32x8(_mm512_set1_ps(q1[2 * i] * scale),
-                                   _mm256_set1_ps(q1[2 * i + 1] * scale), 1);
-    }
-    // Two tiles at a time: four independent chains.
-    size_t b = 0;
-    for (; b < tiles; b += 2) {
-        const int n = b + 1 < tiles ? 2 : 1;
-        __m512 a[2][2];
-        for (int j = 0; j < n; j++) {
-            const __m512 z = row_pair(k + (b + j) * kTile);
-            a[j][0] = _mm512_mul_ps(qa[0], z);
-            a[j][1] = _mm512_mul_ps(qb[0], z);
+        for (int i = 0; i < R; i++) {
+            qa[i] = _mm512_insertf32x8(_mm512_set1_ps(q0[2 * i] * scale),
+                                       _mm256_set1_ps(q0[2 * i + 1] * scale), 1);
+            qb[i] = _mm512_insertf32x8(_mm512_set1_ps(q1[2 * i] * scale),
+                                       _mm256_set1_ps(q1[2 * i + 1] * scale), 1);
         }
-#pragma GCC unroll 8
-        for (int i = 1; i < R; i++)
+        // Two tiles at a time: four independent chains.
+        for (size_t b = 0; b < tiles; b += 2) {
+            const int n = b + 1 < tiles ? 2 : 1;
+            __m512 a[2][2];
             for (int j = 0; j < n; j++) {
-                const __m512 z = row_pair(k + (b + j) * kTile + i * 16);
-                a[j][0] = _mm512_fmadd_ps(qa[i], z, a[j][0]);
-                a[j][1] = _mm512_fmadd_ps(qb[i], z, a[j][1]);
+                const __m512 z = row_pair(k + (b + j) * kTile);
+                a[j][0] = _mm512_mul_ps(qa[0], z);
+                a[j][1] = _mm512_mul_ps(qb[0], z);
             }
-        for (int j = 0; j < n; j++)
-            _mm512_storeu_ps(att + (b + j) * 2 * kKvTile,
-                             _mm512_add_ps(_mm512_shuffle_f32x4(a[j][0], a[j][1], kLo),
-                                           _mm512_shuffle_f32x4(a[j][0], a[j][1], kHi)));
+#pragma GCC unroll 8
+            for (int i = 1; i < R; i++)
+                for (int j = 0; j < n; j++) {
+                    const __m512 z = row_pair(k + (b + j) * kTile + i * 16);
+                    a[j][0] = _mm512_fmadd_ps(qa[i], z, a[j][0]);
+                    a[j][1] = _mm512_fmadd_ps(qb[i], z, a[j][1]);
+                }
+            for (int j = 0; j < n; j++)
+                _mm512_storeu_ps(att + (b + j) * 2 * kKvTile,
+                                 _mm512_add_ps(_mm512_shuffle_f32x4(a[j][0], a[j][1], kLo),
+                                               _mm512_shuffle_f32x4(a[j][0], a[j][1], kHi)));
+        }
     }
 
     const SoftmaxStart st = softmax_start(att, n_pos, tiles);
@@ -498,11 +619,13 @@ HC1E_AVX512 void attend_pair_f16(const float* q0, const float* q1, const uint16_
     for (int i = 0; i < R; i++)
         acc0[i] = acc1[i] = _mm512_setzero_ps();
     __m512 sum = _mm512_setzero_ps();
-    for (b = 0; b < tiles; b++) {
-        __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(att + b * 2 * kKvTile), mx));
+    for (size_t b = 0; b < tiles; b++) {
+        __m512 e = exp512_fast(_mm512_sub_ps(_mm512_loadu_ps(att + b * 2 * kKvTile), mx));
         if (b + 1 == tiles)
             e = _mm512_maskz_mov_ps(last, e);
         sum = _mm512_add_ps(sum, e);
+        if constexpr (kScaled)
+            e = _mm512_mul_ps(e, tile_scales(vs + b * kKvTile));
         const __m512 e0 = _mm512_shuffle_f32x4(e, e, kLo), e1 = _mm512_shuffle_f32x4(e, e, kHi);
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++) {
@@ -529,9 +652,11 @@ HC1E_AVX512 void attend_pair_f16(const float* q0, const float* q1, const uint16_
     }
 }
 
-template <typename T>
-HC1E_AVX512 void attend(const float* q, size_t n_heads, const T* k, const T* v, size_t n_pos,
-                        size_t head_size, float scale, float* att, float* out) {
+template <typename T, typename K = T>
+HC1E_AVX512 void attend_any(const float* q, size_t n_heads, const K* k, const T* v, size_t n_pos,
+                            size_t head_size, float scale, float* att, float* out,
+                            const float* ks = nullptr, const float* vs = nullptr) {
+    int8_t* qi = attend_query_scratch(att, n_heads, n_pos);
     size_t h = 0;
     if (head_size == 8 || head_size == 16)
         for (; h + 2 <= n_heads; h += 2) {
@@ -544,9 +669,11 @@ HC1E_AVX512 void attend(const float* q, size_t n_heads, const T* k, const T* v, 
                     attend_pair<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16);
             } else {
                 if (head_size == 8)
-                    attend_pair_f16<8>(q0, q0 + 8, k, v, n_pos, scale, att, o0, o0 + 8);
+                    attend_pair_rows<8>(q0, q0 + 8, k, v, n_pos, scale, att, o0, o0 + 8, ks, vs,
+                                        qi);
                 else
-                    attend_pair_f16<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16);
+                    attend_pair_rows<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16, ks, vs,
+                                         qi);
             }
         }
     if (h == n_heads)
@@ -554,9 +681,24 @@ HC1E_AVX512 void attend(const float* q, size_t n_heads, const T* k, const T* v, 
     if constexpr (std::is_same_v<T, float>)
         g_fallback->attend(q + h * head_size, n_heads - h, k, v, n_pos, head_size, scale, att,
                            out + h * head_size);
-    else
+    else if constexpr (std::is_same_v<T, uint16_t>)
         g_fallback->attend_f16(q + h * head_size, n_heads - h, k, v, n_pos, head_size, scale, att,
                                out + h * head_size);
+    else
+        g_fallback->attend_i8(q + h * head_size, n_heads - h, {k, ks}, {v, vs}, n_pos, head_size,
+                              scale, att, out + h * head_size);
+}
+
+HC1E_AVX512 void attend_i8(const float* q, size_t n_heads, KvI8Keys k, KvI8 v, size_t n_pos,
+                           size_t head_size, float scale, float* att, float* out) {
+    attend_any<int8_t, uint8_t>(q, n_heads, k.q, v.q, n_pos, head_size, scale, att, out, k.scale,
+                                v.scale);
+}
+
+template <typename T>
+HC1E_AVX512 void attend(const float* q, size_t n_heads, const T* k, const T* v, size_t n_pos,
+                        size_t head_size, float scale, float* att, float* out) {
+    attend_any<T>(q, n_heads, k, v, n_pos, head_size, scale, att, out);
 }
 
 } // namespace
@@ -578,6 +720,7 @@ const Kernels* avx512_kernels() {
         g_fallback = base;
         k.attend = attend<float>;
         k.attend_f16 = attend<uint16_t>;
+        k.attend_i8 = attend_i8;
         return &k;
     }();
     return set;

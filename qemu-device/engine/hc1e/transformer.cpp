@@ -7,23 +7,63 @@
 
 namespace hc1e {
 
+const char* kv_format_name(KvFormat f) {
+    switch (f) {
+    case KvFormat::Fp32:
+        return "f32";
+    case KvFormat::Fp16:
+        return "f16";
+    case KvFormat::Int8:
+        return "int8";
+    }
+    return "?";
+}
+
+bool parse_kv_format(std::string_view name, KvFormat& out) {
+    for (KvFormat f : {KvFormat::Fp32, KvFormat::Fp16, KvFormat::Int8})
+        if (name == kv_format_name(f)) {
+            out = f;
+            return true;
+        }
+    return false;
+}
+
 KvCache::KvCache(const ModelConfig& cfg, KvFormat format)
     : format_(format), n_kv_heads_(cfg.n_kv_heads), head_size_(cfg.head_size()),
       head_stride_(size_t((cfg.context_len + kKvTile - 1) / kKvTile) * cfg.head_size() * kKvTile) {
     const size_t n = size_t(cfg.n_layers) * cfg.n_kv_heads * head_stride_;
-    if (format == KvFormat::Fp32) {
+    switch (format) {
+    case KvFormat::Fp32:
         k_.resize(n);
         v_.resize(n);
-    } else {
+        break;
+    case KvFormat::Fp16:
         k16_.resize(n);
         v16_.resize(n);
+        break;
+    case KvFormat::Int8:
+        key_stride_ = head_stride_ / head_size_ / kKvTile * kv_i8_key_tile(head_size_);
+        k8_.resize(size_t(cfg.n_layers) * cfg.n_kv_heads * key_stride_);
+        v8_.resize(n);
+        ks_.resize(n / head_size_);
+        vs_.resize(n / head_size_);
+        break;
     }
 }
 
 uint64_t KvCache::bytes(const ModelConfig& cfg, KvFormat format) {
     const uint64_t tiles = (uint64_t(cfg.context_len) + kKvTile - 1) / kKvTile;
-    return 2ull * cfg.n_layers * cfg.n_kv_heads * tiles * cfg.head_size() * kKvTile *
-           (format == KvFormat::Fp32 ? sizeof(float) : sizeof(uint16_t));
+    const uint64_t slots = 2ull * cfg.n_layers * cfg.n_kv_heads * tiles * kKvTile;
+    switch (format) {
+    case KvFormat::Fp32:
+        return slots * cfg.head_size() * sizeof(float);
+    case KvFormat::Fp16:
+        return slots * cfg.head_size() * sizeof(uint16_t);
+    case KvFormat::Int8: // keys padded to groups of 4 dimensions
+        return slots / 2 *
+               (kv_i8_key_tile(cfg.head_size()) / kKvTile + cfg.head_size() + 2 * sizeof(float));
+    }
+    return 0;
 }
 
 template <typename T>
@@ -41,7 +81,36 @@ void KvCache::store_as(AlignedVector<T>& kc, AlignedVector<T>& vc, uint32_t laye
 }
 
 void KvCache::store(uint32_t layer, uint32_t pos, const float* k, const float* v) {
-    store_as(k_, v_, layer, pos, k, v);
+    if (format_ == KvFormat::Int8)
+        store_i8(layer, pos, k, v);
+    else
+        store_as(k_, v_, layer, pos, k, v);
+}
+
+// Per head, as quantize() does a weight group: scale = max|x| / 127,
+// q = x * (127 / max) rounded half to even (a zero vector gets scale 0).
+// Keys go into KvI8Keys' layout, biased by 128.
+void KvCache::store_i8(uint32_t layer, uint32_t pos, const float* k, const float* v) {
+    auto quantize = [&](const float* x, float* scale, auto put) {
+        float xmax = 0.0f;
+        for (uint32_t i = 0; i < head_size_; i++)
+            xmax = std::max(xmax, std::fabs(x[i]));
+        const float inv = xmax > 0.0f ? 127.0f / xmax : 0.0f;
+        *scale = xmax / 127.0f;
+        for (uint32_t i = 0; i < head_size_; i++)
+            put(i, static_cast<int>(round_half_even(x[i] * inv)));
+    };
+    const size_t tile = size_t(pos / kKvTile) * head_size_ * kKvTile + pos % kKvTile;
+    for (uint32_t h = 0; h < n_kv_heads_; h++) {
+        uint8_t* kd = k8_.data() + (size_t(layer) * n_kv_heads_ + h) * key_stride_;
+        int8_t* vd = v8_.data() + base(layer, h) + tile;
+        quantize(k + h * head_size_, ks_.data() + scale_base(layer, h) + pos,
+                 [&](uint32_t i, int q) {
+                     kd[kv_i8_key_index(head_size_, pos, i)] = static_cast<uint8_t>(q + 128);
+                 });
+        quantize(v + h * head_size_, vs_.data() + scale_base(layer, h) + pos,
+                 [&](uint32_t i, int q) { vd[i * kKvTile] = static_cast<int8_t>(q); });
+    }
 }
 
 void KvCache::store(uint32_t layer, uint32_t pos, const uint16_t* k, const uint16_t* v) {
@@ -91,7 +160,7 @@ Transformer::Workspace::Workspace(const ModelConfig& c, uint32_t max_rows, uint3
       xb2(size_t(max_rows) * c.dim), hb(size_t(max_rows) * c.hidden_dim),
       hb2(size_t(max_rows) * c.hidden_dim), q(size_t(max_rows) * c.dim),
       k(size_t(max_rows) * c.kv_dim()), v(size_t(max_rows) * c.kv_dim()),
-      att(size_t(c.n_heads / c.n_kv_heads) * ((c.context_len + kKvTile) / kKvTile * kKvTile)),
+      att(attend_scratch(c.n_heads / c.n_kv_heads, c.context_len + 1, c.head_size())),
       logits(size_t(max_rows) * c.vocab_size), kv16(2 * size_t(c.kv_dim())),
       xq(size_t(max_rows) * max_padded), xs(size_t(max_rows) * max_padded) {}
 
@@ -155,7 +224,7 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
             rope(ws.k.data() + r * kv_dim, kv_dim, rows[r].pos);
             const float* kr = ws.k.data() + r * kv_dim;
             const float* vr = ws.v.data() + r * kv_dim;
-            if (rows[r].kv->format() == KvFormat::Fp32) {
+            if (rows[r].kv->format() != KvFormat::Fp16) {
                 rows[r].kv->store(l, rows[r].pos, kr, vr);
             } else {
                 uint16_t* k16 = ws.kv16.data();
@@ -169,12 +238,21 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
             for (uint32_t g = 0; g < c.n_kv_heads; g++) {
                 const float* q = ws.q.data() + r * dim + size_t(g) * group * hs;
                 float* out = ws.xb.data() + r * dim + size_t(g) * group * hs;
-                if (kv.format() == KvFormat::Fp32)
+                switch (kv.format()) {
+                case KvFormat::Fp32:
                     kernels_.attend(q, group, kv.keys(l, g), kv.values(l, g), rows[r].pos + 1, hs,
                                     scale, ws.att.data(), out);
-                else
+                    break;
+                case KvFormat::Fp16:
                     kernels_.attend_f16(q, group, kv.keys_f16(l, g), kv.values_f16(l, g),
                                         rows[r].pos + 1, hs, scale, ws.att.data(), out);
+                    break;
+                case KvFormat::Int8:
+                    kernels_.attend_i8(q, group, {kv.keys_i8(l, g), kv.key_scales(l, g)},
+                                       {kv.values_i8(l, g), kv.value_scales(l, g)}, rows[r].pos + 1,
+                                       hs, scale, ws.att.data(), out);
+                    break;
+                }
             }
         }
         matmul(L.wo, P.wo, ws.xb.data(), n, ws.xb2.data(), ws);
