@@ -15,8 +15,10 @@
 #define HC1_HW_H
 
 #ifdef __KERNEL__
+#include <linux/stddef.h>
 #include <linux/types.h>
 #else
+#include <stddef.h>
 #include <stdint.h>
 #endif
 
@@ -75,6 +77,9 @@
 #define HC1_FEAT_POLLED_QUEUES (1u << 1)	/* HC1_QF_NO_IRQ */
 #define HC1_FEAT_INT8 (1u << 2)		/* int8 weight format available */
 #define HC1_FEAT_FAULT_INJECT (1u << 3)	/* HC1_REG_TEST is live */
+/* Every feature bit this version of the contract defines. */
+#define HC1_FEAT_MASK (HC1_FEAT_COALESCE | HC1_FEAT_POLLED_QUEUES | \
+		       HC1_FEAT_INT8 | HC1_FEAT_FAULT_INJECT)
 
 /*
  * HC1_REG_CC.  Writing EN 0->1 validates AQA/ASQ/ACQ and sets CSTS.RDY, or
@@ -137,6 +142,8 @@ enum hc1_reg_error {
 #define HC1_TEST_SLOW_READY (1u << 5)	/* CSTS.RDY comes 300 ms after EN */
 #define HC1_TEST_IGNORE_CANCEL (1u << 6)	/* CANCEL succeeds, stops nothing */
 #define HC1_TEST_STUCK_EN (1u << 7)	/* CC.EN 1->0 ignored: a wedged card */
+/* Every HC1_REG_TEST bit; the device ignores the others. */
+#define HC1_TEST_MASK 0x000000ffu
 
 /* ------------------------------------------------------------- queues */
 
@@ -190,6 +197,7 @@ struct hc1_cmd_data {
 
 /* CREATE_IOQ flags */
 #define HC1_QF_NO_IRQ (1u << 0)	/* polled queue: never interrupts */
+#define HC1_QF_MASK HC1_QF_NO_IRQ	/* other bits: HC1_SC_INVALID_FIELD */
 
 /**
  * struct hc1_cmd_create_ioq - CREATE_IOQ (c.ctx holds the queue id, 1..NQ)
@@ -210,16 +218,21 @@ struct hc1_cmd_create_ioq {
 /* GENERATE flags */
 #define HC1_GEN_CONTINUE (1u << 0)	/* keep the context's KV cache */
 #define HC1_GEN_IGNORE_EOS (1u << 1)	/* EOS does not end generation */
+/* Other GENERATE flag bits: HC1_SC_INVALID_FIELD. */
+#define HC1_GEN_MASK (HC1_GEN_CONTINUE | HC1_GEN_IGNORE_EOS)
 
 #define HC1_TOKEN_NONE 0xffffffffu	/* unused stop-token slot */
 #define HC1_MAX_STOP 4
 #define HC1_RING_SHIFT_MIN 4		/* 16 entries */
 #define HC1_RING_SHIFT_MAX 24
+/* A ring starts on a cache line: the header never straddles two. */
+#define HC1_RING_ALIGN 64
 
 /**
  * struct hc1_cmd_generate - GENERATE on context c.ctx
  * @prompt_addr: @n_prompt uint32_t token ids
- * @ring_addr: token ring (struct hc1_ring_header + entries), 64-byte aligned
+ * @ring_addr: token ring (struct hc1_ring_header + entries), HC1_RING_ALIGN
+ *	aligned
  * @n_prompt: prompt tokens, 0..context_len; 0 only with HC1_GEN_CONTINUE
  * @max_tokens: tokens to generate at most, 1..2^@ring_shift
  * @temperature_milli: sampling temperature * 1000; 0 = greedy
@@ -309,8 +322,13 @@ struct hc1_cqe {
 	uint16_t status;
 };
 
-#define HC1_CQE_FINISH(info) ((info) & 0xffu)
-#define HC1_CQE_PROMPT(info) ((info) >> 8)
+/* GENERATE completion info: finish reason (bits 7:0), prompt (bits 31:8). */
+#define HC1_CQE_FINISH_MASK 0x000000ffu
+#define HC1_CQE_PROMPT_SHIFT 8
+#define HC1_CQE_INFO(finish, n_prompt) \
+	(((finish) & HC1_CQE_FINISH_MASK) | ((n_prompt) << HC1_CQE_PROMPT_SHIFT))
+#define HC1_CQE_FINISH(info) ((info) & HC1_CQE_FINISH_MASK)
+#define HC1_CQE_PROMPT(info) ((info) >> HC1_CQE_PROMPT_SHIFT)
 
 /* ---------------------------------------------------------- token ring */
 
@@ -347,7 +365,12 @@ struct hc1_ring_header {
 	uint32_t rsvd[11];
 };
 
-#define HC1_RING_BYTES(shift) (sizeof(struct hc1_ring_header) + (4u << (shift)))
+/* Each slot holds one little-endian 32-bit token id. */
+#define HC1_RING_SLOT_SIZE 4u
+/* Byte offset of token slot @slot from the start of the ring. */
+#define HC1_RING_SLOT_OFFSET(slot) \
+	(sizeof(struct hc1_ring_header) + (slot) * HC1_RING_SLOT_SIZE)
+#define HC1_RING_BYTES(shift) HC1_RING_SLOT_OFFSET(1u << (shift))
 
 /* ----------------------------------------------------------- model card */
 
@@ -492,5 +515,18 @@ HC1_STATIC_ASSERT(sizeof(struct hc1_ring_header) == 64, "ring header");
 HC1_STATIC_ASSERT(sizeof(struct hc1_model_card) <= HC1_IDENTIFY_SIZE, "card");
 HC1_STATIC_ASSERT(sizeof(struct hc1_vocab_header) == 16, "vocab header");
 HC1_STATIC_ASSERT(sizeof(struct hc1_stats) == 96, "stats");
+/* The phase-carrying status is the CQE's last word: the device writes it last. */
+HC1_STATIC_ASSERT(offsetof(struct hc1_cqe, status) == HC1_CQE_SIZE - 2,
+		  "CQE status last");
+HC1_STATIC_ASSERT(sizeof(struct hc1_ring_header) % HC1_RING_ALIGN == 0,
+		  "ring slots start aligned");
+HC1_STATIC_ASSERT(HC1_RING_SLOT_OFFSET(1) == 64 + 4, "ring slot offset");
+HC1_STATIC_ASSERT(HC1_RING_BYTES(HC1_RING_SHIFT_MIN) == 64 + 64, "ring bytes");
+HC1_STATIC_ASSERT(HC1_CQE_FINISH(HC1_CQE_INFO(HC1_FINISH_CANCELLED, 0xabcdefu)) ==
+		  HC1_FINISH_CANCELLED, "CQE info finish");
+HC1_STATIC_ASSERT(HC1_CQE_PROMPT(HC1_CQE_INFO(HC1_FINISH_CANCELLED, 0xabcdefu)) ==
+		  0xabcdefu, "CQE info prompt");
+HC1_STATIC_ASSERT(HC1_FEAT_MASK == 0xf, "feature bits");
+HC1_STATIC_ASSERT(HC1_TEST_MASK == (HC1_TEST_STUCK_EN << 1) - 1, "test bits");
 
 #endif /* HC1_HW_H */

@@ -38,6 +38,7 @@ struct CardOptions {
     bool fault_inject = true;
     bool default_model = false; // give no model: the card burns in its default
     std::string extra;          // appended to -device
+    std::vector<std::string> qemu_args; // more QEMU options (-trace, -D)
 };
 
 struct Generation {
