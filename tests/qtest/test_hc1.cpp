@@ -527,8 +527,8 @@ TEST_F(Hc1Test, BadCommandsGetTheirStatusAndTheCardKeepsWorking) {
 // (qemu-device/trace-events), so that a driver bug is found without a
 // debugger: here a GENERATE whose ring is not HC1_RING_ALIGN aligned.
 TEST_F(Hc1Test, RefusedFieldIsNamedInTheTrace) {
-    auto dir = std::filesystem::temp_directory_path() /
-               ("qtest-hc1-trace-" + std::to_string(getpid()));
+    auto dir =
+        std::filesystem::temp_directory_path() / ("qtest-hc1-trace-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir);
     std::string log = (dir / "trace.log").string();
     CardOptions opt;
