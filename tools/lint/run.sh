@@ -120,6 +120,17 @@ werror() {
 	fi
 }
 
+# The commits since the last tag (a release is where history stops being
+# rewritten); none yet: nothing to hold them to.
+commits() {
+	local tag
+	if ! tag=$(git describe --tags --abbrev=0 HEAD 2>/dev/null); then
+		echo "no tag before HEAD to check commits from"
+		return $SKIP
+	fi
+	tools/lint/commits.sh "$tag" HEAD
+}
+
 check checkpatch kmod/checkpatch.sh
 check kmod-w1-sparse kmod_w1_sparse
 check kernel-doc kernel_doc
@@ -127,6 +138,7 @@ check qemu-checkpatch qemu_checkpatch
 check clang-format clang_format
 check whitespace whitespace
 check werror werror
+check commits commits
 
 if [ ${#failed[@]} -eq 0 ]; then
 	echo "lint: $passed passed, 0 failed, $skipped skipped"
