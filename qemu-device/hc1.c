@@ -6,9 +6,13 @@
  * itself runs in the C++ engine (qemu-device/engine/hc1_engine.h) on its own
  * threads; this file is the PCI glue around it.
  *
- * Threading: MMIO handlers only latch register values and schedule the
- * device bottom half.  The bottom half runs in the main loop with the BQL
- * held and does all queue processing, DMA, completions and interrupts.
+ * Threading: MMIO handlers never DMA, complete or interrupt.  Doorbells
+ * latch and schedule the device bottom half; register writes act at once,
+ * and a controller reset, a fatal state and HC1_TEST_STALL_ENGINE call
+ * into the engine from the vCPU thread (thread-safe calls; the reset waits
+ * for the generations to stop).  The bottom half runs in the main loop with
+ * the BQL held and does all queue processing, DMA, completions and
+ * interrupts.
  * Engine threads report tokens through callbacks that only append to a
  * per-context buffer under HC1State.lock and schedule the bottom half; they
  * never touch QEMU state.
