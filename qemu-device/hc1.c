@@ -46,15 +46,16 @@
 /*
  * The engine reports finish reasons and weight formats in its own names;
  * the device passes them to the host unchanged, so they must be the
- * contract's values.
+ * contract's values (compared as ints: they are two enums on purpose).
  */
-QEMU_BUILD_BUG_ON(HC1_ENGINE_FINISH_EOS != HC1_FINISH_EOS);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_FINISH_STOP != HC1_FINISH_STOP);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_FINISH_LENGTH != HC1_FINISH_LENGTH);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_FINISH_CONTEXT != HC1_FINISH_CONTEXT);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_FINISH_CANCELLED != HC1_FINISH_CANCELLED);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_FP32 != HC1_WFMT_FP32);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_INT8 != HC1_WFMT_INT8);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_FINISH_EOS != (int)HC1_FINISH_EOS);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_FINISH_STOP != (int)HC1_FINISH_STOP);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_FINISH_LENGTH != (int)HC1_FINISH_LENGTH);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_FINISH_CONTEXT != (int)HC1_FINISH_CONTEXT);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_FINISH_CANCELLED !=
+                  (int)HC1_FINISH_CANCELLED);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_FP32 != (int)HC1_WFMT_FP32);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_INT8 != (int)HC1_WFMT_INT8);
 
 /* The model the card burns in when no 'model' property is given. */
 #define HC1_DEFAULT_MODEL "hc1-kjv.bin"
