@@ -178,6 +178,8 @@ static inline int hc1_test_main(int argc, char** argv) {
     }
     for (i = 0; i < hc1_n_tests; i++)
         n += hc1_test_selected(hc1_tests[i].name, argc, argv);
+    /* Each line out before a case can crash: TAP and the case's output in order. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     printf("TAP version 13\n1..%u\n", n);
     n = 0;
     for (i = 0; i < hc1_n_tests; i++) {
