@@ -5,8 +5,13 @@
 #                serve, packages)
 #
 # Other targets: deps, all, userspace, kmod, qemu, kernel, deb, test-host,
-# test-qtest, test-guest, test-packages, bench, stress, vm-shell, format, clean,
-# test-debug-kernel (with debug-kernel and kmod-debug; not part of test).
+# test-qtest, test-guest, test-packages, bench, stress, vm-shell, lint, format,
+# clean, test-debug-kernel (with debug-kernel and kmod-debug; not part of test).
+#
+# HC1_WERROR=ON turns compiler warnings into errors in the userspace build
+# and hc1.ko (CI sets it; off by default, so a newer compiler's warnings
+# never stop a user's build).
+#
 # KV_FORMAT=f16|int8 builds the cards of demo, bench and every VM boot with
 # that KV cache (default f32, exact).
 SHELL := /bin/bash
@@ -23,6 +28,8 @@ KDIR = /usr/src/linux-headers-$(KREL)
 QEMU := $(BUILD)/qemu/qemu-system-x86_64
 VM := HC1_BUILD=$(BUILD) $(SRC)/tools/vm/hc1-vm
 GUEST_TIMEOUT ?= 1500
+HC1_WERROR ?= OFF
+KMOD_FLAGS := $(if $(filter ON,$(HC1_WERROR)),KCFLAGS=-Werror)
 # The debug-kernel lane: a KASAN + lockdep kernel built from source and an
 # hc1.ko built against it, both apart from the default lane's.  Its guest
 # CPU has no LA57: 6.1's pgtable_l5_enabled() reads the LA57 feature bit,
@@ -44,7 +51,7 @@ export HC1_KV_FORMAT := $(KV_FORMAT)
 
 .PHONY: all deps userspace kmod qemu kernel udev deb test test-host test-qtest test-guest test-serve \
 	test-packages serve \
-	demo bench stress vm-shell format clean debug-kernel kmod-debug test-debug-kernel
+	demo bench stress vm-shell lint format clean debug-kernel kmod-debug test-debug-kernel
 
 all: userspace kmod qemu kernel udev
 
@@ -54,15 +61,17 @@ $(BUILD)/.deps: tools/deps.sh
 	$(SRC)/tools/deps.sh
 	@mkdir -p $(BUILD) && touch $@
 
+# Configured again only when HC1_WERROR changes.
 userspace: $(BUILD)/.deps
-	@[ -f $(BUILD)/build.ninja ] || cmake -S $(SRC) -B $(BUILD) -G Ninja
+	@[ -f $(BUILD)/build.ninja ] && grep -qx 'HC1_WERROR:BOOL=$(HC1_WERROR)' $(BUILD)/CMakeCache.txt || \
+		cmake -S $(SRC) -B $(BUILD) -G Ninja -DHC1_WERROR=$(HC1_WERROR)
 	ninja -C $(BUILD) -j$(JOBS)
 
 # Kbuild writes next to the sources, so build a copy.
 kmod: $(BUILD)/.deps
 	@mkdir -p $(BUILD)/kmod
 	cp -u $(SRC)/kmod/* $(SRC)/VERSION $(BUILD)/kmod/ 2>/dev/null || true
-	$(MAKE) -C $(KDIR) M=$(BUILD)/kmod HC1_INCLUDE=$(SRC)/include modules
+	$(MAKE) -C $(KDIR) M=$(BUILD)/kmod HC1_INCLUDE=$(SRC)/include $(KMOD_FLAGS) modules
 
 qemu: $(BUILD)/.deps
 	$(SRC)/qemu-device/build-qemu.sh $(BUILD)/qemu
@@ -225,13 +234,17 @@ stress: all
 vm-shell: all
 	$(VM) --shell
 
-# Userspace only: kmod/ and the contract headers it shares (include/hc1,
-# include/uapi, the engine's C interface) follow the kernel's style, and the
-# device model QEMU's (checkpatch.pl of each project checks them).
+# Every style and static check (tools/lint/run.sh, docs/contributing.md):
+# checkpatch, W=1 and sparse, kernel-doc, QEMU's checkpatch, clang-format,
+# whitespace, -Werror (with HC1_WERROR=ON), commit subjects since the last
+# tag.  A few minutes once the tree is built.
+lint: userspace qemu
+	$(SRC)/tools/lint/run.sh $(SRC) $(BUILD) $(KDIR)
+
+# Userspace only (tools/lint/format-files.sh): kmod/ and the contract headers
+# it shares follow the kernel's style, and the device model QEMU's.
 format:
-	git ls-files '*.c' '*.h' '*.cpp' '*.hpp' | grep -v -e '^kmod/' -e '^qemu-device/hc1\.c$$' \
-		-e '^include/hc1/' -e '^include/uapi/' -e '^qemu-device/engine/hc1_engine\.h$$' | \
-		xargs clang-format -i
+	$(SRC)/tools/lint/format-files.sh $(SRC) | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD)

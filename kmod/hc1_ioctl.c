@@ -70,17 +70,17 @@ static int hc1_ioctl_info(struct hc1_file *s, void __user *uarg)
 	info.uapi_version = HC1_UAPI_VERSION;
 	info.features = HC1_DRV_F_URING_CMD | HC1_DRV_F_MMAP_RING |
 			HC1_DRV_F_POLL | HC1_DRV_F_WAIT_BATCH;
-	info.hw_version = hdev->card.version;
+	info.hw_version = le32_to_cpu(hdev->card.version);
 	info.hw_features = hdev->features;
 	info.index = hdev->index;
-	info.n_contexts = hdev->card.n_contexts;
-	info.context_len = hdev->card.context_len;
-	info.vocab_size = hdev->card.vocab_size;
-	info.vocab_bytes = hdev->card.vocab_bytes;
-	info.bos_id = hdev->card.bos_id;
-	info.eos_id = hdev->card.eos_id;
+	info.n_contexts = le32_to_cpu(hdev->card.n_contexts);
+	info.context_len = le32_to_cpu(hdev->card.context_len);
+	info.vocab_size = le32_to_cpu(hdev->card.vocab_size);
+	info.vocab_bytes = le32_to_cpu(hdev->card.vocab_bytes);
+	info.bos_id = le32_to_cpu(hdev->card.bos_id);
+	info.eos_id = le32_to_cpu(hdev->card.eos_id);
 	info.ring_shift = hdev->ring_shift;
-	info.max_stop = hdev->card.max_stop;
+	info.max_stop = le32_to_cpu(hdev->card.max_stop);
 	return hc1_copy_out(uarg, &info, sizeof(info.size), sizeof(info));
 }
 
@@ -134,10 +134,10 @@ static int hc1_ioctl_read_vocab(struct hc1_file *s, void __user *uarg)
 	struct hc1_buffer b;
 	int ret;
 
-	ret = hc1_buffer_in(s, uarg, &b, true, hdev->card.vocab_bytes);
+	ret = hc1_buffer_in(s, uarg, &b, true, le32_to_cpu(hdev->card.vocab_bytes));
 	if (ret)
 		return ret;
-	return hc1_buffer_out(uarg, &b, hdev->vocab, hdev->card.vocab_bytes);
+	return hc1_buffer_out(uarg, &b, hdev->vocab, le32_to_cpu(hdev->card.vocab_bytes));
 }
 
 static int hc1_ioctl_stats(struct hc1_file *s, void __user *uarg)

@@ -114,7 +114,12 @@ void hc1_cq_advance(u16 *head, u8 *phase, u16 depth)
 	}
 }
 
-/** hc1_cqe_status() - the enum hc1_status of a completion */
+/**
+ * hc1_cqe_status() - the enum hc1_status of a completion
+ * @cqe: the completion, as the card wrote it
+ *
+ * Return: the status field without the phase bit.
+ */
 u16 hc1_cqe_status(const struct hc1_cqe *cqe)
 {
 	return le16_to_cpu(cqe->status) >> HC1_CQE_STATUS_SHIFT;
@@ -332,13 +337,23 @@ int hc1_check_prompt(const u32 *tokens, u32 n, u32 vocab_size)
 	return 0;
 }
 
-/** hc1_check_session() - validate HC1_IOCTL_SESSION_CREATE's input fields */
+/**
+ * hc1_check_session() - validate HC1_IOCTL_SESSION_CREATE's input fields
+ * @s: the caller's struct hc1_session
+ *
+ * Return: 0, or -EINVAL if a flag or the padding is set.
+ */
 int hc1_check_session(const struct hc1_session *s)
 {
 	return s->flags || s->pad ? -EINVAL : 0;
 }
 
-/** hc1_check_wait() - validate HC1_IOCTL_WAIT's input fields */
+/**
+ * hc1_check_wait() - validate HC1_IOCTL_WAIT's input fields
+ * @w: the caller's struct hc1_wait
+ *
+ * Return: 0, or -EINVAL for a flag other than HC1_WAIT_BATCH.
+ */
 int hc1_check_wait(const struct hc1_wait *w)
 {
 	return w->flags & ~HC1_WAIT_BATCH ? -EINVAL : 0;
@@ -384,7 +399,12 @@ int hc1_check_buffer(const struct hc1_buffer *b, bool has_offset,
 	return 0;
 }
 
-/** hc1_check_uring_cmd() - validate the 16-byte uring_cmd payload */
+/**
+ * hc1_check_uring_cmd() - validate the 16-byte uring_cmd payload
+ * @c: the payload in the submission entry
+ *
+ * Return: 0, or -EINVAL if the padding is set.
+ */
 int hc1_check_uring_cmd(const struct hc1_uring_cmd *c)
 {
 	if (c->pad)
@@ -410,6 +430,7 @@ static void hc1_terminate(char *s, size_t len)
 int hc1_check_model_card(struct hc1_model_card *card)
 {
 	u32 size = le32_to_cpu(card->size);
+	u32 vocab_size, vocab_bytes, context_len, n_contexts, max_stop;
 
 	if (size < offsetof(struct hc1_model_card, msix_vectors) ||
 	    size > HC1_IDENTIFY_SIZE)
@@ -418,20 +439,25 @@ int hc1_check_model_card(struct hc1_model_card *card)
 		memset((u8 *)card + size, 0, sizeof(*card) - size);
 	hc1_terminate(card->name, sizeof(card->name));
 	hc1_terminate(card->arch, sizeof(card->arch));
-	if (!card->vocab_size || card->vocab_size > HC1_MAX_VOCAB)
+	vocab_size = le32_to_cpu(card->vocab_size);
+	vocab_bytes = le32_to_cpu(card->vocab_bytes);
+	context_len = le32_to_cpu(card->context_len);
+	n_contexts = le32_to_cpu(card->n_contexts);
+	max_stop = le32_to_cpu(card->max_stop);
+	if (!vocab_size || vocab_size > HC1_MAX_VOCAB)
 		return -EPROTO;
-	if (!card->context_len || card->context_len > HC1_MAX_CONTEXT)
+	if (!context_len || context_len > HC1_MAX_CONTEXT)
 		return -EPROTO;
-	if (!card->n_contexts || card->n_contexts > HC1_MAX_CONTEXTS)
+	if (!n_contexts || n_contexts > HC1_MAX_CONTEXTS)
 		return -EPROTO;
-	if (card->bos_id >= card->vocab_size ||
-	    card->eos_id >= card->vocab_size)
+	if (le32_to_cpu(card->bos_id) >= vocab_size ||
+	    le32_to_cpu(card->eos_id) >= vocab_size)
 		return -EPROTO;
-	if (card->vocab_bytes < sizeof(struct hc1_vocab_header) ||
-	    card->vocab_bytes > HC1_MAX_VOCAB_BYTES)
+	if (vocab_bytes < sizeof(struct hc1_vocab_header) ||
+	    vocab_bytes > HC1_MAX_VOCAB_BYTES)
 		return -EPROTO;
-	if (!card->max_stop || card->max_stop > HC1_MAX_STOP)
-		card->max_stop = HC1_MAX_STOP;
+	if (!max_stop || max_stop > HC1_MAX_STOP)
+		card->max_stop = cpu_to_le32(HC1_MAX_STOP);
 	return 0;
 }
 
@@ -457,12 +483,13 @@ int hc1_check_vocab(const void *blob, u32 len, u32 vocab_size)
 	    le32_to_cpu(h->n_tokens) != vocab_size)
 		return -EPROTO;
 	for (i = 0; i < vocab_size; i++) {
+		__le32 tlen_le;
 		u32 tlen;
 
 		if (len - off < 8)
 			return -EPROTO;
-		memcpy(&tlen, p + off + 4, sizeof(tlen));
-		tlen = le32_to_cpu(tlen);
+		memcpy(&tlen_le, p + off + 4, sizeof(tlen_le));
+		tlen = le32_to_cpu(tlen_le);
 		off += 8;
 		if (tlen > le32_to_cpu(h->max_token_len) || tlen > len - off)
 			return -EPROTO;
@@ -471,7 +498,13 @@ int hc1_check_vocab(const void *blob, u32 len, u32 vocab_size)
 	return 0;
 }
 
-/** hc1_kv_format_name() - sysfs spelling of enum hc1_kv_format */
+/**
+ * hc1_kv_format_name() - sysfs spelling of enum hc1_kv_format
+ * @fmt: the model card's kv_format, CPU order
+ *
+ * Return: "f32", "f16", "int8", or "unknown" for a format this driver
+ * predates.
+ */
 const char *hc1_kv_format_name(u32 fmt)
 {
 	switch (fmt) {
@@ -486,7 +519,12 @@ const char *hc1_kv_format_name(u32 fmt)
 	}
 }
 
-/** hc1_weight_format_name() - sysfs spelling of enum hc1_weight_format */
+/**
+ * hc1_weight_format_name() - sysfs spelling of enum hc1_weight_format
+ * @fmt: the model card's weight_format, CPU order
+ *
+ * Return: "fp32", "int8", or "unknown" for a format this driver predates.
+ */
 const char *hc1_weight_format_name(u32 fmt)
 {
 	switch (fmt) {
@@ -499,7 +537,12 @@ const char *hc1_weight_format_name(u32 fmt)
 	}
 }
 
-/** hc1_finish_name() - debugfs spelling of enum hc1_finish */
+/**
+ * hc1_finish_name() - debugfs spelling of enum hc1_finish
+ * @finish: a finish reason from a completion or ring header
+ *
+ * Return: its name, or "unknown" for a reason this driver predates.
+ */
 const char *hc1_finish_name(u32 finish)
 {
 	static const char * const names[] = {

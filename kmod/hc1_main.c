@@ -47,11 +47,24 @@ static struct class *hc1_class;
 static dev_t hc1_devt;
 static DEFINE_IDA(hc1_index_ida);
 
+/**
+ * hc1_readl() - read a BAR0 register
+ * @hdev: card
+ * @reg: HC1_REG_* offset
+ *
+ * Return: the register, or all ones once the card has left the bus.
+ */
 u32 hc1_readl(struct hc1_dev *hdev, u32 reg)
 {
 	return readl(hdev->bar + reg);
 }
 
+/**
+ * hc1_writel() - write a BAR0 register
+ * @hdev: card
+ * @val: value
+ * @reg: HC1_REG_* offset
+ */
 void hc1_writel(struct hc1_dev *hdev, u32 val, u32 reg)
 {
 	writel(val, hdev->bar + reg);
@@ -92,11 +105,21 @@ int hc1_wait_usable(struct hc1_dev *hdev)
 	return hc1_dev_state_errno(hdev);
 }
 
+/**
+ * hc1_dev_get() - take a reference on the card's struct device
+ * @hdev: card
+ *
+ * Each open file holds one, so @hdev outlives removal until the last close.
+ */
 void hc1_dev_get(struct hc1_dev *hdev)
 {
 	get_device(&hdev->dev);
 }
 
+/**
+ * hc1_dev_put() - drop a reference taken by hc1_dev_get()
+ * @hdev: card; freed by the device's release when this was the last one
+ */
 void hc1_dev_put(struct hc1_dev *hdev)
 {
 	put_device(&hdev->dev);
@@ -393,7 +416,7 @@ static int hc1_identify(struct hc1_dev *hdev)
 static int hc1_read_vocab(struct hc1_dev *hdev)
 {
 	struct device *dev = &hdev->pdev->dev;
-	u32 total = hdev->card.vocab_bytes;
+	u32 total = le32_to_cpu(hdev->card.vocab_bytes);
 	dma_addr_t dma;
 	void *chunk;
 	u32 off, len;
@@ -414,7 +437,7 @@ static int hc1_read_vocab(struct hc1_dev *hdev)
 	dma_free_coherent(dev, HC1_VOCAB_CHUNK, chunk, dma);
 	if (ret)
 		return ret;
-	ret = hc1_check_vocab(hdev->vocab, total, hdev->card.vocab_size);
+	ret = hc1_check_vocab(hdev->vocab, total, le32_to_cpu(hdev->card.vocab_size));
 	if (ret)
 		dev_err(dev, "vocabulary blob is malformed\n");
 	return ret;
@@ -497,7 +520,7 @@ static int hc1_setup_io_queues(struct hc1_dev *hdev, int nvec)
 	u16 depth = hc1_queue_depth(hdev->cap, HC1_IO_DEPTH);
 	int i, ret;
 
-	hdev->nr_io_queues = hc1_queue_count(hdev->cap, hdev->card.max_queues,
+	hdev->nr_io_queues = hc1_queue_count(hdev->cap, le32_to_cpu(hdev->card.max_queues),
 					     nvec, num_online_cpus());
 	hdev->nr_io_queues = min_t(u16, hdev->nr_io_queues, max_io_queues);
 	if (!hdev->nr_io_queues || !depth) {
@@ -587,7 +610,7 @@ static int hc1_bring_up(struct hc1_dev *hdev)
 	ret = hc1_read_vocab(hdev);
 	if (ret)
 		return ret;
-	hdev->ring_shift = hc1_ring_shift_for(hdev->card.context_len,
+	hdev->ring_shift = hc1_ring_shift_for(le32_to_cpu(hdev->card.context_len),
 					      ring_shift_max);
 	return hc1_setup_io_queues(hdev, nvec);
 }
@@ -681,9 +704,9 @@ static int hc1_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	dev_info(&pdev->dev,
 		 "/dev/hc/%d: %s (%s, %s, vocab %u, context %u), %u contexts, %u I/O queues\n",
 		 hdev->index, hdev->card.name, hdev->card.arch,
-		 hc1_weight_format_name(hdev->card.weight_format),
-		 hdev->card.vocab_size, hdev->card.context_len,
-		 hdev->card.n_contexts, hdev->nr_io_queues);
+		 hc1_weight_format_name(le32_to_cpu(hdev->card.weight_format)),
+		 le32_to_cpu(hdev->card.vocab_size), le32_to_cpu(hdev->card.context_len),
+		 le32_to_cpu(hdev->card.n_contexts), hdev->nr_io_queues);
 	return 0;
 
 err_disable:

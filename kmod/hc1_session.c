@@ -264,7 +264,7 @@ int hc1_cancel(struct hc1_file *s)
 
 static size_t hc1_prompt_bytes(struct hc1_dev *hdev)
 {
-	return hdev->card.context_len * sizeof(u32);
+	return le32_to_cpu(hdev->card.context_len) * sizeof(u32);
 }
 
 /* Called with hdev->sessions_lock held. */
@@ -366,7 +366,7 @@ int hc1_session_create(struct hc1_file *s, struct hc1_session *out)
 	ret = hc1_wait_usable(hdev);
 	if (ret)
 		return ret;
-	ctx = ida_alloc_max(&hdev->ctx_ida, hdev->card.n_contexts - 1,
+	ctx = ida_alloc_max(&hdev->ctx_ida, le32_to_cpu(hdev->card.n_contexts) - 1,
 			    GFP_KERNEL);
 	if (ctx < 0)
 		return ctx == -ENOSPC ? -EBUSY : ctx;
@@ -686,10 +686,10 @@ int hc1_generate_start(struct hc1_file *s, const struct hc1_generate *gen,
 	lockdep_assert_held(&s->lock);
 	if (!s->active)
 		return -ENOENT;
-	lim.vocab_size = hdev->card.vocab_size;
-	lim.context_len = hdev->card.context_len;
+	lim.vocab_size = le32_to_cpu(hdev->card.vocab_size);
+	lim.context_len = le32_to_cpu(hdev->card.context_len);
 	lim.ring_shift = s->ring->shift;
-	lim.max_stop = hdev->card.max_stop;
+	lim.max_stop = le32_to_cpu(hdev->card.max_stop);
 	ret = hc1_check_generate(gen, &lim);
 	if (ret)
 		return ret;

@@ -36,10 +36,10 @@ static ssize_t hc1_card_u32_show(struct device *dev,
 	struct hc1_card_attr *ca = container_of(attr, struct hc1_card_attr,
 						attr);
 	const u8 *card = (const u8 *)&to_hc1(dev)->card;
-	u32 val;
+	__le32 val;
 
 	memcpy(&val, card + ca->offset, sizeof(val));
-	return sysfs_emit(buf, "%u\n", val);
+	return sysfs_emit(buf, "%u\n", le32_to_cpu(val));
 }
 
 #define HC1_CARD_ATTR(_name, _off) \
@@ -78,7 +78,7 @@ static ssize_t weight_format_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%s\n",
-			  hc1_weight_format_name(to_hc1(dev)->card.weight_format));
+			  hc1_weight_format_name(le32_to_cpu(to_hc1(dev)->card.weight_format)));
 }
 static DEVICE_ATTR_RO(weight_format);
 
@@ -86,21 +86,21 @@ static ssize_t kv_format_show(struct device *dev,
 			      struct device_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%s\n",
-			  hc1_kv_format_name(to_hc1(dev)->card.kv_format));
+			  hc1_kv_format_name(le32_to_cpu(to_hc1(dev)->card.kv_format)));
 }
 static DEVICE_ATTR_RO(kv_format);
 
 static ssize_t n_params_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", to_hc1(dev)->card.n_params);
+	return sysfs_emit(buf, "%llu\n", le64_to_cpu(to_hc1(dev)->card.n_params));
 }
 static DEVICE_ATTR_RO(n_params);
 
 static ssize_t weight_bytes_show(struct device *dev,
 				 struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", to_hc1(dev)->card.weight_bytes);
+	return sysfs_emit(buf, "%llu\n", le64_to_cpu(to_hc1(dev)->card.weight_bytes));
 }
 static DEVICE_ATTR_RO(weight_bytes);
 
@@ -114,7 +114,7 @@ static DEVICE_ATTR_RO(sha256);
 static ssize_t hw_version_show(struct device *dev,
 			       struct device_attribute *attr, char *buf)
 {
-	u32 v = to_hc1(dev)->card.version;
+	u32 v = le32_to_cpu(to_hc1(dev)->card.version);
 
 	return sysfs_emit(buf, "%u.%u\n", v >> 16, v & 0xffff);
 }
@@ -492,6 +492,12 @@ static int hc1_shutdown_set(void *data, u64 val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(hc1_shutdown_fops, NULL, hc1_shutdown_set, "%llu\n");
 
+/**
+ * hc1_debugfs_init() - create the card's debugfs directory
+ * @hdev: card, probed far enough that its queues and features are known
+ *
+ * debugfs failures are not errors: the card works without it.
+ */
 void hc1_debugfs_init(struct hc1_dev *hdev)
 {
 	hdev->debugfs = debugfs_create_dir(dev_name(&hdev->dev),
@@ -508,17 +514,27 @@ void hc1_debugfs_init(struct hc1_dev *hdev)
 	}
 }
 
+/**
+ * hc1_debugfs_exit() - remove the card's debugfs directory
+ * @hdev: card
+ */
 void hc1_debugfs_exit(struct hc1_dev *hdev)
 {
 	debugfs_remove_recursive(hdev->debugfs);
 	hdev->debugfs = NULL;
 }
 
+/**
+ * hc1_debugfs_register() - create the driver's debugfs root at module load
+ */
 void hc1_debugfs_register(void)
 {
 	hc1_debugfs_root = debugfs_create_dir(HC1_DRV_NAME, NULL);
 }
 
+/**
+ * hc1_debugfs_unregister() - remove the driver's debugfs root at unload
+ */
 void hc1_debugfs_unregister(void)
 {
 	debugfs_remove_recursive(hc1_debugfs_root);

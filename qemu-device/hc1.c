@@ -6,9 +6,13 @@
  * itself runs in the C++ engine (qemu-device/engine/hc1_engine.h) on its own
  * threads; this file is the PCI glue around it.
  *
- * Threading: MMIO handlers only latch register values and schedule the
- * device bottom half.  The bottom half runs in the main loop with the BQL
- * held and does all queue processing, DMA, completions and interrupts.
+ * Threading: MMIO handlers never DMA, complete or interrupt.  Doorbells
+ * latch and schedule the device bottom half; register writes act at once,
+ * and a controller reset, a fatal state and HC1_TEST_STALL_ENGINE call
+ * into the engine from the vCPU thread (thread-safe calls; the reset waits
+ * for the generations to stop).  The bottom half runs in the main loop with
+ * the BQL held and does all queue processing, DMA, completions and
+ * interrupts.
  * Engine threads report tokens through callbacks that only append to a
  * per-context buffer under HC1State.lock and schedule the bottom half; they
  * never touch QEMU state.
@@ -42,18 +46,19 @@
 /*
  * The engine reports finish reasons and weight formats in its own names;
  * the device passes them to the host unchanged, so they must be the
- * contract's values.
+ * contract's values (compared as ints: they are two enums on purpose).
  */
-QEMU_BUILD_BUG_ON(HC1_ENGINE_FINISH_EOS != HC1_FINISH_EOS);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_FINISH_STOP != HC1_FINISH_STOP);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_FINISH_LENGTH != HC1_FINISH_LENGTH);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_FINISH_CONTEXT != HC1_FINISH_CONTEXT);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_FINISH_CANCELLED != HC1_FINISH_CANCELLED);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_FP32 != HC1_WFMT_FP32);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_INT8 != HC1_WFMT_INT8);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_KV_F32 != HC1_KVFMT_F32);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_KV_F16 != HC1_KVFMT_F16);
-QEMU_BUILD_BUG_ON(HC1_ENGINE_KV_INT8 != HC1_KVFMT_INT8);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_FINISH_EOS != (int)HC1_FINISH_EOS);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_FINISH_STOP != (int)HC1_FINISH_STOP);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_FINISH_LENGTH != (int)HC1_FINISH_LENGTH);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_FINISH_CONTEXT != (int)HC1_FINISH_CONTEXT);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_FINISH_CANCELLED !=
+                  (int)HC1_FINISH_CANCELLED);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_FP32 != (int)HC1_WFMT_FP32);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_INT8 != (int)HC1_WFMT_INT8);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_KV_F32 != (int)HC1_KVFMT_F32);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_KV_F16 != (int)HC1_KVFMT_F16);
+QEMU_BUILD_BUG_ON((int)HC1_ENGINE_KV_INT8 != (int)HC1_KVFMT_INT8);
 
 /* The model the card burns in when no 'model' property is given. */
 #define HC1_DEFAULT_MODEL "hc1-kjv.bin"
@@ -542,8 +547,8 @@ static void hc1_deliver_tokens(HC1State *s, HC1Context *c,
         uint32_t tok_le = cpu_to_le32(tokens[i]);
         uint64_t slot = (c->produced + i) & c->ring_mask;
 
-        hc1_ring_write(s, c, sizeof(struct hc1_ring_header) + slot * 4,
-                       &tok_le, sizeof(tok_le));
+        hc1_ring_write(s, c, HC1_RING_SLOT_OFFSET(slot), &tok_le,
+                       sizeof(tok_le));
     }
     c->produced += n;
     s->stats.tokens += n;
@@ -582,7 +587,7 @@ static void hc1_finish_generation(HC1State *s, HC1Context *c, int finish,
     }
     if (!c->orphaned) {
         hc1_complete(s, &s->queues[c->qid], c->cid, sc, c->produced,
-                     (finish & 0xff) | (n_prompt << 8));
+                     HC1_CQE_INFO(finish, n_prompt));
     }
 }
 
@@ -622,6 +627,7 @@ static void hc1_drain_engine(HC1State *s)
 
 static enum hc1_status hc1_engine_status(int err)
 {
+    trace_hc1_err_engine(err);
     switch (-err) {
     case HC1_ENGINE_OK:
         return HC1_SC_SUCCESS;
@@ -644,14 +650,35 @@ static enum hc1_status hc1_engine_status(int err)
 
 /* ------------------------------------------------------ admin commands */
 
+/*
+ * Every field the device refuses is refused through here, so that the
+ * trace names the command's opcode, the field and its value.
+ */
+static enum hc1_status hc1_invalid_field(uint8_t opcode, const char *field,
+                                         uint64_t val)
+{
+    trace_hc1_err_invalid_field(opcode, field, val);
+    return HC1_SC_INVALID_FIELD;
+}
+
+/* Flags of a command that defines none must be 0. */
+static enum hc1_status hc1_check_no_flags(const struct hc1_sqe_common *c)
+{
+    return c->flags ? hc1_invalid_field(c->opcode, "flags", c->flags) :
+                      HC1_SC_SUCCESS;
+}
+
+static uint32_t hc1_features(HC1State *s)
+{
+    return HC1_FEAT_MASK & ~(s->fault_inject ? 0 : HC1_FEAT_FAULT_INJECT);
+}
+
 static void hc1_fill_model_card(HC1State *s, struct hc1_model_card *card)
 {
     memset(card, 0, sizeof(*card));
     card->size = cpu_to_le32(sizeof(*card));
     card->version = cpu_to_le32(HC1_HW_VERSION);
-    card->features = cpu_to_le32(HC1_FEAT_COALESCE | HC1_FEAT_POLLED_QUEUES |
-                                 HC1_FEAT_INT8 |
-                                 (s->fault_inject ? HC1_FEAT_FAULT_INJECT : 0));
+    card->features = cpu_to_le32(hc1_features(s));
     memcpy(card->name, s->info.name,
            strnlen(s->info.name, sizeof(card->name) - 1));
     memcpy(card->arch, s->info.arch,
@@ -683,8 +710,12 @@ static enum hc1_status hc1_identify(HC1State *s, const struct hc1_cmd_data *cmd)
 {
     g_autofree uint8_t *buf = g_malloc0(HC1_IDENTIFY_SIZE);
 
-    if (le32_to_cpu(cmd->len) != HC1_IDENTIFY_SIZE || cmd->offset) {
-        return HC1_SC_INVALID_FIELD;
+    if (le32_to_cpu(cmd->len) != HC1_IDENTIFY_SIZE) {
+        return hc1_invalid_field(cmd->c.opcode, "len", le32_to_cpu(cmd->len));
+    }
+    if (cmd->offset) {
+        return hc1_invalid_field(cmd->c.opcode, "offset",
+                                 le32_to_cpu(cmd->offset));
     }
     hc1_fill_model_card(s, (struct hc1_model_card *)buf);
     if (pci_dma_write(PCI_DEVICE(s), le64_to_cpu(cmd->addr), buf,
@@ -700,8 +731,11 @@ static enum hc1_status hc1_read_vocab(HC1State *s,
     uint64_t len = le32_to_cpu(cmd->len);
     uint64_t off = le32_to_cpu(cmd->offset);
 
-    if (!len || off + len > s->vocab_bytes) {
-        return HC1_SC_INVALID_FIELD;
+    if (!len) {
+        return hc1_invalid_field(cmd->c.opcode, "len", len);
+    }
+    if (off + len > s->vocab_bytes) {
+        return hc1_invalid_field(cmd->c.opcode, "offset+len", off + len);
     }
     if (pci_dma_write(PCI_DEVICE(s), le64_to_cpu(cmd->addr), s->vocab + off,
                       len)) {
@@ -746,8 +780,12 @@ static enum hc1_status hc1_get_stats(HC1State *s,
     struct hc1_stats st;
     uint32_t len = le32_to_cpu(cmd->len);
 
-    if (!len || len > sizeof(st) || cmd->offset) {
-        return HC1_SC_INVALID_FIELD;
+    if (!len || len > sizeof(st)) {
+        return hc1_invalid_field(cmd->c.opcode, "len", len);
+    }
+    if (cmd->offset) {
+        return hc1_invalid_field(cmd->c.opcode, "offset",
+                                 le32_to_cpu(cmd->offset));
     }
     hc1_fill_stats(s, &st);
     if (pci_dma_write(PCI_DEVICE(s), le64_to_cpu(cmd->addr), &st, len)) {
@@ -791,24 +829,36 @@ static enum hc1_status hc1_create_ioq(HC1State *s,
     bool irq = !(cmd->c.flags & HC1_QF_NO_IRQ);
     unsigned i;
 
-    if (cmd->c.flags & ~HC1_QF_NO_IRQ) {
-        return HC1_SC_INVALID_FIELD;
+    if (cmd->c.flags & ~HC1_QF_MASK) {
+        return hc1_invalid_field(cmd->c.opcode, "flags", cmd->c.flags);
     }
     for (i = 0; i < ARRAY_SIZE(cmd->rsvd); i++) {
         if (cmd->rsvd[i]) {
-            return HC1_SC_INVALID_FIELD;
+            return hc1_invalid_field(cmd->c.opcode, "rsvd",
+                                     le32_to_cpu(cmd->rsvd[i]));
         }
     }
     if (qid < 1 || qid > s->n_queues) {
+        trace_hc1_err_invalid_queue(qid, "qid", qid);
         return HC1_SC_INVALID_QUEUE;
     }
     if (s->queues[qid].live) {
         return HC1_SC_QUEUE_EXISTS;
     }
-    if (size < 2 || size > s->max_entries ||
-        (irq && vector >= hc1_nvectors(s)) ||
-        !hc1_queue_base_ok(s, sq, (uint64_t)size * HC1_SQE_SIZE, false) ||
-        !hc1_queue_base_ok(s, cq, (uint64_t)size * HC1_CQE_SIZE, true)) {
+    if (size < 2 || size > s->max_entries) {
+        trace_hc1_err_invalid_queue(qid, "qsize", size - 1);
+        return HC1_SC_INVALID_QUEUE;
+    }
+    if (irq && vector >= hc1_nvectors(s)) {
+        trace_hc1_err_invalid_queue(qid, "vector", vector);
+        return HC1_SC_INVALID_QUEUE;
+    }
+    if (!hc1_queue_base_ok(s, sq, (uint64_t)size * HC1_SQE_SIZE, false)) {
+        trace_hc1_err_invalid_queue(qid, "sq_addr", sq);
+        return HC1_SC_INVALID_QUEUE;
+    }
+    if (!hc1_queue_base_ok(s, cq, (uint64_t)size * HC1_CQE_SIZE, true)) {
+        trace_hc1_err_invalid_queue(qid, "cq_addr", cq);
         return HC1_SC_INVALID_QUEUE;
     }
     trace_hc1_create_ioq(qid, sq, cq, size, vector, irq);
@@ -825,10 +875,11 @@ static enum hc1_status hc1_delete_ioq(HC1State *s,
     uint32_t i;
 
     if (qid < 1 || qid > s->n_queues || !s->queues[qid].live) {
+        trace_hc1_err_invalid_queue(qid, "qid", qid);
         return HC1_SC_INVALID_QUEUE;
     }
     if (cmd->flags) {
-        return HC1_SC_INVALID_FIELD;
+        return hc1_invalid_field(cmd->opcode, "flags", cmd->flags);
     }
     q = &s->queues[qid];
     trace_hc1_delete_ioq(qid);
@@ -851,19 +902,17 @@ static enum hc1_status hc1_admin_cmd(HC1State *s, const union hc1_sqe *sqe)
 {
     switch (sqe->c.opcode) {
     case HC1_OP_IDENTIFY:
-        return sqe->c.flags ? HC1_SC_INVALID_FIELD :
-                              hc1_identify(s, &sqe->data);
+        return hc1_check_no_flags(&sqe->c) ?: hc1_identify(s, &sqe->data);
     case HC1_OP_READ_VOCAB:
-        return sqe->c.flags ? HC1_SC_INVALID_FIELD :
-                              hc1_read_vocab(s, &sqe->data);
+        return hc1_check_no_flags(&sqe->c) ?: hc1_read_vocab(s, &sqe->data);
     case HC1_OP_CREATE_IOQ:
         return hc1_create_ioq(s, &sqe->ioq);
     case HC1_OP_DELETE_IOQ:
         return hc1_delete_ioq(s, &sqe->c);
     case HC1_OP_GET_STATS:
-        return sqe->c.flags ? HC1_SC_INVALID_FIELD :
-                              hc1_get_stats(s, &sqe->data);
+        return hc1_check_no_flags(&sqe->c) ?: hc1_get_stats(s, &sqe->data);
     default:
+        trace_hc1_err_invalid_opcode(HC1_ADMIN_QID, sqe->c.opcode);
         return HC1_SC_INVALID_OPCODE;
     }
 }
@@ -884,9 +933,10 @@ static enum hc1_status hc1_create_ctx(HC1State *s, const union hc1_sqe *sqe)
     int ret;
 
     if (sqe->c.flags) {
-        return HC1_SC_INVALID_FIELD;
+        return hc1_invalid_field(sqe->c.opcode, "flags", sqe->c.flags);
     }
     if (ctx >= s->n_contexts) {
+        trace_hc1_err_invalid_ctx(sqe->c.opcode, ctx);
         return HC1_SC_INVALID_CTX;
     }
     if (s->ctxs[ctx].state != HC1_CTX_FREE) {
@@ -907,9 +957,10 @@ static enum hc1_status hc1_destroy_ctx(HC1State *s, const union hc1_sqe *sqe)
     int ret;
 
     if (sqe->c.flags) {
-        return HC1_SC_INVALID_FIELD;
+        return hc1_invalid_field(sqe->c.opcode, "flags", sqe->c.flags);
     }
     if (!c) {
+        trace_hc1_err_invalid_ctx(sqe->c.opcode, ctx);
         return HC1_SC_INVALID_CTX;
     }
     if (c->state == HC1_CTX_RUNNING) {
@@ -929,9 +980,10 @@ static enum hc1_status hc1_cancel(HC1State *s, const union hc1_sqe *sqe)
     HC1Context *c = hc1_lookup_ctx(s, ctx);
 
     if (sqe->c.flags) {
-        return HC1_SC_INVALID_FIELD;
+        return hc1_invalid_field(sqe->c.opcode, "flags", sqe->c.flags);
     }
     if (!c) {
+        trace_hc1_err_invalid_ctx(sqe->c.opcode, ctx);
         return HC1_SC_INVALID_CTX;
     }
     /* An idle context has nothing to stop: cancelling it is harmless. */
@@ -963,21 +1015,36 @@ static enum hc1_status hc1_generate(HC1State *s, HC1Queue *q,
     int ret;
 
     if (!c) {
+        trace_hc1_err_invalid_ctx(g->c.opcode, ctx);
         return HC1_SC_INVALID_CTX;
     }
     if (c->state == HC1_CTX_RUNNING) {
         return HC1_SC_CTX_BUSY;
     }
-    if ((g->c.flags & ~(HC1_GEN_CONTINUE | HC1_GEN_IGNORE_EOS)) || g->rsvd ||
-        !max_tokens || (!n_prompt && !keep) || (ring_addr & 63)) {
-        return HC1_SC_INVALID_FIELD;
+    if (g->c.flags & ~HC1_GEN_MASK) {
+        return hc1_invalid_field(g->c.opcode, "flags", g->c.flags);
+    }
+    if (g->rsvd) {
+        return hc1_invalid_field(g->c.opcode, "rsvd", g->rsvd);
+    }
+    if (!max_tokens) {
+        return hc1_invalid_field(g->c.opcode, "max_tokens", max_tokens);
+    }
+    /* Only a continuation may start without prompt tokens. */
+    if (!n_prompt && !keep) {
+        return hc1_invalid_field(g->c.opcode, "n_prompt", n_prompt);
+    }
+    if (ring_addr & (HC1_RING_ALIGN - 1)) {
+        return hc1_invalid_field(g->c.opcode, "ring_addr", ring_addr);
     }
     if (g->ring_shift < HC1_RING_SHIFT_MIN ||
         g->ring_shift > HC1_RING_SHIFT_MAX ||
         max_tokens > (1u << g->ring_shift)) {
+        trace_hc1_err_ring_too_small(ctx, g->ring_shift, max_tokens);
         return HC1_SC_RING_TOO_SMALL;
     }
     if (n_prompt > s->info.context_len) {
+        trace_hc1_err_prompt_too_long(ctx, n_prompt, s->info.context_len);
         return HC1_SC_PROMPT_TOO_LONG;
     }
     for (i = 0; i < HC1_MAX_STOP; i++) {
@@ -987,6 +1054,7 @@ static enum hc1_status hc1_generate(HC1State *s, HC1Queue *q,
             continue;
         }
         if (stop >= s->info.vocab_size) {
+            trace_hc1_err_invalid_token(ctx, "stop", i, stop);
             return HC1_SC_INVALID_TOKEN;
         }
         req.stop[req.n_stop++] = stop;
@@ -1000,6 +1068,7 @@ static enum hc1_status hc1_generate(HC1State *s, HC1Queue *q,
         for (i = 0; i < n_prompt; i++) {
             prompt[i] = le32_to_cpu(prompt[i]);
             if (prompt[i] >= s->info.vocab_size) {
+                trace_hc1_err_invalid_token(ctx, "prompt", i, prompt[i]);
                 return HC1_SC_INVALID_TOKEN;
             }
         }
@@ -1066,6 +1135,7 @@ static bool hc1_io_cmd(HC1State *s, HC1Queue *q, const union hc1_sqe *sqe,
         *sc = hc1_cancel(s, sqe);
         return false;
     default:
+        trace_hc1_err_invalid_opcode(q->qid, sqe->c.opcode);
         *sc = HC1_SC_INVALID_OPCODE;
         return false;
     }
@@ -1196,9 +1266,18 @@ static void hc1_enable(HC1State *s)
     uint32_t cqs = ((s->aqa & HC1_AQA_ACQS_MASK) >> HC1_AQA_ACQS_SHIFT) + 1;
 
     trace_hc1_enable(s->asq, s->acq, s->aqa);
-    if (sqs < 2 || cqs < 2 || sqs > s->max_entries || cqs > s->max_entries ||
-        !hc1_queue_base_ok(s, s->asq, (uint64_t)sqs * HC1_SQE_SIZE, false) ||
-        !hc1_queue_base_ok(s, s->acq, (uint64_t)cqs * HC1_CQE_SIZE, true)) {
+    if (sqs < 2 || cqs < 2 || sqs > s->max_entries || cqs > s->max_entries) {
+        trace_hc1_err_invalid_queue(HC1_ADMIN_QID, "aqa", s->aqa);
+        hc1_fatal(s, HC1_FATAL_ADMIN_QUEUE);
+        return;
+    }
+    if (!hc1_queue_base_ok(s, s->asq, (uint64_t)sqs * HC1_SQE_SIZE, false)) {
+        trace_hc1_err_invalid_queue(HC1_ADMIN_QID, "asq", s->asq);
+        hc1_fatal(s, HC1_FATAL_ADMIN_QUEUE);
+        return;
+    }
+    if (!hc1_queue_base_ok(s, s->acq, (uint64_t)cqs * HC1_CQE_SIZE, true)) {
+        trace_hc1_err_invalid_queue(HC1_ADMIN_QID, "acq", s->acq);
         hc1_fatal(s, HC1_FATAL_ADMIN_QUEUE);
         return;
     }
@@ -1283,8 +1362,7 @@ static uint64_t hc1_mmio_read(void *opaque, hwaddr addr, unsigned size)
               ((uint32_t)HC1_CAP_TIMEOUT << HC1_CAP_TO_SHIFT);
         break;
     case HC1_REG_FEATURES:
-        val = HC1_FEAT_COALESCE | HC1_FEAT_POLLED_QUEUES | HC1_FEAT_INT8 |
-              (s->fault_inject ? HC1_FEAT_FAULT_INJECT : 0);
+        val = hc1_features(s);
         break;
     case HC1_REG_CC:
         val = s->cc;
@@ -1332,17 +1410,12 @@ static uint64_t hc1_mmio_read(void *opaque, hwaddr addr, unsigned size)
 
 static void hc1_write_test(HC1State *s, hwaddr addr, uint32_t val)
 {
-    const uint32_t known = HC1_TEST_DROP_IRQ | HC1_TEST_STALL_ENGINE |
-                           HC1_TEST_BAD_CID | HC1_TEST_DELAY_CQE |
-                           HC1_TEST_FATAL | HC1_TEST_SLOW_READY |
-                           HC1_TEST_IGNORE_CANCEL | HC1_TEST_STUCK_EN;
-
     if (!s->fault_inject) {
         hc1_reg_error(s, addr, val, HC1_ERR_RO_REGISTER);
         return;
     }
     /* FATAL acts once, at the write; the other bits are modes. */
-    s->test = val & known & ~HC1_TEST_FATAL;
+    s->test = val & HC1_TEST_MASK & ~HC1_TEST_FATAL;
     hc1_engine_set_stall(s->engine, !!(s->test & HC1_TEST_STALL_ENGINE));
     if (val & HC1_TEST_FATAL) {
         hc1_fatal(s, HC1_FATAL_INJECTED);

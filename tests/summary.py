@@ -4,13 +4,20 @@
     summary.py host   OUT CTEST_JUNIT.xml           (ctest --output-junit)
     summary.py qtest  OUT GTEST.json [NAME=RC ...]  (--gtest_output=json, plus
                                                     whole programs by exit code)
-    summary.py guest  OUT CONSOLE.log ...            (hc1-run-tests' output)
+    summary.py guest  OUT CONSOLE.log ...            (hc1-run-tests' output; a program
+                                                    with TAP output counts per case)
     summary.py serve  OUT LOG ...                    (tests/serve/run.py: PASS/FAIL
                                                     lines as the guest's)
     summary.py packages OUT LOG                      (tests/packages/run.sh: the same)
 
 Prints every failure and every skip with its reason, then the line, and writes
 the line to OUT as well so that `make test` can repeat all three at its end.
+
+Every result is named GROUP.CASE (docs/contributing.md): the host's CTest
+names are registered so (engine.Tokenizer.Encode, kmod.logic); a qtest case
+is qtest-hc1.SUITE.NAME; a guest program with per-case results
+(tests/guest/hc1_harness.h, TAP) gives PROGRAM.CASE for each case, and any
+other program counts once, by its name.
 Exit status: 1 if anything failed (or nothing ran), else 0.  A skip is not a
 failure: it is counted and explained.
 """
@@ -57,7 +64,7 @@ def qtest(path, programs):
         doc = json.load(f)
     for suite in doc.get("testsuites", []):
         for t in suite.get("testsuite", []):
-            name = "%s.%s" % (suite["name"], t["name"])
+            name = "qtest-hc1.%s.%s" % (suite["name"], t["name"])
             if t.get("result") == "SKIPPED":
                 msg = " ".join(x.get("failure", "") for x in t.get("skipped", []) or [])
                 results.append((name, "skip", msg or "skipped"))
@@ -73,20 +80,67 @@ def qtest(path, programs):
     return results
 
 
+TAP_RESULT = re.compile(r"^(not )?ok \d+ (\S+)(?: # (.*))?$")
+TAP_RUN = re.compile(r"^# RUN (\S+)$")
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[A-Za-z])")
+
+
+def program_results(name, kind, why, cases, running):
+    """One program's results: its TAP cases if it printed any, else itself.
+
+    A program that failed while none of its cases did (a timeout, a kernel
+    report during its run) adds its own failure, and a case it started and
+    never finished is a failure of that case.
+    """
+    if not cases and not running:
+        return [(name, kind, why)]
+    results = list(cases)
+    if running:
+        results.append((running, "fail", "no result: %s" % (why or "the program ended")))
+    if kind == "fail" and not any(r[1] == "fail" for r in results):
+        results.append((name, "fail", why))
+    return results
+
+
 def guest(paths):
     results = []
     for path in paths:
         with open(path, errors="replace") as f:
             lines = f.read().splitlines()
-        for i, l in enumerate(lines):
-            m = re.match(r"^(PASS|FAIL|SKIP) (\S+)(.*)$", l.strip())
+        program, cases, running = None, [], None
+        for l in lines:
+            l = ANSI.sub("", l).strip()  # the console's resets precede the first line
+            if l.startswith("=== "):
+                program, cases, running = l[4:], [], None
+                continue
+            m = TAP_RUN.match(l)
+            if m and program and m.group(1).startswith(program + "."):
+                running = m.group(1)
+                continue
+            m = TAP_RESULT.match(l)
+            if m and program and m.group(2).startswith(program + "."):
+                note = (m.group(3) or "").strip()
+                if m.group(1):
+                    cases.append((m.group(2), "fail", note))
+                elif note.upper().startswith("SKIP"):
+                    cases.append((m.group(2), "skip", note[4:].strip() or "no reason given"))
+                else:
+                    cases.append((m.group(2), "pass", ""))
+                running = None
+                continue
+            m = re.match(r"^(PASS|FAIL|SKIP) (\S+)(.*)$", l)
             if not m:
                 continue
             kind = {"PASS": "pass", "FAIL": "fail", "SKIP": "skip"}[m.group(1)]
             why = m.group(3).strip()
             if why.startswith("(") and why.endswith(")"):
                 why = why[1:-1]
-            results.append((m.group(2), kind, why or "no reason given"))
+            if m.group(2) == program:
+                results += program_results(program, kind, why or "no reason given", cases,
+                                           running)
+                program, cases, running = None, [], None
+            else:
+                results.append((m.group(2), kind, why or "no reason given"))
     return results
 
 
@@ -107,7 +161,7 @@ def main(argv):
     n = {k: sum(1 for r in results if r[1] == k) for k in ("pass", "fail", "skip")}
     for name, kind, why in results:
         if kind == "fail":
-            print("%s: FAILED %s" % (layer, name))
+            print("%s: FAILED %s%s" % (layer, name, " (%s)" % why if why else ""))
         elif kind == "skip":
             print("%s: skipped %s: %s" % (layer, name, why))
     line = "%s: %d passed, %d failed, %d skipped" % (layer, n["pass"], n["fail"], n["skip"])

@@ -4,7 +4,10 @@
 # Enables deb-src (QEMU's source comes from Debian) and installs the
 # toolchain, the guest kernel's headers, the libraries the userspace
 # links against, and what builds and tests the Debian packages (debhelper,
-# dh-dkms, dkms, lintian; make deb, make test-packages).  Re-running it with everything present costs one dpkg query.
+# dh-dkms, dkms, lintian; make deb, make test-packages) and the checkers of
+# make lint (clang-format, sparse; checkpatch.pl and kernel-doc come from
+# the kernel's source and headers, QEMU's checkpatch.pl from its source).
+# Re-running it with everything present costs one dpkg query.
 set -eu
 
 PKGS="build-essential cmake ninja-build pkg-config git dpkg-dev
@@ -12,7 +15,7 @@ PKGS="build-essential cmake ninja-build pkg-config git dpkg-dev
  libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
  seabios linux-headers-amd64 kmod cpio busybox-static
  liburing-dev libpci-dev pciutils libcmocka-dev libgtest-dev libgmock-dev
- clang-format python3-numpy python3-matplotlib
+ clang-format sparse python3-numpy python3-matplotlib
  bc libelf-dev libssl-dev
  libslirp-dev libcpp-httplib-dev nlohmann-json3-dev prometheus chromium curl
  debhelper dh-dkms dkms lintian adduser man-db systemd xz-utils iproute2"

@@ -14,10 +14,24 @@
 #ifndef HC1_HW_H
 #define HC1_HW_H
 
+/*
+ * Little-endian fields have the hc1_le* types: in the kernel they are
+ * __le16/32/64, so sparse (make C=1) flags any field read or written
+ * without le*_to_cpu()/cpu_to_le*(); elsewhere (the device model, libhc)
+ * they are plain integers and the byte-order helpers of each side apply.
+ */
 #ifdef __KERNEL__
+#include <linux/stddef.h>
 #include <linux/types.h>
+typedef __le16 hc1_le16;
+typedef __le32 hc1_le32;
+typedef __le64 hc1_le64;
 #else
+#include <stddef.h>
 #include <stdint.h>
+typedef uint16_t hc1_le16;
+typedef uint32_t hc1_le32;
+typedef uint64_t hc1_le64;
 #endif
 
 /* ---------------------------------------------------------------- PCI */
@@ -75,6 +89,9 @@
 #define HC1_FEAT_POLLED_QUEUES (1u << 1)	/* HC1_QF_NO_IRQ */
 #define HC1_FEAT_INT8 (1u << 2)		/* int8 weight format available */
 #define HC1_FEAT_FAULT_INJECT (1u << 3)	/* HC1_REG_TEST is live */
+/* Every feature bit this version of the contract defines. */
+#define HC1_FEAT_MASK (HC1_FEAT_COALESCE | HC1_FEAT_POLLED_QUEUES | \
+		       HC1_FEAT_INT8 | HC1_FEAT_FAULT_INJECT)
 
 /*
  * HC1_REG_CC.  Writing EN 0->1 validates AQA/ASQ/ACQ and sets CSTS.RDY, or
@@ -137,6 +154,8 @@ enum hc1_reg_error {
 #define HC1_TEST_SLOW_READY (1u << 5)	/* CSTS.RDY comes 300 ms after EN */
 #define HC1_TEST_IGNORE_CANCEL (1u << 6)	/* CANCEL succeeds, stops nothing */
 #define HC1_TEST_STUCK_EN (1u << 7)	/* CC.EN 1->0 ignored: a wedged card */
+/* Every HC1_REG_TEST bit; the device ignores the others. */
+#define HC1_TEST_MASK 0x000000ffu
 
 /* ------------------------------------------------------------- queues */
 
@@ -170,56 +189,67 @@ enum hc1_opcode {
 struct hc1_sqe_common {
 	uint8_t opcode;
 	uint8_t flags;
-	uint16_t cid;
-	uint32_t ctx;
+	hc1_le16 cid;
+	hc1_le32 ctx;
 };
 
 /**
  * struct hc1_cmd_data - IDENTIFY, READ_VOCAB, GET_STATS
+ * @c: opcode and cid; flags must be 0
  * @addr: host buffer the device writes into
  * @len: bytes to write; IDENTIFY: 4096; GET_STATS: 1..sizeof(hc1_stats)
  * @offset: READ_VOCAB: byte offset into the vocabulary blob
+ * @rsvd: reserved, not checked by the device
  */
 struct hc1_cmd_data {
 	struct hc1_sqe_common c;
-	uint64_t addr;
-	uint32_t len;
-	uint32_t offset;
-	uint32_t rsvd[10];
+	hc1_le64 addr;
+	hc1_le32 len;
+	hc1_le32 offset;
+	hc1_le32 rsvd[10];
 };
 
 /* CREATE_IOQ flags */
 #define HC1_QF_NO_IRQ (1u << 0)	/* polled queue: never interrupts */
+#define HC1_QF_MASK HC1_QF_NO_IRQ	/* other bits: HC1_SC_INVALID_FIELD */
 
 /**
  * struct hc1_cmd_create_ioq - CREATE_IOQ (c.ctx holds the queue id, 1..NQ)
+ * @c: opcode, cid, flags (HC1_QF_*), ctx = the queue id
  * @sq_addr: SQ base, HC1_QUEUE_ALIGN aligned, @qsize * 64 bytes
  * @cq_addr: CQ base, HC1_QUEUE_ALIGN aligned, @qsize * 16 bytes
  * @qsize: entries in each queue - 1 (1..MQES)
  * @vector: MSI-X vector for this queue (< number of vectors)
+ * @rsvd: must be 0
  */
 struct hc1_cmd_create_ioq {
 	struct hc1_sqe_common c;
-	uint64_t sq_addr;
-	uint64_t cq_addr;
-	uint16_t qsize;
-	uint16_t vector;
-	uint32_t rsvd[9];
+	hc1_le64 sq_addr;
+	hc1_le64 cq_addr;
+	hc1_le16 qsize;
+	hc1_le16 vector;
+	hc1_le32 rsvd[9];
 };
 
 /* GENERATE flags */
 #define HC1_GEN_CONTINUE (1u << 0)	/* keep the context's KV cache */
 #define HC1_GEN_IGNORE_EOS (1u << 1)	/* EOS does not end generation */
+/* Other GENERATE flag bits: HC1_SC_INVALID_FIELD. */
+#define HC1_GEN_MASK (HC1_GEN_CONTINUE | HC1_GEN_IGNORE_EOS)
 
 #define HC1_TOKEN_NONE 0xffffffffu	/* unused stop-token slot */
 #define HC1_MAX_STOP 4
 #define HC1_RING_SHIFT_MIN 4		/* 16 entries */
 #define HC1_RING_SHIFT_MAX 24
+/* A ring starts on a cache line: the header never straddles two. */
+#define HC1_RING_ALIGN 64
 
 /**
  * struct hc1_cmd_generate - GENERATE on context c.ctx
+ * @c: opcode, cid, flags (HC1_GEN_*), ctx
  * @prompt_addr: @n_prompt uint32_t token ids
- * @ring_addr: token ring (struct hc1_ring_header + entries), 64-byte aligned
+ * @ring_addr: token ring (struct hc1_ring_header + entries), HC1_RING_ALIGN
+ *	aligned
  * @n_prompt: prompt tokens, 0..context_len; 0 only with HC1_GEN_CONTINUE
  * @max_tokens: tokens to generate at most, 1..2^@ring_shift
  * @temperature_milli: sampling temperature * 1000; 0 = greedy
@@ -236,17 +266,17 @@ struct hc1_cmd_create_ioq {
  */
 struct hc1_cmd_generate {
 	struct hc1_sqe_common c;
-	uint64_t prompt_addr;
-	uint64_t ring_addr;
-	uint32_t n_prompt;
-	uint32_t max_tokens;
-	uint16_t temperature_milli;
-	uint16_t top_p_milli;
-	uint16_t top_k;
+	hc1_le64 prompt_addr;
+	hc1_le64 ring_addr;
+	hc1_le32 n_prompt;
+	hc1_le32 max_tokens;
+	hc1_le16 temperature_milli;
+	hc1_le16 top_p_milli;
+	hc1_le16 top_k;
 	uint8_t ring_shift;
 	uint8_t rsvd;
-	uint64_t seed;
-	uint32_t stop[HC1_MAX_STOP];
+	hc1_le64 seed;
+	hc1_le32 stop[HC1_MAX_STOP];
 };
 
 /** union hc1_sqe - one 64-byte submission queue entry */
@@ -301,16 +331,21 @@ enum hc1_finish {
  * 1, and writes @status last.
  */
 struct hc1_cqe {
-	uint32_t result;
-	uint32_t info;
-	uint16_t sq_head;
-	uint16_t sq_id;
-	uint16_t cid;
-	uint16_t status;
+	hc1_le32 result;
+	hc1_le32 info;
+	hc1_le16 sq_head;
+	hc1_le16 sq_id;
+	hc1_le16 cid;
+	hc1_le16 status;
 };
 
-#define HC1_CQE_FINISH(info) ((info) & 0xffu)
-#define HC1_CQE_PROMPT(info) ((info) >> 8)
+/* GENERATE completion info: finish reason (bits 7:0), prompt (bits 31:8). */
+#define HC1_CQE_FINISH_MASK 0x000000ffu
+#define HC1_CQE_PROMPT_SHIFT 8
+#define HC1_CQE_INFO(finish, n_prompt) \
+	(((finish) & HC1_CQE_FINISH_MASK) | ((n_prompt) << HC1_CQE_PROMPT_SHIFT))
+#define HC1_CQE_FINISH(info) ((info) & HC1_CQE_FINISH_MASK)
+#define HC1_CQE_PROMPT(info) ((info) >> HC1_CQE_PROMPT_SHIFT)
 
 /* ---------------------------------------------------------- token ring */
 
@@ -339,15 +374,20 @@ enum hc1_ring_state {
  * host never writes the ring while a generation runs.
  */
 struct hc1_ring_header {
-	uint32_t produced;
-	uint32_t state;
-	uint32_t finish;
-	uint32_t n_prompt;
-	uint32_t cid;
-	uint32_t rsvd[11];
+	hc1_le32 produced;
+	hc1_le32 state;
+	hc1_le32 finish;
+	hc1_le32 n_prompt;
+	hc1_le32 cid;
+	hc1_le32 rsvd[11];
 };
 
-#define HC1_RING_BYTES(shift) (sizeof(struct hc1_ring_header) + (4u << (shift)))
+/* Each slot holds one little-endian 32-bit token id. */
+#define HC1_RING_SLOT_SIZE 4u
+/* Byte offset of token slot @slot from the start of the ring. */
+#define HC1_RING_SLOT_OFFSET(slot) \
+	(sizeof(struct hc1_ring_header) + (slot) * HC1_RING_SLOT_SIZE)
+#define HC1_RING_BYTES(shift) HC1_RING_SLOT_OFFSET(1u << (shift))
 
 /* ----------------------------------------------------------- model card */
 
@@ -375,6 +415,7 @@ enum hc1_kv_format {
  * @size: bytes of this structure the device filled in; grows at the end
  * @version: HC1_HW_VERSION of the device
  * @features: HC1_FEAT_*
+ * @rsvd0: 0
  * @name: model name, NUL terminated
  * @arch: architecture, NUL terminated ("llama")
  * @dim: embedding width
@@ -392,6 +433,7 @@ enum hc1_kv_format {
  * @max_queues: I/O queue pairs supported
  * @max_queue_entries: entries per queue supported
  * @vocab_bytes: size of the READ_VOCAB blob
+ * @rsvd1: 0
  * @n_params: parameters in the model
  * @weight_bytes: bytes of burned weights in @weight_format
  * @sha256: SHA-256 of the burned weights: the model's identity
@@ -401,34 +443,34 @@ enum hc1_kv_format {
  *	f32 caches)
  */
 struct hc1_model_card {
-	uint32_t size;
-	uint32_t version;
-	uint32_t features;
-	uint32_t rsvd0;
+	hc1_le32 size;
+	hc1_le32 version;
+	hc1_le32 features;
+	hc1_le32 rsvd0;
 	char name[64];
 	char arch[16];
-	uint32_t dim;
-	uint32_t hidden_dim;
-	uint32_t n_layers;
-	uint32_t n_heads;
-	uint32_t n_kv_heads;
-	uint32_t vocab_size;
-	uint32_t context_len;
-	uint32_t bos_id;
-	uint32_t eos_id;
-	uint32_t weight_format;
-	uint32_t group_size;
-	uint32_t n_contexts;
-	uint32_t max_queues;
-	uint32_t max_queue_entries;
-	uint32_t vocab_bytes;
-	uint32_t rsvd1;
-	uint64_t n_params;
-	uint64_t weight_bytes;
+	hc1_le32 dim;
+	hc1_le32 hidden_dim;
+	hc1_le32 n_layers;
+	hc1_le32 n_heads;
+	hc1_le32 n_kv_heads;
+	hc1_le32 vocab_size;
+	hc1_le32 context_len;
+	hc1_le32 bos_id;
+	hc1_le32 eos_id;
+	hc1_le32 weight_format;
+	hc1_le32 group_size;
+	hc1_le32 n_contexts;
+	hc1_le32 max_queues;
+	hc1_le32 max_queue_entries;
+	hc1_le32 vocab_bytes;
+	hc1_le32 rsvd1;
+	hc1_le64 n_params;
+	hc1_le64 weight_bytes;
 	uint8_t sha256[32];
-	uint32_t msix_vectors;
-	uint32_t max_stop;
-	uint32_t kv_format;
+	hc1_le32 msix_vectors;
+	hc1_le32 max_stop;
+	hc1_le32 kv_format;
 };
 
 /* ----------------------------------------------------------- vocabulary */
@@ -447,10 +489,10 @@ struct hc1_model_card {
  * NUL).  Byte-fallback tokens are spelled "<0xNN>".
  */
 struct hc1_vocab_header {
-	uint32_t magic;
-	uint32_t n_tokens;
-	uint32_t max_token_len;
-	uint32_t flags;
+	hc1_le32 magic;
+	hc1_le32 n_tokens;
+	hc1_le32 max_token_len;
+	hc1_le32 flags;
 };
 
 /* ----------------------------------------------------------- statistics */
@@ -460,6 +502,7 @@ struct hc1_vocab_header {
  * @size: bytes filled in; grows at the end
  * @active_contexts: contexts created now
  * @running: generations in progress now
+ * @rsvd: 0
  * @commands: commands completed
  * @errors: commands completed with a non-zero status
  * @generations: GENERATE commands completed
@@ -472,20 +515,20 @@ struct hc1_vocab_header {
  * @reg_errors: ignored register writes (HC1_REG_ERRCNT)
  */
 struct hc1_stats {
-	uint32_t size;
-	uint32_t active_contexts;
-	uint32_t running;
-	uint32_t rsvd;
-	uint64_t commands;
-	uint64_t errors;
-	uint64_t generations;
-	uint64_t cancelled;
-	uint64_t prompt_tokens;
-	uint64_t tokens;
-	uint64_t interrupts;
-	uint64_t busy_ns;
-	uint64_t uptime_ns;
-	uint64_t reg_errors;
+	hc1_le32 size;
+	hc1_le32 active_contexts;
+	hc1_le32 running;
+	hc1_le32 rsvd;
+	hc1_le64 commands;
+	hc1_le64 errors;
+	hc1_le64 generations;
+	hc1_le64 cancelled;
+	hc1_le64 prompt_tokens;
+	hc1_le64 tokens;
+	hc1_le64 interrupts;
+	hc1_le64 busy_ns;
+	hc1_le64 uptime_ns;
+	hc1_le64 reg_errors;
 };
 
 /* ------------------------------------------------------- layout checks */
@@ -507,5 +550,18 @@ HC1_STATIC_ASSERT(sizeof(struct hc1_ring_header) == 64, "ring header");
 HC1_STATIC_ASSERT(sizeof(struct hc1_model_card) <= HC1_IDENTIFY_SIZE, "card");
 HC1_STATIC_ASSERT(sizeof(struct hc1_vocab_header) == 16, "vocab header");
 HC1_STATIC_ASSERT(sizeof(struct hc1_stats) == 96, "stats");
+/* The phase-carrying status is the CQE's last word: the device writes it last. */
+HC1_STATIC_ASSERT(offsetof(struct hc1_cqe, status) == HC1_CQE_SIZE - 2,
+		  "CQE status last");
+HC1_STATIC_ASSERT(sizeof(struct hc1_ring_header) % HC1_RING_ALIGN == 0,
+		  "ring slots start aligned");
+HC1_STATIC_ASSERT(HC1_RING_SLOT_OFFSET(1) == 64 + 4, "ring slot offset");
+HC1_STATIC_ASSERT(HC1_RING_BYTES(HC1_RING_SHIFT_MIN) == 64 + 64, "ring bytes");
+HC1_STATIC_ASSERT(HC1_CQE_FINISH(HC1_CQE_INFO(HC1_FINISH_CANCELLED, 0xabcdefu)) ==
+		  HC1_FINISH_CANCELLED, "CQE info finish");
+HC1_STATIC_ASSERT(HC1_CQE_PROMPT(HC1_CQE_INFO(HC1_FINISH_CANCELLED, 0xabcdefu)) ==
+		  0xabcdefu, "CQE info prompt");
+HC1_STATIC_ASSERT(HC1_FEAT_MASK == 0xf, "feature bits");
+HC1_STATIC_ASSERT(HC1_TEST_MASK == (HC1_TEST_STUCK_EN << 1) - 1, "test bits");
 
 #endif /* HC1_HW_H */

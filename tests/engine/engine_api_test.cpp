@@ -2,8 +2,8 @@
 // The C API's contract: model card, vocabulary, error codes, finish
 // reasons, cancellation, reset, stall and cache continuation.
 #include <atomic>
-#include <sched.h>
 #include <chrono>
+#include <sched.h>
 #include <thread>
 
 #include "hc1e/engine.hpp"

@@ -1,14 +1,55 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Every hc1 ioctl and its error cases, through the raw UAPI.
+ * Every hc1 ioctl and its error cases, through the raw UAPI: one case per
+ * ioctl or behaviour (hc1_harness.h).
  */
 #include <sys/mman.h>
 
-#include "hc1_guest.h"
+#include "hc1_harness.h"
 
 static uint32_t prompt[] = {1, 20, 30, 40};
 
-static void test_info(int fd) {
+/* An open card, no session. */
+FIXTURE(dev) {
+    int fd;
+};
+FIXTURE_SETUP(dev) {
+    self->fd = hc1_open();
+}
+FIXTURE_TEARDOWN(dev) {
+    close(self->fd);
+}
+
+/* An open card with a session. */
+FIXTURE(session) {
+    int fd;
+    struct hc1_session s;
+};
+FIXTURE_SETUP(session) {
+    self->fd = hc1_open();
+    self->s = hc1_create(self->fd);
+}
+FIXTURE_TEARDOWN(session) {
+    close(self->fd);
+}
+
+/* A session, and the coalescing window put back whatever the case did. */
+FIXTURE(batch) {
+    int fd;
+    long usecs;
+};
+FIXTURE_SETUP(batch) {
+    self->fd = hc1_open();
+    hc1_create(self->fd);
+    self->usecs = hc1_sysfs_long("coalesce_usecs");
+}
+FIXTURE_TEARDOWN(batch) {
+    hc1_sysfs_set("coalesce_usecs", self->usecs);
+    close(self->fd);
+}
+
+TEST_F(dev, info) {
+    int fd = self->fd;
     struct hc1_info info;
     uint8_t big[sizeof(info) + 64];
     char sysname[128];
@@ -56,7 +97,8 @@ static void test_info(int fd) {
     CHECK_ERR(ioctl(fd, HC1_IOCTL_INFO, (void*)8), EFAULT);
 }
 
-static void test_identify(int fd) {
+TEST_F(dev, identify) {
+    int fd = self->fd;
     struct hc1_model_card card;
     struct hc1_buffer b = {.size = sizeof(b)};
     char name[128], sha[80], hex[80];
@@ -102,7 +144,8 @@ static void test_identify(int fd) {
     CHECK_ERR(ioctl(fd, HC1_IOCTL_IDENTIFY, &b), EFAULT);
 }
 
-static void test_vocab(int fd) {
+TEST_F(dev, vocab) {
+    int fd = self->fd;
     struct hc1_info info = hc1_get_info(fd);
     struct hc1_buffer b = {.size = sizeof(b)};
     uint8_t *all = malloc(info.vocab_bytes), *parts;
@@ -133,7 +176,8 @@ static void test_vocab(int fd) {
     free(parts);
 }
 
-static void test_stats(int fd) {
+TEST_F(dev, stats) {
+    int fd = self->fd;
     struct hc1_stats st;
     struct hc1_buffer b = {.size = sizeof(b)};
 
@@ -148,7 +192,8 @@ static void test_stats(int fd) {
     CHECK_ERR(ioctl(fd, HC1_IOCTL_STATS, &b), EINVAL);
 }
 
-static void test_no_session(int fd) {
+TEST_F(dev, no_session) {
+    int fd = self->fd;
     struct hc1_generate g = hc1_gen_args(prompt, 4, 8);
     struct hc1_wait w = {.size = sizeof(w)};
     uint32_t tok;
@@ -162,7 +207,9 @@ static void test_no_session(int fd) {
     CHECK(errno == ENOENT);
 }
 
-static void test_bad_ioctls(int fd) {
+TEST_F(dev, bad_ioctls) {
+    int fd = self->fd;
+
     CHECK_ERR(ioctl(fd, _IO(HC1_IOCTL_BASE, 0x7f), 0), ENOTTY);
     CHECK_ERR(ioctl(fd, _IO('x', 0x00), 0), ENOTTY);
     /* Right number, wrong direction. */
@@ -172,9 +219,8 @@ static void test_bad_ioctls(int fd) {
     CHECK_ERR(ioctl(fd, HC1_IOCTL_RESET, 1), EINVAL);
 }
 
-static uint32_t created_ctx;
-
-static void test_session_create(int fd) {
+TEST_F(dev, session_create) {
+    int fd = self->fd;
     struct hc1_info info = hc1_get_info(fd);
     struct hc1_session s = {.size = sizeof(s)};
     long before = hc1_sysfs_long("sessions");
@@ -194,11 +240,11 @@ static void test_session_create(int fd) {
     CHECK(s.ring_bytes >= 64 + (4u << s.ring_shift));
     CHECK(s.ring_bytes % 4096 == 0);
     CHECK(hc1_sysfs_long("sessions") == before + 1);
-    created_ctx = s.ctx;
     CHECK_ERR(ioctl(fd, HC1_IOCTL_SESSION_CREATE, &s), EEXIST);
 }
 
-static void test_generate_errors(int fd) {
+TEST_F(session, generate_errors) {
+    int fd = self->fd;
     struct hc1_info info = hc1_get_info(fd);
     uint32_t bad_prompt[] = {1, info.vocab_size};
     uint32_t* long_prompt;
@@ -235,7 +281,8 @@ static void test_generate_errors(int fd) {
     free(long_prompt);
 }
 
-static void test_generate_wait_cancel(int fd) {
+TEST_F(session, generate_wait_cancel) {
+    int fd = self->fd;
     struct hc1_info info = hc1_get_info(fd);
     uint32_t slots = 1u << info.ring_shift;
     struct hc1_generate g = hc1_gen_args(prompt, 4, 16);
@@ -307,13 +354,13 @@ static void test_generate_wait_cancel(int fd) {
  * on any interrupt.  The batch window is switched off so the rule is exact
  * whatever the host's load; a window only ends a batch wait early.
  */
-static void test_wait_batch(int fd) {
+TEST_F(batch, wait_batch) {
+    int fd = self->fd;
     struct hc1_info info = hc1_get_info(fd);
     uint32_t slots = 1u << info.ring_shift;
     uint32_t want = info.context_len - 4 < slots ? info.context_len - 4 : slots;
     struct hc1_generate g = hc1_gen_args(prompt, 4, want);
     long batch = hc1_sysfs_long("coalesce_tokens");
-    long usecs = hc1_sysfs_long("coalesce_usecs");
     struct hc1_wait w = {.size = sizeof(w)};
     unsigned int batches = 0;
 
@@ -336,12 +383,13 @@ static void test_wait_batch(int fd) {
     }
     CHECK(w.produced == want);
     CHECK(batches <= want / batch + 1);
-    hc1_sysfs_set("coalesce_usecs", usecs);
     printf("batched wait: %u tokens in %u waits of >= %ld\n", w.produced, batches, batch);
 }
 
 /* fdinfo tells which context a file holds; debugfs shows the queues. */
-static void test_fdinfo_debugfs(int fd, uint32_t ctx) {
+TEST_F(session, fdinfo_debugfs) {
+    int fd = self->fd;
+    uint32_t ctx = self->s.ctx;
     char path[64], line[256], want[64];
     bool found = false;
     FILE* f;
@@ -366,7 +414,8 @@ static void test_fdinfo_debugfs(int fd, uint32_t ctx) {
     fclose(f);
 }
 
-static void test_destroy(int fd) {
+TEST_F(session, destroy) {
+    int fd = self->fd;
     struct hc1_generate g = hc1_gen_args(prompt, 4, 4);
     long before = hc1_sysfs_long("sessions");
 
@@ -381,7 +430,7 @@ static void test_destroy(int fd) {
     CHECK(hc1_sysfs_long("sessions") == before - 1);
 }
 
-static void test_context_limit(void) {
+TEST(context_limit) {
     int probe = hc1_open();
     struct hc1_info info = hc1_get_info(probe);
     int* fds = calloc(info.n_contexts + 1, sizeof(int));
@@ -403,23 +452,4 @@ static void test_context_limit(void) {
     hc1_wait_sysfs("sessions", 0, 5);
 }
 
-int main(void) {
-    int fd = hc1_open();
-
-    test_info(fd);
-    test_identify(fd);
-    test_vocab(fd);
-    test_stats(fd);
-    test_bad_ioctls(fd);
-    test_no_session(fd);
-    test_session_create(fd);
-    test_generate_errors(fd);
-    test_generate_wait_cancel(fd);
-    test_wait_batch(fd);
-    test_fdinfo_debugfs(fd, created_ctx);
-    test_destroy(fd);
-    close(fd);
-    test_context_limit();
-    printf("ioctl tests passed\n");
-    return 0;
-}
+TEST_HARNESS_MAIN

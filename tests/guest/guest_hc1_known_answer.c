@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Known answer through the raw UAPI: stories260K, greedy, BOS + "Once upon
- * a time" must continue exactly as llama2.c's reference run does (see
- * DESIGN.md).  The prompt is tokenized and the output detokenized with the
- * vocabulary the card itself hands out (HC1_IOCTL_READ_VOCAB).
+ * a time" must continue exactly as llama2.c's reference run does (the text
+ * of tests/engine/known_answer_test.cpp).  The prompt is tokenized and the
+ * output detokenized with the vocabulary the card itself hands out
+ * (HC1_IOCTL_READ_VOCAB).
  */
 #include "hc1_guest.h"
 

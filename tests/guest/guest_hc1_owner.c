@@ -12,23 +12,38 @@
  *   - before the parent starts its ioctl GENERATE (the watchdog looks),
  *   - while it runs (the exiting child's flush() looks).
  * Either way the generation must still run a second later, and end with
- * all its tokens once the engine goes on.
+ * all its tokens once the engine goes on.  One case each (hc1_harness.h).
  *
  *   guest-hc1-owner     (needs fault injection)
  */
 #include <liburing.h>
 #include <sys/wait.h>
 
-#include "hc1_guest.h"
+#include "hc1_harness.h"
 #include "hc1_uring.h"
 
 #define N_TOKENS 16
 
 static uint32_t prompt[] = {1, 61, 62, 63};
 
-static void cleanup(void) {
+/* A session on a card with fault injection, put back after each case. */
+FIXTURE(owner) {
+    int fd;
+    struct hc1_generate g;
+};
+FIXTURE_SETUP(owner) {
+    self->fd = hc1_open();
+    hc1_need_faults(self->fd);
+    hc1_set_timeout_ms(60000);
+    hc1_create(self->fd);
+    self->g = hc1_gen_args(prompt, 4, N_TOKENS);
+    self->g.flags = HC1_GENERATE_IGNORE_EOS;
+}
+FIXTURE_TEARDOWN(owner) {
     hc1_set_fault(0);
     hc1_set_timeout_ms(10000);
+    close(self->fd);
+    hc1_wait_sysfs("sessions", 0, 10);
 }
 
 /* Child: an io_uring WAIT on the shared file (the session is idle: it
@@ -90,33 +105,26 @@ static void check_still_running(int fd, const char* when) {
     printf("%s: the generation ran on and ended with its %u tokens\n", when, w.produced);
 }
 
-int main(void) {
-    struct hc1_generate g = hc1_gen_args(prompt, 4, N_TOKENS);
-    int fd, go;
-    pid_t pid;
+/* The child parked nothing and is gone before the generation starts. */
+TEST_F(owner, child_exited_before_the_generation) {
+    int go;
+    pid_t pid = spawn_uring_child(self->fd, &go);
 
-    g.flags = HC1_GENERATE_IGNORE_EOS;
-    fd = hc1_open();
-    hc1_need_faults(fd);
-    atexit(cleanup);
-    hc1_set_timeout_ms(60000);
-    hc1_create(fd);
-
-    /* The child parked nothing and is gone before the generation starts. */
-    pid = spawn_uring_child(fd, &go);
     reap_child(pid, go);
     hc1_set_fault(HC1_TEST_STALL_ENGINE);
-    CHECK_OK(ioctl(fd, HC1_IOCTL_GENERATE, &g));
-    check_still_running(fd, "child exited before");
-
-    /* The child exits while the parent's generation runs. */
-    pid = spawn_uring_child(fd, &go);
-    hc1_set_fault(HC1_TEST_STALL_ENGINE);
-    CHECK_OK(ioctl(fd, HC1_IOCTL_GENERATE, &g));
-    reap_child(pid, go);
-    check_still_running(fd, "child exited during");
-
-    close(fd);
-    hc1_wait_sysfs("sessions", 0, 10);
-    return 0;
+    CHECK_OK(ioctl(self->fd, HC1_IOCTL_GENERATE, &self->g));
+    check_still_running(self->fd, "child exited before");
 }
+
+/* The child exits while the parent's generation runs. */
+TEST_F(owner, child_exited_during_the_generation) {
+    int go;
+    pid_t pid = spawn_uring_child(self->fd, &go);
+
+    hc1_set_fault(HC1_TEST_STALL_ENGINE);
+    CHECK_OK(ioctl(self->fd, HC1_IOCTL_GENERATE, &self->g));
+    reap_child(pid, go);
+    check_still_running(self->fd, "child exited during");
+}
+
+TEST_HARNESS_MAIN

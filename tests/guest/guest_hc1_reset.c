@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Resets: HC1_IOCTL_RESET fails the generation in flight with -EIO and the
- * card comes back; sessions survive it and generate again.  With the
- * card's fault injection (HC1_FEAT_FAULT_INJECT), a stalled engine is
- * detected by the driver's timeout, a fatal status by its watchdog, and
- * lost interrupts by its polling.
+ * Resets: HC1_IOCTL_RESET announces itself and the card comes back;
+ * sessions survive it and generate again, and the generation it hits
+ * fails with -EIO.  With the card's fault injection
+ * (HC1_FEAT_FAULT_INJECT), a stalled engine is detected by the driver's
+ * timeout, a fatal status by its watchdog, and lost interrupts by its
+ * polling.  One case per behaviour (hc1_harness.h).
  */
 #include <linux/netlink.h>
 #include <poll.h>
 #include <sys/socket.h>
 
-#include "hc1_guest.h"
+#include "hc1_harness.h"
 
 static uint32_t prompt[] = {1, 33, 44, 55};
 
@@ -84,53 +85,91 @@ static void uevent_expect_reset(int sock) {
     }
 }
 
-static void test_reset_ioctl(int fd, uint32_t slots) {
+/* An open card with a session. */
+FIXTURE(session) {
+    int fd;
+};
+FIXTURE_SETUP(session) {
+    self->fd = hc1_open();
+    hc1_create(self->fd);
+}
+FIXTURE_TEARDOWN(session) {
+    close(self->fd);
+}
+
+/*
+ * The same on a card with fault injection, a 2 s command timeout so that a
+ * stall is found quickly, and no fault left behind whatever the case did.
+ */
+FIXTURE(faults) {
+    int fd;
+    uint32_t slots;
+};
+FIXTURE_SETUP(faults) {
+    self->fd = hc1_open();
+    hc1_need_faults(self->fd);
+    self->slots = 1u << hc1_get_info(self->fd).ring_shift;
+    hc1_set_fault(0);
+    hc1_set_timeout_ms(2000);
+    hc1_create(self->fd);
+}
+FIXTURE_TEARDOWN(faults) {
+    hc1_set_fault(0);
+    hc1_set_timeout_ms(10000);
+    close(self->fd);
+}
+
+/* A reset announces itself, counts, and leaves the session working. */
+TEST_F(session, reset_ioctl) {
     long resets = hc1_sysfs_long("stats/resets");
     int sock = uevent_open();
-    struct hc1_wait w;
 
-    CHECK_ERR(ioctl(fd, HC1_IOCTL_RESET, 1), EINVAL);
-    start(fd, slots);
-    CHECK_OK(ioctl(fd, HC1_IOCTL_RESET, 0));
+    CHECK_ERR(ioctl(self->fd, HC1_IOCTL_RESET, 1), EINVAL);
+    CHECK_OK(ioctl(self->fd, HC1_IOCTL_RESET, 0));
     uevent_expect_reset(sock);
     close(sock);
     expect_live();
     CHECK(hc1_sysfs_long("stats/resets") == resets + 1);
-    w = hc1_wait_end(fd);
+    generate_ok(self->fd);
+}
+
+/*
+ * The generation a reset hits fails with -EIO, exactly: the engine is held
+ * so that the generation is surely running when the reset comes.
+ */
+TEST_F(faults, reset_fails_generation_with_eio) {
+    struct hc1_wait w;
+
+    /*
+     * GENERATE has returned: the generation is the card's, and with the
+     * engine held it cannot end before the reset (the command timeout is
+     * 2 s away).
+     */
+    hc1_set_fault(HC1_TEST_STALL_ENGINE);
+    start(self->fd, self->slots);
+    CHECK_OK(ioctl(self->fd, HC1_IOCTL_RESET, 0));
+    w = hc1_wait_end(self->fd);
+    hc1_set_fault(0);
     CHECK(w.state == HC1_RING_DONE);
-    /* Finished before the reset hit it, or failed by it. */
-    CHECK(w.status == -EIO || (w.status == 0 && w.produced == slots));
-    printf("reset: generation status %d after %u tokens\n", w.status, w.produced);
-    generate_ok(fd);
+    if (w.status != -EIO)
+        FAIL("generation ended with status %d after a reset, want -EIO", w.status);
+    CHECK(w.produced < self->slots);
+    expect_live();
+    generate_ok(self->fd);
 }
 
-/* HC1_REG_TEST through the driver's debugfs file. */
-static void set_fault(uint32_t bits) {
-    FILE* f = fopen("/sys/kernel/debug/hc1/hc0/fault_inject", "w");
-
-    CHECK(f);
-    fprintf(f, "%u\n", bits);
-    CHECK(fclose(f) == 0);
-}
-
-static void set_timeout_ms(unsigned int ms) {
-    FILE* f = fopen("/sys/module/hc1/parameters/timeout_ms", "w");
-
-    CHECK(f);
-    fprintf(f, "%u\n", ms);
-    CHECK(fclose(f) == 0);
-}
-
-static void test_stall(int fd, uint32_t slots) {
+TEST_F(faults, stall_times_out_with_eio) {
+    int fd = self->fd;
+    uint32_t slots = self->slots;
     long timeouts = hc1_sysfs_long("stats/timeouts");
     double t0;
     struct hc1_wait w;
 
-    set_fault(HC1_TEST_STALL_ENGINE);
+    hc1_set_fault(HC1_TEST_STALL_ENGINE);
     t0 = hc1_now();
     start(fd, slots);
     w = hc1_wait_end(fd);
-    set_fault(0);
+    hc1_set_fault(0);
     CHECK(w.status == -EIO);
     CHECK(hc1_sysfs_long("stats/timeouts") > timeouts);
     printf("stall: failed with -EIO after %.1f s\n", hc1_now() - t0);
@@ -138,14 +177,16 @@ static void test_stall(int fd, uint32_t slots) {
     generate_ok(fd);
 }
 
-static void test_fatal(int fd, uint32_t slots) {
+TEST_F(faults, fatal_status_resets_the_card) {
+    int fd = self->fd;
+    uint32_t slots = self->slots;
     long resets = hc1_sysfs_long("stats/resets");
     struct hc1_wait w;
 
     start(fd, slots);
-    set_fault(HC1_TEST_FATAL);
+    hc1_set_fault(HC1_TEST_FATAL);
     w = hc1_wait_end(fd);
-    set_fault(0);
+    hc1_set_fault(0);
     CHECK(w.status == -EIO || (w.status == 0 && w.produced == slots));
     expect_live();
     CHECK(hc1_sysfs_long("stats/resets") > resets);
@@ -158,20 +199,20 @@ static void test_fatal(int fd, uint32_t slots) {
  * queues time out too while the fault lasts, leaving it failed.  A RESET
  * once the fault is gone brings it back.
  */
-static void test_bad_cid(void) {
+TEST_F(faults, bad_cid_fails_the_card_until_reset) {
     int fd2 = hc1_open();
     struct hc1_session s = {.size = sizeof(s)};
     char state[32];
     double t0 = hc1_now();
 
-    set_fault(HC1_TEST_BAD_CID);
+    hc1_set_fault(HC1_TEST_BAD_CID);
     CHECK_ERR(ioctl(fd2, HC1_IOCTL_SESSION_CREATE, &s), EIO);
     /* The reset the timeout started re-creates queues into the fault. */
     do {
         usleep(50000);
         hc1_sysfs_str("state", state, sizeof(state));
     } while (!strcmp(state, "resetting"));
-    set_fault(0);
+    hc1_set_fault(0);
     printf("bad cid: create failed after %.1f s, card %s\n", hc1_now() - t0, state);
     if (!strcmp(state, "failed")) {
         CHECK_ERR(ioctl(fd2, HC1_IOCTL_SESSION_CREATE, &s), EIO);
@@ -184,51 +225,30 @@ static void test_bad_cid(void) {
 }
 
 /* Completions held back 2 s by the card: slow, not lost. */
-static void test_delayed_cqe(int fd) {
+TEST_F(faults, delayed_completion_is_slow_not_lost) {
+    int fd = self->fd;
     long resets = hc1_sysfs_long("stats/resets");
     double t0 = hc1_now();
 
-    set_timeout_ms(10000);
-    set_fault(HC1_TEST_DELAY_CQE);
+    hc1_set_timeout_ms(10000);
+    hc1_set_fault(HC1_TEST_DELAY_CQE);
     generate_ok(fd);
-    set_fault(0);
+    hc1_set_fault(0);
     CHECK(hc1_sysfs_long("stats/resets") == resets);
     printf("delayed completion: generation done in %.1f s\n", hc1_now() - t0);
-    set_timeout_ms(2000);
+    hc1_set_timeout_ms(2000);
 }
 
-static void test_dropped_irqs(int fd) {
+TEST_F(faults, dropped_interrupts_are_polled) {
+    int fd = self->fd;
     uint32_t tok[32];
     double t0 = hc1_now();
 
-    set_fault(HC1_TEST_DROP_IRQ);
+    hc1_set_fault(HC1_TEST_DROP_IRQ);
     start(fd, 32);
     CHECK(hc1_read_all(fd, tok, 32) == 32);
-    set_fault(0);
+    hc1_set_fault(0);
     printf("dropped interrupts: 32 tokens in %.2f s by polling\n", hc1_now() - t0);
 }
 
-int main(void) {
-    int fd = hc1_open();
-    struct hc1_info info = hc1_get_info(fd);
-    uint32_t slots = 1u << info.ring_shift;
-
-    hc1_create(fd);
-    test_reset_ioctl(fd, slots);
-    if (!(info.hw_features & HC1_FEAT_FAULT_INJECT)) {
-        printf("card has no fault injection: stall/fatal/irq tests not run\n");
-        close(fd);
-        return 0;
-    }
-    set_timeout_ms(2000);
-    test_dropped_irqs(fd);
-    test_stall(fd, slots);
-    test_fatal(fd, slots);
-    test_delayed_cqe(fd);
-    test_bad_cid();
-    set_timeout_ms(10000);
-    close(fd);
-    hc1_wait_sysfs("sessions", 0, 5);
-    printf("reset tests passed\n");
-    return 0;
-}
+TEST_HARNESS_MAIN

@@ -2,14 +2,15 @@
 /*
  * Streaming: blocking read(), O_NONBLOCK read() driven by poll(), and the
  * read-only mmap() of the token ring all see the same tokens; the mapping
- * refuses writes and outlives the session.
+ * refuses writes and outlives the session.  One case per behaviour
+ * (hc1_harness.h).
  */
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
 
-#include "hc1_guest.h"
+#include "hc1_harness.h"
 
 static uint32_t prompt[] = {1, 400, 260, 300, 200};
 
@@ -19,6 +20,33 @@ static void start(int fd, uint32_t max_tokens) {
 
     g.flags = HC1_GENERATE_IGNORE_EOS;
     CHECK_OK(ioctl(fd, HC1_IOCTL_GENERATE, &g));
+}
+
+/* A session, and a generation's length that fits the ring. */
+FIXTURE(stream) {
+    int fd;
+    struct hc1_session s;
+    uint32_t n;
+    uint32_t ref[512];
+};
+FIXTURE_SETUP(stream) {
+    struct hc1_info info;
+
+    self->fd = hc1_open();
+    info = hc1_get_info(self->fd);
+    if (info.vocab_size <= 400)
+        skip("prompt needs a vocabulary of more than 400 tokens");
+    self->n = 48 < (1u << info.ring_shift) ? 48 : 1u << info.ring_shift;
+    self->s = hc1_create(self->fd);
+}
+FIXTURE_TEARDOWN(stream) {
+    close(self->fd);
+}
+
+/* The tokens every generation of the case must give, by blocking read(). */
+static void reference(struct hc1_fixture_stream* self) {
+    start(self->fd, self->n);
+    CHECK(hc1_read_all(self->fd, self->ref, 512) == self->n);
 }
 
 static uint32_t read_polled(int fd, uint32_t* out, uint32_t cap) {
@@ -53,12 +81,17 @@ static void on_segv(int sig) {
     siglongjmp(fault_jmp, 1);
 }
 
-static void test_mmap(int fd, const struct hc1_session* s, const uint32_t* tokens, uint32_t n) {
+TEST_F(stream, mmap_is_read_only_and_outlives_the_session) {
+    int fd = self->fd;
+    const struct hc1_session* s = &self->s;
+    const uint32_t* tokens = self->ref;
+    uint32_t n = self->n;
     const struct hc1_ring_header* hdr;
     const uint32_t* slots;
     void* ring;
     uint32_t i;
 
+    reference(self);
     CHECK(mmap(NULL, s->ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED &&
           errno == EPERM);
     CHECK(mmap(NULL, s->ring_bytes + 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED &&
@@ -93,14 +126,18 @@ static void test_mmap(int fd, const struct hc1_session* s, const uint32_t* token
 }
 
 /* Follow a running generation through the ring alone. */
-static void test_mmap_live(int fd, const struct hc1_session* s, const uint32_t* tokens,
-                           uint32_t n) {
+TEST_F(stream, mmap_follows_a_running_generation) {
+    int fd = self->fd;
+    const struct hc1_session* s = &self->s;
+    const uint32_t* tokens = self->ref;
+    uint32_t n = self->n;
     const struct hc1_ring_header* hdr;
     const uint32_t* slots;
     uint32_t seen = 0, produced;
     void* ring;
     double end;
 
+    reference(self);
     ring = mmap(NULL, s->ring_bytes, PROT_READ, MAP_SHARED, fd, 0);
     CHECK(ring != MAP_FAILED);
     hdr = ring;
@@ -152,13 +189,37 @@ static long interrupts_for(int fd, uint32_t n) {
     return hc1_sysfs_long("stats/interrupts") - before;
 }
 
+/* A session, and the card's coalescing put back whatever the case did. */
+FIXTURE(coalesce) {
+    int fd;
+    uint32_t n;
+    long tokens, usecs;
+};
+FIXTURE_SETUP(coalesce) {
+    struct hc1_info info;
+
+    self->fd = hc1_open();
+    info = hc1_get_info(self->fd);
+    if (info.vocab_size <= 400)
+        skip("prompt needs a vocabulary of more than 400 tokens");
+    self->n = 48 < (1u << info.ring_shift) ? 48 : 1u << info.ring_shift;
+    hc1_create(self->fd);
+    self->tokens = hc1_sysfs_long("coalesce_tokens");
+    self->usecs = hc1_sysfs_long("coalesce_usecs");
+}
+FIXTURE_TEARDOWN(coalesce) {
+    hc1_sysfs_set("coalesce_tokens", self->tokens);
+    hc1_sysfs_set("coalesce_usecs", self->usecs);
+    close(self->fd);
+}
+
 /*
  * Coalescing is the card's, set through sysfs: with no token threshold and
  * no timer, a generation interrupts once, for its completion.
  */
-static void test_coalescing(int fd, uint32_t n) {
-    long tokens = hc1_sysfs_long("coalesce_tokens");
-    long usecs = hc1_sysfs_long("coalesce_usecs");
+TEST_F(coalesce, coalescing_is_the_cards) {
+    int fd = self->fd;
+    uint32_t n = self->n;
     long quiet, chatty;
 
     sysfs_set("coalesce_tokens", 65536, ERANGE);
@@ -170,8 +231,6 @@ static void test_coalescing(int fd, uint32_t n) {
     quiet = interrupts_for(fd, n);
     sysfs_set("coalesce_tokens", 1, 0);
     chatty = interrupts_for(fd, n);
-    sysfs_set("coalesce_tokens", tokens, 0);
-    sysfs_set("coalesce_usecs", usecs, 0);
     printf("coalescing: %ld interrupt(s) with it off, %ld with one per token (%u tokens)\n", quiet,
            chatty, n);
     CHECK(quiet >= 1 && quiet <= 2);
@@ -179,43 +238,44 @@ static void test_coalescing(int fd, uint32_t n) {
     CHECK(hc1_sysfs_long("stats/ttft_us_avg") > 0);
 }
 
-int main(void) {
-    int fd = hc1_open();
-    struct hc1_info info = hc1_get_info(fd);
-    uint32_t n = 48 < (1u << info.ring_shift) ? 48 : 1u << info.ring_shift;
-    uint32_t a[512], b[512], i, tok;
-    struct hc1_session s;
+TEST_F(stream, read_before_a_generation_ends_at_once) {
+    uint32_t tok;
     uint8_t byte;
 
-    if (info.vocab_size <= 400)
-        skip("prompt needs a vocabulary of more than 400 tokens");
-    s = hc1_create(fd);
-    CHECK_ERR(read(fd, &byte, 1), EINVAL);
+    CHECK_ERR(read(self->fd, &byte, 1), EINVAL);
     /* No generation yet: end of stream at once. */
-    CHECK(read(fd, &tok, 4) == 0);
-
-    start(fd, n);
-    CHECK(hc1_read_all(fd, a, 512) == n);
-    /* After the end, read() keeps returning 0. */
-    CHECK(read(fd, &tok, 4) == 0);
-
-    start(fd, n);
-    CHECK(read_polled(fd, b, 512) == n);
-    for (i = 0; i < n; i++)
-        CHECK(a[i] == b[i]);
-
-    /* One token per read() call. */
-    start(fd, n);
-    for (i = 0; i < n; i++) {
-        CHECK(read(fd, &tok, 4) == 4);
-        CHECK(tok == a[i]);
-    }
-    CHECK(read(fd, &tok, 4) == 0);
-
-    test_coalescing(fd, n);
-    test_mmap_live(fd, &s, a, n);
-    test_mmap(fd, &s, a, n);
-    close(fd);
-    printf("stream tests passed (%u tokens)\n", n);
-    return 0;
+    CHECK(read(self->fd, &tok, 4) == 0);
 }
+
+TEST_F(stream, blocking_read_to_the_end) {
+    uint32_t tok;
+
+    reference(self);
+    /* After the end, read() keeps returning 0. */
+    CHECK(read(self->fd, &tok, 4) == 0);
+    CHECK(read(self->fd, &tok, 4) == 0);
+}
+
+TEST_F(stream, polled_read_sees_the_same_tokens) {
+    uint32_t b[512], i;
+
+    reference(self);
+    start(self->fd, self->n);
+    CHECK(read_polled(self->fd, b, 512) == self->n);
+    for (i = 0; i < self->n; i++)
+        CHECK(self->ref[i] == b[i]);
+}
+
+TEST_F(stream, one_token_per_read) {
+    uint32_t i, tok;
+
+    reference(self);
+    start(self->fd, self->n);
+    for (i = 0; i < self->n; i++) {
+        CHECK(read(self->fd, &tok, 4) == 4);
+        CHECK(tok == self->ref[i]);
+    }
+    CHECK(read(self->fd, &tok, 4) == 0);
+}
+
+TEST_HARNESS_MAIN

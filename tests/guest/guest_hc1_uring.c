@@ -2,9 +2,10 @@
 /*
  * io_uring passthrough (IORING_OP_URING_CMD): GENERATE completes when the
  * generation ends, WAIT when tokens arrive; bad payloads fail; commands
- * parked on a destroyed session complete with -ECANCELED.
+ * parked on a destroyed session complete with -ECANCELED.  One case per
+ * behaviour (hc1_harness.h).
  */
-#include "hc1_guest.h"
+#include "hc1_harness.h"
 #include "hc1_uring.h"
 
 static uint32_t prompt[] = {1, 40, 50, 60};
@@ -35,7 +36,31 @@ static int run_one(struct io_uring* ring, int fd, uint32_t op, const void* arg, 
     return res;
 }
 
-static void test_errors(struct io_uring* ring, int fd) {
+/* A session on the card and an io_uring to drive it. */
+FIXTURE(uring) {
+    int fd;
+    uint32_t slots;
+    struct io_uring ring;
+};
+FIXTURE_SETUP(uring) {
+    int ret;
+
+    self->fd = hc1_open();
+    self->slots = 1u << hc1_get_info(self->fd).ring_shift;
+    ret = io_uring_queue_init(16, &self->ring, 0);
+    if (ret == -ENOSYS || ret == -EPERM)
+        skip("io_uring is not available in this kernel");
+    CHECK(ret == 0);
+    hc1_create(self->fd);
+}
+FIXTURE_TEARDOWN(uring) {
+    io_uring_queue_exit(&self->ring);
+    close(self->fd);
+}
+
+TEST_F(uring, bad_payloads_fail) {
+    struct io_uring* ring = &self->ring;
+    int fd = self->fd;
     struct hc1_generate g = hc1_gen_args(prompt, 4, 8);
     struct hc1_wait w = {.size = sizeof(w)};
     struct io_uring_cqe* cqe;
@@ -58,7 +83,9 @@ static void test_errors(struct io_uring* ring, int fd) {
     io_uring_cqe_seen(ring, cqe);
 }
 
-static void test_generate(struct io_uring* ring, int fd) {
+TEST_F(uring, generate_completes_at_the_end) {
+    struct io_uring* ring = &self->ring;
+    int fd = self->fd;
     struct hc1_generate g = hc1_gen_args(prompt, 4, 24);
     struct hc1_wait w = {.size = sizeof(w)};
     uint32_t tokens[64];
@@ -79,7 +106,10 @@ static void test_generate(struct io_uring* ring, int fd) {
 }
 
 /* GENERATE and a chain of WAITs in flight together. */
-static void test_wait_chain(struct io_uring* ring, int fd, uint32_t max) {
+TEST_F(uring, wait_completes_as_tokens_arrive) {
+    struct io_uring* ring = &self->ring;
+    int fd = self->fd;
+    uint32_t max = self->slots < 128 ? self->slots : 128;
     struct hc1_generate g = hc1_gen_args(prompt, 4, max);
     struct hc1_wait w = {.size = sizeof(w)};
     struct io_uring_cqe* cqe;
@@ -119,7 +149,10 @@ static void test_wait_chain(struct io_uring* ring, int fd, uint32_t max) {
     printf("wait chain: %u completions for %u tokens\n", waits, max);
 }
 
-static void test_cancelled_by_destroy(struct io_uring* ring, int fd, uint32_t max) {
+TEST_F(uring, destroy_cancels_parked_commands) {
+    struct io_uring* ring = &self->ring;
+    int fd = self->fd;
+    uint32_t max = self->slots;
     struct hc1_generate g = hc1_gen_args(prompt, 4, max);
     struct hc1_wait w = {.size = sizeof(w), .min_produced = UINT32_MAX};
     struct io_uring_cqe* cqe;
@@ -141,39 +174,20 @@ static void test_cancelled_by_destroy(struct io_uring* ring, int fd, uint32_t ma
         io_uring_cqe_seen(ring, cqe);
     }
     CHECK(seen == 6);
-    hc1_create(fd);
 }
 
 /* WAIT with a timeout on a generation that cannot satisfy it in time. */
-static void test_wait_timeout(struct io_uring* ring, int fd) {
+TEST_F(uring, wait_on_an_ended_generation_returns) {
+    struct hc1_generate g = hc1_gen_args(prompt, 4, 4);
     struct hc1_wait w = {.size = sizeof(w), .min_produced = UINT32_MAX, .timeout_ms = 1};
     int res;
 
+    CHECK_OK(ioctl(self->fd, HC1_IOCTL_GENERATE, &g));
+    hc1_wait_end(self->fd);
     /* Nothing runs: a WAIT is satisfied whatever its timeout. */
-    res = run_one(ring, fd, HC1_URING_CMD_WAIT, &w, sizeof(w));
+    res = run_one(&self->ring, self->fd, HC1_URING_CMD_WAIT, &w, sizeof(w));
     CHECK(res >= 0);
     CHECK(w.state != HC1_RING_RUNNING);
 }
 
-int main(void) {
-    int fd = hc1_open();
-    struct hc1_info info = hc1_get_info(fd);
-    uint32_t slots = 1u << info.ring_shift;
-    struct io_uring ring;
-    int ret;
-
-    ret = io_uring_queue_init(16, &ring, 0);
-    if (ret == -ENOSYS || ret == -EPERM)
-        skip("io_uring is not available in this kernel");
-    CHECK(ret == 0);
-    hc1_create(fd);
-    test_errors(&ring, fd);
-    test_generate(&ring, fd);
-    test_wait_chain(&ring, fd, slots < 128 ? slots : 128);
-    test_wait_timeout(&ring, fd);
-    test_cancelled_by_destroy(&ring, fd, slots);
-    io_uring_queue_exit(&ring);
-    close(fd);
-    printf("uring tests passed\n");
-    return 0;
-}
+TEST_HARNESS_MAIN

@@ -25,8 +25,9 @@ Card::Card(const std::string& qemu, const std::string& model_dir, const CardOpti
                       ",threads=" + std::to_string(opt.threads) +
                       ",fault-inject=" + (opt.fault_inject ? "on" : "off") + opt.extra;
     std::string bios = qemu.substr(0, qemu.rfind('/') + 1) + "pc-bios";
-    qt_ = std::make_unique<Qtest>(
-        qemu, std::vector<std::string>{"-M", "q35", "-m", "256M", "-L", bios, "-device", dev});
+    std::vector<std::string> args{"-M", "q35", "-m", "256M", "-L", bios, "-device", dev};
+    args.insert(args.end(), opt.qemu_args.begin(), opt.qemu_args.end());
+    qt_ = std::make_unique<Qtest>(qemu, args);
     queues_.resize(opt.queues + 1);
     reattach();
 }

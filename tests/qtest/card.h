@@ -36,8 +36,9 @@ struct CardOptions {
     uint32_t queue_entries = 64;
     uint32_t threads = 1;
     bool fault_inject = true;
-    bool default_model = false; // give no model: the card burns in its default
-    std::string extra;          // appended to -device
+    bool default_model = false;         // give no model: the card burns in its default
+    std::string extra;                  // appended to -device
+    std::vector<std::string> qemu_args; // more QEMU options (-trace, -D)
 };
 
 struct Generation {

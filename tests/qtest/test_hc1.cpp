@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -522,6 +524,37 @@ TEST_F(Hc1Test, BadCommandsGetTheirStatusAndTheCardKeepsWorking) {
     Generation g = card->generate(1, 0, p, 10);
     EXPECT_EQ(Card::status(g.cqe), HC1_SC_SUCCESS);
     EXPECT_EQ(g.tokens.size(), 10u);
+}
+
+// A refused field is named in the device's trace with its value
+// (qemu-device/trace-events), so that a driver bug is found without a
+// debugger: here a GENERATE whose ring is not HC1_RING_ALIGN aligned.
+TEST_F(Hc1Test, RefusedFieldIsNamedInTheTrace) {
+    auto dir =
+        std::filesystem::temp_directory_path() / ("qtest-hc1-trace-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    std::string log = (dir / "trace.log").string();
+    CardOptions opt;
+    opt.qemu_args = {"-trace", "hc1_err_*", "-D", log};
+    auto card = ready_card(opt);
+    auto p = prompt(*card);
+
+    hc1_sqe g = card->generate_sqe(0, p, 10);
+    g.gen.ring_addr += HC1_RING_ALIGN / 2;
+    uint64_t bad = g.gen.ring_addr;
+    card->start_generate(1, g, p);
+    auto cqe = card->poll_cqe(1);
+    ASSERT_TRUE(cqe);
+    EXPECT_EQ(Card::status(*cqe), HC1_SC_INVALID_FIELD);
+    card.reset(); // QEMU exits: the log is complete
+
+    std::ifstream in(log);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::filesystem::remove_all(dir);
+    char want[96];
+    snprintf(want, sizeof(want), "opcode 0x%x: invalid ring_addr 0x%llx", HC1_OP_GENERATE,
+             static_cast<unsigned long long>(bad));
+    EXPECT_NE(text.find(want), std::string::npos) << "trace log:\n" << text;
 }
 
 TEST_F(Hc1Test, BadRegisterWritesAreIgnoredAndCounted) {

@@ -50,7 +50,8 @@ std::vector<uint32_t> parse_cpu_list(std::string_view list) {
         const std::string_view item = list.substr(0, comma);
         const size_t dash = item.find('-');
         const uint32_t first = number(item.substr(0, dash));
-        const uint32_t last = dash == std::string_view::npos ? first : number(item.substr(dash + 1));
+        const uint32_t last =
+            dash == std::string_view::npos ? first : number(item.substr(dash + 1));
         if (last < first)
             throw fail("range " + std::string(item) + " runs backwards");
         for (uint32_t c = first; c <= last; c++)

@@ -14,7 +14,8 @@
 
 namespace guest {
 
-// The known answer of DESIGN.md: stories260K + tok512, greedy, BOS first.
+// The known answer (tests/engine/known_answer_test.cpp): stories260K +
+// tok512, greedy, BOS first.
 inline const std::string kPrompt = "Once upon a time";
 inline const std::string kKnownAnswer =
     "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
