@@ -2,7 +2,7 @@
 /*
  * Resets: HC1_IOCTL_RESET fails the generation in flight with -EIO and the
  * card comes back; sessions survive it and generate again.  With the
- * card's fault injection (HC1_FEAT_FAULT_INJECT), a stalled engine is
+ * card's fault injection (HC1_CARD_F_FAULT_INJECT), a stalled engine is
  * detected by the driver's timeout, a fatal status by its watchdog, and
  * lost interrupts by its polling.
  */
@@ -97,7 +97,7 @@ static void test_reset_ioctl(int fd, uint32_t slots) {
     expect_live();
     CHECK(hc1_sysfs_long("stats/resets") == resets + 1);
     w = hc1_wait_end(fd);
-    CHECK(w.state == HC1_RING_DONE);
+    CHECK(w.state == HC1_GENERATION_DONE);
     /* Finished before the reset hit it, or failed by it. */
     CHECK(w.status == -EIO || (w.status == 0 && w.produced == slots));
     printf("reset: generation status %d after %u tokens\n", w.status, w.produced);
@@ -215,7 +215,7 @@ int main(void) {
 
     hc1_create(fd);
     test_reset_ioctl(fd, slots);
-    if (!(info.hw_features & HC1_FEAT_FAULT_INJECT)) {
+    if (!(info.hw_features & HC1_CARD_F_FAULT_INJECT)) {
         printf("card has no fault injection: stall/fatal/irq tests not run\n");
         close(fd);
         return 0;

@@ -74,8 +74,8 @@ static void test_generate(struct io_uring* ring, int fd) {
     w.min_produced = 0;
     res = run_one(ring, fd, HC1_URING_CMD_WAIT, &w, sizeof(w));
     CHECK(res == 24);
-    CHECK(w.produced == 24 && w.state == HC1_RING_DONE);
-    CHECK(w.finish == HC1_FINISH_LENGTH && w.status == 0);
+    CHECK(w.produced == 24 && w.state == HC1_GENERATION_DONE);
+    CHECK(w.finish == HC1_END_LENGTH && w.status == 0);
 }
 
 /* GENERATE and a chain of WAITs in flight together. */
@@ -104,7 +104,7 @@ static void test_wait_chain(struct io_uring* ring, int fd, uint32_t max) {
             CHECK((uint32_t)cqe->res == w.produced);
             last = cqe->res;
             waits++;
-            if (w.state == HC1_RING_DONE) {
+            if (w.state == HC1_GENERATION_DONE) {
                 wait_done = true;
             } else {
                 CHECK(w.produced > w.min_produced);
@@ -152,7 +152,7 @@ static void test_wait_timeout(struct io_uring* ring, int fd) {
     /* Nothing runs: a WAIT is satisfied whatever its timeout. */
     res = run_one(ring, fd, HC1_URING_CMD_WAIT, &w, sizeof(w));
     CHECK(res >= 0);
-    CHECK(w.state != HC1_RING_RUNNING);
+    CHECK(w.state != HC1_GENERATION_RUNNING);
 }
 
 int main(void) {
