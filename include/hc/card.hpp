@@ -27,10 +27,10 @@ class Session;
 
 /** Driver feature bits (DriverInfo::features); mirror HC1_DRV_F_* of the UAPI. */
 enum DriverFeature : uint64_t {
-    kDriverUringCmd = 1ull << 0,  ///< io_uring passthrough (needed by EventLoop)
-    kDriverMmapRing = 1ull << 1,  ///< token rings can be mmap()ed (needed by Session)
-    kDriverPoll = 1ull << 2,      ///< read()/poll() streaming
-    kDriverWaitBatch = 1ull << 3, ///< WAIT for a whole coalescing batch (fewer wake-ups)
+    kDriverUringCmd = 1ull << 0,    ///< io_uring passthrough (needed by EventLoop)
+    kDriverMmapRing = 1ull << 1,    ///< token rings can be mmap()ed (needed by Session)
+    kDriverPoll = 1ull << 2,        ///< read()/poll() streaming
+    kDriverWaitBatch = 1ull << 3,   ///< WAIT for a whole coalescing batch (fewer wake-ups)
     kDriverRingOffsets = 1ull << 4, ///< the driver says where the mapped ring keeps its fields
 };
 

@@ -93,7 +93,7 @@ HC_API int hc_card_model(const hc_card* card, struct hc_model_info* info);
  * call again with a larger array), or -errno.
  */
 HC_API int hc_tokenize(const hc_card* card, const char* text, int add_bos, uint32_t* tokens,
-                size_t capacity);
+                       size_t capacity);
 
 /**
  * hc_detokenize - decode tokens to UTF-8 text
@@ -103,7 +103,7 @@ HC_API int hc_tokenize(const hc_card* card, const char* text, int add_bos, uint3
  * @capacity - 1: the output is then truncated), or -errno.
  */
 HC_API int hc_detokenize(const hc_card* card, const uint32_t* tokens, size_t n, char* text,
-                  size_t capacity);
+                         size_t capacity);
 
 /** hc_session_open - start a session on @card (-EBUSY if every context is taken). */
 HC_API int hc_session_open(hc_card* card, hc_session** out);
@@ -164,8 +164,9 @@ typedef int (*hc_token_cb)(void* user, uint32_t token, const char* text, size_t 
  * Blocks until the generation ends.  Returns the number of tokens generated
  * or -errno.
  */
-HC_API int hc_generate(hc_session* session, const char* prompt, const struct hc_generate_params* params,
-                hc_token_cb cb, void* user, struct hc_result* result);
+HC_API int hc_generate(hc_session* session, const char* prompt,
+                       const struct hc_generate_params* params, hc_token_cb cb, void* user,
+                       struct hc_result* result);
 
 /** hc_session_cancel - stop the session's generation; callable from any thread. */
 HC_API int hc_session_cancel(hc_session* session);

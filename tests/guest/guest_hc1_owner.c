@@ -79,7 +79,8 @@ static void check_still_running(int fd, const char* when) {
     struct hc1_wait w = {.size = sizeof(w), .min_produced = UINT32_MAX, .timeout_ms = 1};
 
     usleep(1000000); /* four watchdog passes */
-    if (ioctl(fd, HC1_IOCTL_WAIT, &w) == 0 || errno != ETIMEDOUT || w.state != HC1_GENERATION_RUNNING)
+    if (ioctl(fd, HC1_IOCTL_WAIT, &w) == 0 || errno != ETIMEDOUT ||
+        w.state != HC1_GENERATION_RUNNING)
         FAIL("%s: the live process's generation ended (state %u, finish %u, status %d)", when,
              w.state, w.finish, w.status);
     hc1_set_fault(0);

@@ -53,14 +53,14 @@ struct Outcome {
     }
 
     void check(const std::string& what) const {
-        GUEST_CHECK(done_calls == 1, what + ": on_done ran " + std::to_string(done_calls) +
-                                         " times, not once");
+        GUEST_CHECK(done_calls == 1,
+                    what + ": on_done ran " + std::to_string(done_calls) + " times, not once");
         GUEST_CHECK(tokens_after_drop == 0, what + ": " + std::to_string(tokens_after_drop) +
                                                 " tokens handed over after the Session went");
         GUEST_CHECK(result.finish == hc::Finish::Cancelled,
                     what + ": finish " + hc::to_string(result.finish) + ", not cancelled");
-        GUEST_CHECK(error == ECANCELED, what + ": error " + std::to_string(error) +
-                                            ", not ECANCELED");
+        GUEST_CHECK(error == ECANCELED,
+                    what + ": error " + std::to_string(error) + ", not ECANCELED");
     }
 };
 
