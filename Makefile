@@ -149,7 +149,8 @@ test-guest: all
 	$(SRC)/tests/compat/run.sh $(SRC) $(BUILD) $(JOBS) || rc=1; \
 	$(SRC)/tests/summary.py guest $(SUMMARY)/guest $(BUILD)/Testing/guest-1.log \
 		$(BUILD)/Testing/guest-2.log $(BUILD)/Testing/guest-3.log \
-		$(BUILD)/Testing/guest-4.log $(BUILD)/Testing/compat-previous.log \
+		$(BUILD)/Testing/guest-4.log $(BUILD)/Testing/compat-soname.log \
+		$(BUILD)/Testing/compat-previous.log \
 		$(BUILD)/Testing/compat-withheld.log || rc=1; \
 	exit $$rc
 

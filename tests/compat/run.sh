@@ -3,6 +3,8 @@
 #
 #   tests/compat/run.sh SRC BUILD [JOBS]
 #
+# 0. The previous release's hcctl and libhc test programs load today's
+#    libhc.so.0 with every symbol bound (LD_BIND_NOW): the SONAME holds.
 # 1. The previous release's libhc and hcctl (the git tag in
 #    tests/compat/previous-release, built from the repository's history
 #    into BUILD/compat) run their own in-guest tests, with that release's
@@ -14,7 +16,7 @@
 #    bit to the ring layout the UAPI first had.
 #
 # Prints PASS/FAIL lines for tests/summary.py (names prefixed with the boot)
-# to stdout and into BUILD/Testing/compat-{previous,withheld}.log; exits
+# to stdout and into BUILD/Testing/compat-{soname,previous,withheld}.log; exits
 # non-zero if anything failed.  A clone made with git clone carries the tag;
 # a tree without it fails (it is no test of compatibility without it).
 set -euo pipefail
@@ -60,6 +62,20 @@ krel=$(dpkg-query -W -f='${Depends}' linux-headers-amd64 |
 	sed -n 's/.*linux-headers-\([^ ,]*\).*/\1/p')
 make -s -C "/usr/src/linux-headers-$krel" M="$build/kmod-compat" HC1_INCLUDE="$src/include" \
 	HC1_WITHHOLD_RING_OFFSETS=1 modules >/dev/null
+
+# ---- the same SONAME: the previous release's programs load today's libhc
+# (every symbol bound at start; without a card they stop there, 77 or 3).
+echo "== compat: $tag programs on today's libhc.so.0"
+for p in "$out"/build/bin/hcctl "$out"/build/bin/guest-libhc-*; do
+	r=0
+	LD_BIND_NOW=1 LD_LIBRARY_PATH=$build/lib "$p" --version >/dev/null 2>"$out/bind.err" || r=$?
+	if grep -q "symbol lookup error\|version .* not found" "$out/bind.err" || [ $r = 127 ]; then
+		echo "FAIL $tag-on-libhc:$(basename "$p") ($(head -c 200 "$out/bind.err"))"
+	else
+		echo "PASS $tag-on-libhc:$(basename "$p")"
+	fi
+done | tee "$testing/compat-soname.log"
+grep -q '^FAIL' "$testing/compat-soname.log" && rc=1
 
 echo "== compat: $tag ($commit) libhc and hcctl on today's driver and card"
 HC1_BUILD=$out/build HC1_QEMU=$build/qemu/qemu-system-x86_64 HC1_KMOD=$build/kmod/hc1.ko \
