@@ -192,11 +192,38 @@ static void test_session_create(int fd) {
     CHECK_OK(ioctl(fd, HC1_IOCTL_SESSION_CREATE, &s));
     CHECK(s.ctx < info.n_contexts);
     CHECK(s.ring_shift == info.ring_shift);
-    CHECK(s.ring_bytes >= 64 + (4u << s.ring_shift));
     CHECK(s.ring_bytes % 4096 == 0);
+    CHECK(s.offsets.slots + (4ull << s.ring_shift) <= s.ring_bytes);
+    CHECK(s.offsets.state != s.offsets.produced && s.offsets.finish != s.offsets.n_prompt);
     CHECK(hc1_sysfs_long("sessions") == before + 1);
     created_ctx = s.ctx;
     CHECK_ERR(ioctl(fd, HC1_IOCTL_SESSION_CREATE, &s), EEXIST);
+}
+
+/*
+ * A caller of hc1_session's first version (HC1_SESSION_SIZE_V1 bytes, no
+ * offsets) is served, and nothing past its struct is written.
+ */
+static void test_session_create_v1(void) {
+    int fd = hc1_open();
+    union {
+        struct hc1_session s;
+        uint8_t bytes[sizeof(struct hc1_session) + 16];
+    } u;
+    size_t i;
+
+    memset(&u, 0xaa, sizeof(u));
+    memset(&u.s, 0, HC1_SESSION_SIZE_V1);
+    u.s.size = HC1_SESSION_SIZE_V1;
+    CHECK_OK(ioctl(fd, HC1_IOCTL_SESSION_CREATE, &u.s));
+    CHECK(u.s.ring_bytes >= 4u << u.s.ring_shift);
+    for (i = HC1_SESSION_SIZE_V1; i < sizeof(u); i++)
+        CHECK(u.bytes[i] == 0xaa);
+    close(fd);
+    fd = hc1_open();
+    u.s.size = HC1_SESSION_SIZE_V1 - 4;
+    CHECK_ERR(ioctl(fd, HC1_IOCTL_SESSION_CREATE, &u.s), EINVAL);
+    close(fd);
 }
 
 static void test_generate_errors(int fd) {
@@ -414,6 +441,7 @@ int main(void) {
     test_bad_ioctls(fd);
     test_no_session(fd);
     test_session_create(fd);
+    test_session_create_v1();
     test_generate_errors(fd);
     test_generate_wait_cancel(fd);
     test_wait_batch(fd);
