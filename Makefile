@@ -5,7 +5,7 @@
 #                serve, packages)
 #
 # Other targets: deps, all, userspace, kmod, qemu, kernel, deb, test-host,
-# test-qtest, test-guest, test-packages, bench, stress, vm-shell, lint, format,
+# test-qtest, test-guest, test-compat, test-packages, bench, stress, vm-shell, lint, format,
 # clean, test-debug-kernel (with debug-kernel and kmod-debug; not part of test).
 #
 # HC1_WERROR=ON turns compiler warnings into errors in the userspace build
@@ -49,7 +49,7 @@ export HC1_BUILD := $(BUILD)
 KV_FORMAT ?= f32
 export HC1_KV_FORMAT := $(KV_FORMAT)
 
-.PHONY: all deps userspace kmod qemu kernel udev deb test test-host test-qtest test-guest test-serve \
+.PHONY: all deps userspace kmod qemu kernel udev deb test test-host test-qtest test-guest test-compat test-serve \
 	test-packages serve \
 	demo bench stress vm-shell lint format clean debug-kernel kmod-debug test-debug-kernel
 
@@ -155,10 +155,19 @@ test-guest: all
 	$(call multicard_boot,$(VM) --timeout 600,,$(BUILD)/Testing/guest-3.log); \
 	$(VM) --timeout 300 $(SMALL_QUEUE) -- hc1-run-tests $(SMALL_QUEUE_TESTS) \
 		| tee $(BUILD)/Testing/guest-4.log || rc=1; \
+	$(SRC)/tests/compat/run.sh $(SRC) $(BUILD) $(JOBS) || rc=1; \
 	$(SRC)/tests/summary.py guest $(SUMMARY)/guest $(BUILD)/Testing/guest-1.log \
 		$(BUILD)/Testing/guest-2.log $(BUILD)/Testing/guest-3.log \
-		$(BUILD)/Testing/guest-4.log || rc=1; \
+		$(BUILD)/Testing/guest-4.log $(BUILD)/Testing/compat-soname.log \
+		$(BUILD)/Testing/compat-previous.log \
+		$(BUILD)/Testing/compat-withheld.log || rc=1; \
 	exit $$rc
+
+# test-guest's last step alone: the previous release's libhc and hcctl on
+# today's driver and card, and today's on a driver without the newest
+# feature bit (tests/compat/run.sh, two boots).
+test-compat: all
+	$(SRC)/tests/compat/run.sh $(SRC) $(BUILD) $(JOBS)
 
 # hc1-serve with real clients: the server in the guest, curl there and on
 # the host, the OpenAI library and Chromium (puppeteer-core) on the host,

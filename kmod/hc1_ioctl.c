@@ -15,26 +15,36 @@
 #include <linux/uaccess.h>
 
 #include "hc1_drv.h"
+#include "hc1_uapi.h"
 
 static_assert(sizeof(struct hc1_uring_pdu) <=
 	      sizeof_field(struct io_uring_cmd, pdu));
 
 /*
  * Read an argument struct that starts with its own size, following
- * copy_struct_from_user() rules.  Return: the caller's size, or -errno.
+ * copy_struct_from_user() rules: the driver knows @ksize bytes of it, a
+ * caller must give at least the @vsize of its first version.  Return: the
+ * caller's size, or -errno.
  */
-static int hc1_copy_arg(void *karg, u32 ksize, const void __user *uarg)
+static int hc1_copy_arg_v(void *karg, u32 ksize, u32 vsize,
+			  const void __user *uarg)
 {
 	u32 usize;
 	int ret;
 
 	if (get_user(usize, (const u32 __user *)uarg))
 		return -EFAULT;
-	ret = hc1_check_usize(usize, ksize);
+	ret = hc1_check_usize(usize, vsize);
 	if (ret)
 		return ret;
 	ret = copy_struct_from_user(karg, ksize, uarg, usize);
 	return ret ? ret : usize;
+}
+
+/* The same for a struct that has not grown since its first version. */
+static int hc1_copy_arg(void *karg, u32 ksize, const void __user *uarg)
+{
+	return hc1_copy_arg_v(karg, ksize, ksize, uarg);
 }
 
 /* Write back the fields of @karg from @from on, leaving the size alone. */
@@ -68,10 +78,9 @@ static int hc1_ioctl_info(struct hc1_file *s, void __user *uarg)
 		return ret;
 	memset(&info, 0, sizeof(info));
 	info.uapi_version = HC1_UAPI_VERSION;
-	info.features = HC1_DRV_F_URING_CMD | HC1_DRV_F_MMAP_RING |
-			HC1_DRV_F_POLL | HC1_DRV_F_WAIT_BATCH;
+	info.features = hc1_uapi_drv_features();
 	info.hw_version = le32_to_cpu(hdev->card.version);
-	info.hw_features = hdev->features;
+	info.hw_features = hc1_uapi_card_features(hdev->features);
 	info.index = hdev->index;
 	info.n_contexts = le32_to_cpu(hdev->card.n_contexts);
 	info.context_len = le32_to_cpu(hdev->card.context_len);
@@ -119,13 +128,15 @@ static int hc1_buffer_out(void __user *uarg, struct hc1_buffer *b,
 static int hc1_ioctl_identify(struct hc1_file *s, void __user *uarg)
 {
 	struct hc1_dev *hdev = s->hdev;
+	struct hc1_identity id;
 	struct hc1_buffer b;
 	int ret;
 
-	ret = hc1_buffer_in(s, uarg, &b, false, sizeof(hdev->card));
+	ret = hc1_buffer_in(s, uarg, &b, false, sizeof(id));
 	if (ret)
 		return ret;
-	return hc1_buffer_out(uarg, &b, &hdev->card, sizeof(hdev->card));
+	hc1_uapi_identity(&hdev->card, hdev->features, &id);
+	return hc1_buffer_out(uarg, &b, &id, sizeof(id));
 }
 
 static int hc1_ioctl_read_vocab(struct hc1_file *s, void __user *uarg)
@@ -143,12 +154,13 @@ static int hc1_ioctl_read_vocab(struct hc1_file *s, void __user *uarg)
 static int hc1_ioctl_stats(struct hc1_file *s, void __user *uarg)
 {
 	struct hc1_dev *hdev = s->hdev;
+	struct hc1_card_stats out;
 	struct hc1_stats stats;
 	struct hc1_buffer b;
 	union hc1_sqe sqe;
 	int ret;
 
-	ret = hc1_buffer_in(s, uarg, &b, false, sizeof(stats));
+	ret = hc1_buffer_in(s, uarg, &b, false, sizeof(out));
 	if (ret)
 		return ret;
 	ret = mutex_lock_interruptible(&hdev->admin_lock);
@@ -165,17 +177,20 @@ static int hc1_ioctl_stats(struct hc1_file *s, void __user *uarg)
 	mutex_unlock(&hdev->admin_lock);
 	if (ret)
 		return ret;
-	return hc1_buffer_out(uarg, &b, &stats, sizeof(stats));
+	hc1_uapi_card_stats(&stats, &out);
+	return hc1_buffer_out(uarg, &b, &out, sizeof(out));
 }
 
 static int hc1_ioctl_session_create(struct hc1_file *s, void __user *uarg)
 {
 	struct hc1_session args;
+	u32 usize;
 	int ret;
 
-	ret = hc1_copy_arg(&args, sizeof(args), uarg);
+	ret = hc1_copy_arg_v(&args, sizeof(args), HC1_SESSION_SIZE_V1, uarg);
 	if (ret < 0)
 		return ret;
+	usize = ret;
 	ret = hc1_check_session(&args);
 	if (ret)
 		return ret;
@@ -187,7 +202,7 @@ static int hc1_ioctl_session_create(struct hc1_file *s, void __user *uarg)
 	if (ret)
 		return ret;
 	ret = hc1_copy_out(uarg, &args, offsetof(struct hc1_session, ctx),
-			   sizeof(args));
+			   min_t(u32, usize, sizeof(args)));
 	return ret;
 }
 

@@ -20,6 +20,7 @@
 #include <linux/uaccess.h>
 
 #include "hc1_drv.h"
+#include "hc1_uapi.h"
 
 /* Tokens copied per pass through the bounce buffer in read(). */
 #define HC1_READ_CHUNK 64
@@ -389,6 +390,7 @@ int hc1_session_create(struct hc1_file *s, struct hc1_session *out)
 	out->ctx = ctx;
 	out->ring_shift = s->ring->shift;
 	out->ring_bytes = s->ring->bytes;
+	hc1_uapi_ring_offsets(&out->offsets);
 	return 0;
 }
 

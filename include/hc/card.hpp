@@ -27,10 +27,19 @@ class Session;
 
 /** Driver feature bits (DriverInfo::features); mirror HC1_DRV_F_* of the UAPI. */
 enum DriverFeature : uint64_t {
-    kDriverUringCmd = 1ull << 0,  ///< io_uring passthrough (needed by EventLoop)
-    kDriverMmapRing = 1ull << 1,  ///< token rings can be mmap()ed (needed by Session)
-    kDriverPoll = 1ull << 2,      ///< read()/poll() streaming
-    kDriverWaitBatch = 1ull << 3, ///< WAIT for a whole coalescing batch (fewer wake-ups)
+    kDriverUringCmd = 1ull << 0,    ///< io_uring passthrough (needed by EventLoop)
+    kDriverMmapRing = 1ull << 1,    ///< token rings can be mmap()ed (needed by Session)
+    kDriverPoll = 1ull << 2,        ///< read()/poll() streaming
+    kDriverWaitBatch = 1ull << 3,   ///< WAIT for a whole coalescing batch (fewer wake-ups)
+    kDriverRingOffsets = 1ull << 4, ///< the driver says where the mapped ring keeps its fields
+};
+
+/** Card feature bits (DriverInfo::hw_features, ModelCard::features); mirror HC1_CARD_F_*. */
+enum CardFeature : uint32_t {
+    kCardCoalesce = 1u << 0,     ///< interrupt coalescing
+    kCardPolledQueues = 1u << 1, ///< queues without interrupts
+    kCardInt8 = 1u << 2,         ///< int8 weights available
+    kCardFaultInject = 1u << 3,  ///< fault injection for tests (debugfs fault_inject)
 };
 
 /**
@@ -40,8 +49,8 @@ enum DriverFeature : uint64_t {
 struct DriverInfo {
     uint32_t uapi_version = 0; ///< HC1_UAPI_VERSION of the driver
     uint64_t features = 0;     ///< DriverFeature bits
-    uint32_t hw_version = 0;   ///< card contract version, major << 16 | minor
-    uint32_t hw_features = 0;  ///< HC1_FEAT_* bits of the card
+    uint32_t hw_version = 0;   ///< card contract version, major << 16 | minor (informative)
+    uint32_t hw_features = 0;  ///< CardFeature bits of the card
     uint32_t index = 0;        ///< N of /dev/hc/N
     uint32_t n_contexts = 0;   ///< sessions the card holds at once
     uint32_t context_len = 0;  ///< positions per session (prompt + output)
@@ -55,11 +64,11 @@ struct DriverInfo {
 
 /**
  * ModelCard - the identity of the model burned into the card
- * (HC1_IOCTL_IDENTIFY, struct hc1_model_card).
+ * (HC1_IOCTL_IDENTIFY, struct hc1_identity).
  */
-struct ModelCard {
-    uint32_t version = 0;  ///< card contract version, major << 16 | minor
-    uint32_t features = 0; ///< HC1_FEAT_* bits
+struct HC_API ModelCard {
+    uint32_t version = 0;  ///< card contract version, major << 16 | minor (informative)
+    uint32_t features = 0; ///< CardFeature bits
     std::string name;      ///< model name, e.g. "stories260K"
     std::string arch;      ///< architecture, e.g. "llama"
     uint32_t dim = 0, hidden_dim = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0;
@@ -79,7 +88,7 @@ struct ModelCard {
     std::string sha256_hex() const;
 };
 
-/** Stats - card counters since its last reset (HC1_IOCTL_STATS, struct hc1_stats). */
+/** Stats - card counters since its last reset (HC1_IOCTL_STATS, struct hc1_card_stats). */
 struct Stats {
     uint32_t active_contexts = 0; ///< contexts (sessions) alive now
     uint32_t running = 0;         ///< generations in progress now
@@ -101,13 +110,13 @@ struct Stats {
  * Returns "/dev/hc/N" paths sorted by N; empty if the driver is not loaded or
  * no card is bound.  Never throws for a missing directory.
  */
-std::vector<std::string> device_paths();
+HC_API std::vector<std::string> device_paths();
 
 /** device_path - "/dev/hc/N" for card @p index. */
-std::string device_path(unsigned index);
+HC_API std::string device_path(unsigned index);
 
 /** driver_loaded - whether hc1.ko is loaded (/sys/module/hc1 exists). */
-bool driver_loaded();
+HC_API bool driver_loaded();
 
 /**
  * Card - an open HC1 card.
@@ -124,7 +133,7 @@ bool driver_loaded();
  * ENOTTY the node is not an HC1 device, EPROTO the driver speaks an
  * incompatible UAPI or the vocabulary is malformed.
  */
-class Card {
+class HC_API Card {
   public:
     /** Open card N (/dev/hc/N). */
     static Card open(unsigned index);
@@ -168,7 +177,7 @@ class Card {
 
   private:
     struct Impl;
-    explicit Card(std::shared_ptr<Impl> impl);
+    HC_LOCAL explicit Card(std::shared_ptr<Impl> impl);
     // Shared with every Session of the card: they need its info and tokenizer.
     std::shared_ptr<Impl> impl_;
     friend class Session;

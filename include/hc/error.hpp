@@ -14,6 +14,8 @@
 #error "libhc's C++ headers need C++20: compile with -std=c++20 (hc::hc in CMake sets it)"
 #endif
 
+#include <hc/export.h>
+
 #include <stdexcept>
 #include <string>
 
@@ -26,7 +28,7 @@ namespace hc {
  * ECANCELED, EINVAL, EPROTO, ...).  what() is a one-line message naming the
  * operation and object, e.g. "open /dev/hc/0: Permission denied".
  */
-class Error : public std::runtime_error {
+class HC_API Error : public std::runtime_error {
   public:
     /** Build an error from an errno value and a message (the strerror text is appended). */
     Error(int code, const std::string& message);

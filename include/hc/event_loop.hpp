@@ -33,10 +33,14 @@ namespace hc {
  * The loop is single-threaded: call submit/cancel/run from one thread; the
  * handlers run inside run()/run_once().  The one exception is wake(), which
  * other threads call to make that thread look at work they handed it (a
- * server's HTTP threads do).  Sessions must outlive their generations in
- * the loop.
+ * server's HTTP threads do).  The loop shares ownership of each running
+ * session's file and ring, so a Session destroyed or move-assigned over (on
+ * the loop's thread) while its generation runs is safe: the generation is
+ * cancelled, no more tokens reach on_tokens, and on_done reports
+ * Finish::Cancelled with ECANCELED.  That on_done must not touch the
+ * destroyed Session.
  */
-class EventLoop {
+class HC_API EventLoop {
   public:
     /** Handle of a submitted generation. */
     using Id = uint64_t;

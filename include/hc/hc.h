@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hc/export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -34,17 +36,17 @@ typedef struct hc_session hc_session;
  *
  * Valid until the thread's next libhc call; "" if the last call succeeded.
  */
-const char* hc_last_error(void);
+HC_API const char* hc_last_error(void);
 
 /** hc_version - "MAJOR.MINOR.PATCH" of libhc. */
-const char* hc_version(void);
+HC_API const char* hc_version(void);
 
 /**
  * hc_card_count - number of HC1 device nodes (/dev/hc/N)
  *
  * Returns 0 when the driver is not loaded; never fails.
  */
-int hc_card_count(void);
+HC_API int hc_card_count(void);
 
 /**
  * hc_card_open - open a card
@@ -61,10 +63,10 @@ int hc_card_count(void);
  * ambiguous SHA-256 prefix; -EACCES: permission; -ENOTTY: not an HC1
  * device).
  */
-int hc_card_open(const char* selector, hc_card** out);
+HC_API int hc_card_open(const char* selector, hc_card** out);
 
 /** hc_card_close - close a card (sessions keep working until closed). NULL is ignored. */
-void hc_card_close(hc_card* card);
+HC_API void hc_card_close(hc_card* card);
 
 /** struct hc_model_info - the model card, flattened (see hc::ModelCard). */
 struct hc_model_info {
@@ -80,7 +82,7 @@ struct hc_model_info {
 };
 
 /** hc_card_model - copy the model card into @info (info->size set by the caller). */
-int hc_card_model(const hc_card* card, struct hc_model_info* info);
+HC_API int hc_card_model(const hc_card* card, struct hc_model_info* info);
 
 /**
  * hc_tokenize - encode text with the card's tokenizer
@@ -90,8 +92,8 @@ int hc_card_model(const hc_card* card, struct hc_model_info* info);
  * Returns the number of tokens the text needs (which may exceed @capacity:
  * call again with a larger array), or -errno.
  */
-int hc_tokenize(const hc_card* card, const char* text, int add_bos, uint32_t* tokens,
-                size_t capacity);
+HC_API int hc_tokenize(const hc_card* card, const char* text, int add_bos, uint32_t* tokens,
+                       size_t capacity);
 
 /**
  * hc_detokenize - decode tokens to UTF-8 text
@@ -100,14 +102,14 @@ int hc_tokenize(const hc_card* card, const char* text, int add_bos, uint32_t* to
  * Returns the length of the whole text (excluding the NUL; may exceed
  * @capacity - 1: the output is then truncated), or -errno.
  */
-int hc_detokenize(const hc_card* card, const uint32_t* tokens, size_t n, char* text,
-                  size_t capacity);
+HC_API int hc_detokenize(const hc_card* card, const uint32_t* tokens, size_t n, char* text,
+                         size_t capacity);
 
 /** hc_session_open - start a session on @card (-EBUSY if every context is taken). */
-int hc_session_open(hc_card* card, hc_session** out);
+HC_API int hc_session_open(hc_card* card, hc_session** out);
 
 /** hc_session_close - end a session, cancelling its generation. NULL is ignored. */
-void hc_session_close(hc_session* session);
+HC_API void hc_session_close(hc_session* session);
 
 /** Flags of struct hc_generate_params. */
 #define HC_GEN_KEEP_CONTEXT (1u << 0) /**< continue the session's context (chat) */
@@ -162,18 +164,19 @@ typedef int (*hc_token_cb)(void* user, uint32_t token, const char* text, size_t 
  * Blocks until the generation ends.  Returns the number of tokens generated
  * or -errno.
  */
-int hc_generate(hc_session* session, const char* prompt, const struct hc_generate_params* params,
-                hc_token_cb cb, void* user, struct hc_result* result);
+HC_API int hc_generate(hc_session* session, const char* prompt,
+                       const struct hc_generate_params* params, hc_token_cb cb, void* user,
+                       struct hc_result* result);
 
 /** hc_session_cancel - stop the session's generation; callable from any thread. */
-int hc_session_cancel(hc_session* session);
+HC_API int hc_session_cancel(hc_session* session);
 
 /**
  * hc_session_card_index - N of the /dev/hc/N the session runs on
  *
  * Says where a pool placed it.  Returns N or -EINVAL for NULL.
  */
-int hc_session_card_index(const hc_session* session);
+HC_API int hc_session_card_index(const hc_session* session);
 
 /**
  * hc_pool - every card of the host, used as one (hc::Pool).
@@ -192,10 +195,10 @@ typedef struct hc_pool hc_pool;
  * Returns 0 or -errno (-ENOENT: no card or driver not loaded; the error of
  * opening a card when none could be opened, e.g. -EACCES).
  */
-int hc_pool_open(hc_pool** out);
+HC_API int hc_pool_open(hc_pool** out);
 
 /** hc_pool_close - close the pool's cards (its sessions keep working). NULL is ignored. */
-void hc_pool_close(hc_pool* pool);
+HC_API void hc_pool_close(hc_pool* pool);
 
 /**
  * hc_pool_refresh - forget cards that are gone, open those added since
@@ -203,7 +206,7 @@ void hc_pool_close(hc_pool* pool);
  * session() does this by itself when no live card has room.  Returns 0 or
  * -errno.
  */
-int hc_pool_refresh(hc_pool* pool);
+HC_API int hc_pool_refresh(hc_pool* pool);
 
 /** struct hc_card_status - one card of a pool, as hc_pool_card_status() reports it. */
 struct hc_card_status {
@@ -222,7 +225,7 @@ struct hc_card_status {
  *
  * Returns the count or -errno.
  */
-int hc_pool_card_count(hc_pool* pool);
+HC_API int hc_pool_card_count(hc_pool* pool);
 
 /**
  * hc_pool_card_status - the state of card @i (0 <= i < hc_pool_card_count())
@@ -230,7 +233,7 @@ int hc_pool_card_count(hc_pool* pool);
  * Reads the state and session count from sysfs now.  Returns 0, -EINVAL
  * (NULL, size too small) or -ERANGE (@i out of range).
  */
-int hc_pool_card_status(hc_pool* pool, unsigned i, struct hc_card_status* status);
+HC_API int hc_pool_card_status(hc_pool* pool, unsigned i, struct hc_card_status* status);
 
 /**
  * hc_pool_session_open - a session on the least-loaded live card of a model
@@ -242,7 +245,7 @@ int hc_pool_card_status(hc_pool* pool, unsigned i, struct hc_card_status* status
  * -EINVAL: ambiguous SHA-256 prefix).  hc_session_card_index() says which
  * card it is on.
  */
-int hc_pool_session_open(hc_pool* pool, const char* model, hc_session** out);
+HC_API int hc_pool_session_open(hc_pool* pool, const char* model, hc_session** out);
 
 /**
  * hc_pool_card_open - the card hc_pool_session_open() would choose for @model
@@ -250,7 +253,7 @@ int hc_pool_session_open(hc_pool* pool, const char* model, hc_session** out);
  * For its model card and tokenizer (hc_card_model(), hc_tokenize()).
  * Returns 0 or -errno as hc_pool_session_open(), without -EBUSY.
  */
-int hc_pool_card_open(hc_pool* pool, const char* model, hc_card** out);
+HC_API int hc_pool_card_open(hc_pool* pool, const char* model, hc_card** out);
 
 #ifdef __cplusplus
 }

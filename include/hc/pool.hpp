@@ -33,7 +33,7 @@ namespace hc {
  * Errors: ENOENT no card matches, EINVAL an ambiguous SHA-256 prefix, and
  * those of Card::open().
  */
-Card open_card(std::string_view selector);
+HC_API Card open_card(std::string_view selector);
 
 /**
  * Pool - the host's cards, used as one.
@@ -50,7 +50,7 @@ Card open_card(std::string_view selector);
  * A pool is movable, not copyable; its methods are safe to call from several
  * threads.  Sessions outlive the pool that made them (they hold their card).
  */
-class Pool {
+class HC_API Pool {
   public:
     /** What the pool knows of one card. */
     struct CardStatus {
@@ -94,7 +94,7 @@ class Pool {
 
   private:
     struct Impl;
-    explicit Pool(std::unique_ptr<Impl> impl);
+    HC_LOCAL explicit Pool(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
 

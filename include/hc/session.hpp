@@ -35,7 +35,7 @@ enum class Finish : uint32_t {
 };
 
 /** "eos", "stop", "length", "context", "cancelled" or "none". */
-const char* to_string(Finish finish);
+HC_API const char* to_string(Finish finish);
 
 /** GenerateOptions - sampling and limits of one generation. */
 struct GenerateOptions {
@@ -82,15 +82,17 @@ class TextStream;
  *  - generate(prompt, opts, callback), the callback may return false to stop;
  *  - EventLoop::submit() for many sessions from one thread.
  *
- * cancel() may be called from any thread.  Destroying the session cancels
- * what it runs and frees the context.
+ * cancel() may be called from any thread.  Destroying the session (or
+ * move-assigning another over it) cancels what it runs and frees the
+ * context, also while an EventLoop runs a generation on it (see
+ * EventLoop).
  *
  * Errors: EBUSY (no free context on the card, or a generation is running),
  * EINVAL (bad option: too many stop tokens, prompt too long...), ETIMEDOUT,
  * EIO (the card failed), ENODEV (the card went away), ECANCELED (the card
  * was reset under the session).
  */
-class Session {
+class HC_API Session {
   public:
     Session(Session&&) noexcept;
     Session& operator=(Session&&) noexcept;
@@ -149,9 +151,10 @@ class Session {
     std::vector<uint32_t> encode_prompt(std::string_view text, const GenerateOptions& opts) const;
 
     struct Impl;
+    struct State;
 
   private:
-    explicit Session(std::unique_ptr<Impl> impl);
+    HC_LOCAL explicit Session(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
     friend class Card;
     friend class EventLoop;

@@ -10,6 +10,8 @@
 #error "libhc's C++ headers need C++20: compile with -std=c++20 (hc::hc in CMake sets it)"
 #endif
 
+#include <hc/export.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -36,11 +38,11 @@ namespace hc {
  * A Tokenizer is immutable after construction and safe to share between
  * threads.
  */
-class Tokenizer {
+class HC_API Tokenizer {
   public:
     /**
-     * Build from an HC1 vocabulary blob (struct hc1_vocab_header followed by
-     * entries, see hc1/hw.h).  Throws hc::Error(EPROTO) if it is malformed.
+     * Build from an HC1 vocabulary blob (struct hc1_vocab_blob followed by
+     * entries, see linux/hc1.h).  Throws hc::Error(EPROTO) if it is malformed.
      */
     static Tokenizer from_blob(std::span<const std::byte> blob, uint32_t bos_id, uint32_t eos_id);
 
@@ -103,7 +105,7 @@ class Tokenizer {
  * replaced by U+FFFD.  finish() flushes what is left (an incomplete trailing
  * sequence becomes U+FFFD).
  */
-class Detokenizer {
+class HC_API Detokenizer {
   public:
     /** Start as if after BOS: the leading space of the first piece is dropped. */
     explicit Detokenizer(const Tokenizer& tok);
@@ -132,7 +134,7 @@ class Detokenizer {
  * finish() returns the tail held back when the stream ends without a stop.
  * Empty stop strings are ignored.
  */
-class StopMatcher {
+class HC_API StopMatcher {
   public:
     explicit StopMatcher(std::vector<std::string> stops);
 

@@ -4,9 +4,12 @@
  * commands, data structures DMA'd between the card and the host.
  *
  * This header is the single definition shared by the QEMU device model
- * (qemu-device/), the kernel driver (kmod/) and libhc (which parses the model
- * card and vocabulary the driver hands through unchanged).  docs/hardware.md
- * is its prose companion.
+ * (qemu-device/) and the kernel driver (kmod/), which translates what
+ * userspace sees into the UAPI's own structures (uapi/linux/hc1.h): no
+ * userspace program includes it.  The PCI identity (pci_ids.h) and the
+ * fault-injection bits tests write through debugfs (fault_inject.h) are
+ * headers of their own for the tools and tests that need only those.
+ * docs/hardware.md is its prose companion.
  *
  * All multi-byte fields are little-endian.  All structures have fixed sizes,
  * checked at the end of this file.
@@ -36,12 +39,7 @@ typedef uint64_t hc1_le64;
 
 /* ---------------------------------------------------------------- PCI */
 
-#define HC1_PCI_VENDOR_ID 0x1234	/* QEMU's test vendor: no silicon yet */
-#define HC1_PCI_DEVICE_ID 0x1c01
-#define HC1_PCI_SUBSYS_VENDOR_ID 0x1234
-#define HC1_PCI_SUBSYS_ID 0x0001
-#define HC1_PCI_CLASS 0x120000		/* processing accelerator */
-#define HC1_PCI_REVISION 0x01
+#include "pci_ids.h"
 
 #define HC1_BAR0_SIZE 0x4000		/* registers + doorbells, 16 KiB */
 
@@ -146,16 +144,7 @@ enum hc1_reg_error {
 };
 
 /* HC1_REG_TEST fault injection (only with HC1_FEAT_FAULT_INJECT). */
-#define HC1_TEST_DROP_IRQ (1u << 0)	/* never raise MSI-X */
-#define HC1_TEST_STALL_ENGINE (1u << 1)	/* generations make no progress */
-#define HC1_TEST_BAD_CID (1u << 2)	/* completions carry a wrong cid */
-#define HC1_TEST_DELAY_CQE (1u << 3)	/* completions held back 2 s */
-#define HC1_TEST_FATAL (1u << 4)	/* enter CSTS.CFS now */
-#define HC1_TEST_SLOW_READY (1u << 5)	/* CSTS.RDY comes 300 ms after EN */
-#define HC1_TEST_IGNORE_CANCEL (1u << 6)	/* CANCEL succeeds, stops nothing */
-#define HC1_TEST_STUCK_EN (1u << 7)	/* CC.EN 1->0 ignored: a wedged card */
-/* Every HC1_REG_TEST bit; the device ignores the others. */
-#define HC1_TEST_MASK 0x000000ffu
+#include "fault_inject.h"
 
 /* ------------------------------------------------------------- queues */
 

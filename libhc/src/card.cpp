@@ -39,7 +39,7 @@ uint32_t read_buffer(int fd, unsigned long request, void* buf, uint32_t len, uin
     return std::min(b.len, len);
 }
 
-ModelCard parse_model_card(const hc1_model_card& c) {
+ModelCard parse_model_card(const hc1_identity& c) {
     ModelCard m;
     m.version = c.version;
     m.features = c.features;
@@ -72,9 +72,9 @@ ModelCard parse_model_card(const hc1_model_card& c) {
 
 std::string ModelCard::weight_format_name() const {
     switch (weight_format) {
-    case HC1_WFMT_FP32:
+    case HC1_WEIGHTS_FP32:
         return "fp32";
-    case HC1_WFMT_INT8:
+    case HC1_WEIGHTS_INT8:
         return "int8";
     default:
         return "format " + std::to_string(weight_format);
@@ -173,21 +173,18 @@ Card Card::open(std::string_view path_or_index) {
     impl->fd = detail::open_device(path, impl->info);
     int fd = impl->fd.get();
 
-    std::vector<std::byte> page(HC1_IDENTIFY_SIZE);
-    read_buffer(fd, HC1_IOCTL_IDENTIFY, page.data(), HC1_IDENTIFY_SIZE, 0, "identify " + path);
-    hc1_model_card raw;
-    std::memcpy(&raw, page.data(), sizeof(raw));
-    if ((raw.version >> 16) != HC1_HW_VERSION_MAJOR)
-        detail::throw_error(EPROTO,
-                            path + ": card contract version " + std::to_string(raw.version >> 16) +
-                                "." + std::to_string(raw.version & 0xffff) +
-                                " is not major version " + std::to_string(HC1_HW_VERSION_MAJOR));
-    impl->model = parse_model_card(raw);
+    // What an older driver does not fill in stays zero.
+    hc1_identity id{};
+    read_buffer(fd, HC1_IOCTL_IDENTIFY, &id, sizeof(id), 0, "identify " + path);
+    if (id.size < offsetof(hc1_identity, n_params))
+        detail::throw_error(EPROTO, path + ": model card of " + std::to_string(id.size) +
+                                        " bytes is too short");
+    impl->model = parse_model_card(id);
 
     // The vocabulary may be larger than the driver copies at once: read on
     // from where the last slice ended until the blob is complete.
     uint32_t total = impl->info.vocab_bytes;
-    if (total < sizeof(hc1_vocab_header) || total > (64u << 20))
+    if (total < sizeof(hc1_vocab_blob) || total > (64u << 20))
         detail::throw_error(EPROTO,
                             path + ": implausible vocabulary size " + std::to_string(total));
     std::vector<std::byte> blob(total);
@@ -221,7 +218,7 @@ int Card::fd() const {
 }
 
 Stats Card::stats() const {
-    hc1_stats raw{};
+    hc1_card_stats raw{};
     read_buffer(impl_->fd.get(), HC1_IOCTL_STATS, &raw, sizeof(raw), 0, "stats of " + impl_->path);
     Stats s;
     s.active_contexts = raw.active_contexts;

@@ -22,6 +22,7 @@ enum class Op : uint64_t { Generate = 0, Wait = 1 };
 // Job ids start at 1, so tag 0 is free for the wake-up eventfd's read.
 constexpr uint64_t kWakeTag = 0;
 
+// The user data of a job's command: its id and which of its two commands.
 uint64_t tag(EventLoop::Id id, Op op) {
     return (id << 1) | static_cast<uint64_t>(op);
 }
@@ -31,7 +32,9 @@ uint64_t tag(EventLoop::Id id, Op op) {
 // submit() returns.
 struct Job {
     EventLoop::Id id = 0;
-    Session::Impl* session = nullptr;
+    // Shared with the Session, which may be destroyed while the kernel still
+    // reads this job's arguments and the device writes its ring.
+    std::shared_ptr<Session::State> session;
     EventLoop::Handlers handlers;
     std::vector<uint32_t> prompt;
     hc1_generate gen{};
@@ -81,6 +84,36 @@ struct EventLoop::Impl {
         return sqe;
     }
 
+    // What a CQE's user data names: the wake-up read (@wake), or command
+    // @op of @job (null if that job is already gone).  The one decoder of
+    // tag() for handle() and ~EventLoop, which must agree on it.
+    struct Tagged {
+        bool wake = false;
+        Job* job = nullptr;
+        Op op = Op::Generate;
+    };
+    Tagged decode(uint64_t data) {
+        Tagged t;
+        if (data == kWakeTag) {
+            t.wake = true;
+            return t;
+        }
+        t.op = static_cast<Op>(data & 1);
+        if (auto it = jobs.find(data >> 1); it != jobs.end())
+            t.job = it->second.get();
+        return t;
+    }
+
+    // Note that @op of @job completed; true once no command of the job is
+    // left in the kernel.
+    static bool retire(Job& job, Op op) {
+        if (op == Op::Wait)
+            job.wait_armed = false;
+        else
+            job.generate_done = true;
+        return job.generate_done && !job.wait_armed;
+    }
+
     void prep_cmd(Job& job, Op op, uint32_t cmd_op, const void* arg, uint32_t len) {
         io_uring_sqe* sqe = get_sqe();
         io_uring_prep_rw(IORING_OP_URING_CMD, sqe, job.session->fd.get(), nullptr, 0, 0);
@@ -104,9 +137,10 @@ struct EventLoop::Impl {
 
     // Hand tokens [consumed, upto) to the job's handler.
     void deliver(Job& job, uint32_t upto) {
-        Session::Impl& s = *job.session;
+        Session::State& s = *job.session;
         upto = std::min(upto, s.capacity());
-        if (upto <= job.consumed)
+        // Nobody is left to take the tokens of a destroyed Session's job.
+        if (upto <= job.consumed || s.orphaned)
             return;
         // Copied out so the handler never works on the mapping itself (a
         // card that goes away zaps it).
@@ -125,18 +159,24 @@ struct EventLoop::Impl {
 
     void handle(const io_uring_cqe& cqe) {
         counters.completions++;
-        uint64_t data = io_uring_cqe_get_data64(&cqe);
-        if (data == kWakeTag) {
+        Tagged t = decode(io_uring_cqe_get_data64(&cqe));
+        if (t.wake) {
             wake_armed = false;
             return;
         }
-        auto it = jobs.find(data >> 1);
-        if (it == jobs.end())
+        if (!t.job)
             return;
-        Job& job = *it->second;
-        if (static_cast<Op>(data & 1) == Op::Wait) {
-            job.wait_armed = false;
-            if (cqe.res >= 0) {
+        Job& job = *t.job;
+        bool idle = retire(job, t.op);
+        if (t.op == Op::Wait) {
+            if (cqe.res >= 0 && job.session->orphaned) {
+                // Its Session is gone.  The cancel that said so may have
+                // reached the driver before the GENERATE did; this WAIT
+                // saw the generation, so a cancel now stops it.
+                if (!job.generate_done)
+                    cancel(job);
+                job.needs_wait = false;
+            } else if (cqe.res >= 0) {
                 // The driver answered for this generation: its header is live.
                 deliver(job, std::max<uint32_t>(cqe.res, job.session->load_produced()));
                 job.needs_wait = !job.generate_done;
@@ -147,18 +187,17 @@ struct EventLoop::Impl {
                 job.wait_error = -cqe.res;
             }
         } else {
-            job.generate_done = true;
             job.generate_res = cqe.res;
             job.needs_wait = false;
         }
         if (job.needs_wait)
             to_rearm.push_back(&job);
-        if (job.generate_done && !job.wait_armed)
+        if (idle)
             finish(job);
     }
 
     void finish(Job& job) {
-        Session::Impl& s = *job.session;
+        Session::State& s = *job.session;
         Result r;
         std::optional<Error> err;
         if (job.generate_res >= 0) {
@@ -171,7 +210,11 @@ struct EventLoop::Impl {
             r.finish = Finish::Cancelled;
             err.emplace(-job.generate_res, "generation on " + s.card->path);
         }
-        if (job.timed_out) {
+        if (s.orphaned) {
+            r.finish = Finish::Cancelled;
+            err.emplace(ECANCELED, "generation on " + s.card->path +
+                                       ": its session was destroyed while it ran");
+        } else if (job.timed_out) {
             r.finish = Finish::Cancelled;
             err.emplace(ETIMEDOUT, "generation on " + s.card->path);
         } else if (!err && job.wait_error) {
@@ -182,7 +225,7 @@ struct EventLoop::Impl {
         auto handlers = std::move(job.handlers);
         Id id = job.id;
         std::erase(to_rearm, &job);
-        jobs.erase(id);
+        jobs.erase(id); // may drop the last reference to the session's state
         if (handlers.on_done)
             handlers.on_done(r, err ? &*err : nullptr);
     }
@@ -263,23 +306,15 @@ EventLoop::~EventLoop() {
             impl_.release();
             return;
         }
-        uint64_t data = io_uring_cqe_get_data64(cqe);
+        Impl::Tagged t = l.decode(io_uring_cqe_get_data64(cqe));
         io_uring_cqe_seen(&l.ring, cqe);
-        if (data == kWakeTag) {
+        if (t.wake) {
             l.wake_armed = false;
             continue;
         }
-        auto it = l.jobs.find(data >> 1);
-        if (it == l.jobs.end())
-            continue;
-        Job& job = *it->second;
-        if ((data & 1) == static_cast<uint64_t>(Op::Wait))
-            job.wait_armed = false;
-        else
-            job.generate_done = true;
-        if (job.generate_done && !job.wait_armed) {
-            job.session->in_loop = false;
-            l.jobs.erase(it);
+        if (t.job && Impl::retire(*t.job, t.op)) {
+            t.job->session->in_loop = false;
+            l.jobs.erase(t.job->id);
         }
     }
     io_uring_queue_exit(&l.ring);
@@ -287,7 +322,7 @@ EventLoop::~EventLoop() {
 
 EventLoop::Id EventLoop::submit(Session& session, std::span<const uint32_t> prompt,
                                 const GenerateOptions& opts, Handlers handlers) {
-    Session::Impl& s = *session.impl_;
+    Session::State& s = *session.impl_->state;
     if (s.running || s.in_loop)
         detail::throw_error(EBUSY, "submit: the session is generating");
     if (!(s.card->info.features & kDriverUringCmd))
@@ -295,7 +330,7 @@ EventLoop::Id EventLoop::submit(Session& session, std::span<const uint32_t> prom
                             "submit: driver of " + s.card->path + " has no io_uring passthrough");
     auto job = std::make_unique<Job>();
     job->id = impl_->next_id++;
-    job->session = &s;
+    job->session = session.impl_->state;
     job->handlers = std::move(handlers);
     job->prompt.assign(prompt.begin(), prompt.end());
     job->gen = detail::make_generate(job->prompt, opts, s.card->info, s.capacity());

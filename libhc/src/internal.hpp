@@ -6,7 +6,6 @@
 #include <hc/card.hpp>
 #include <hc/session.hpp>
 
-#include <hc1/hw.h>
 #include <linux/hc1.h>
 
 #include <atomic>
@@ -22,11 +21,17 @@ static_assert(hc::kDriverUringCmd == HC1_DRV_F_URING_CMD);
 static_assert(hc::kDriverMmapRing == HC1_DRV_F_MMAP_RING);
 static_assert(hc::kDriverPoll == HC1_DRV_F_POLL);
 static_assert(hc::kDriverWaitBatch == HC1_DRV_F_WAIT_BATCH);
-static_assert(uint32_t(hc::Finish::Eos) == HC1_FINISH_EOS);
-static_assert(uint32_t(hc::Finish::Stop) == HC1_FINISH_STOP);
-static_assert(uint32_t(hc::Finish::Length) == HC1_FINISH_LENGTH);
-static_assert(uint32_t(hc::Finish::Context) == HC1_FINISH_CONTEXT);
-static_assert(uint32_t(hc::Finish::Cancelled) == HC1_FINISH_CANCELLED);
+static_assert(hc::kDriverRingOffsets == HC1_DRV_F_RING_OFFSETS);
+static_assert(hc::kCardCoalesce == HC1_CARD_F_COALESCE);
+static_assert(hc::kCardPolledQueues == HC1_CARD_F_POLLED_QUEUES);
+static_assert(hc::kCardInt8 == HC1_CARD_F_INT8);
+static_assert(hc::kCardFaultInject == HC1_CARD_F_FAULT_INJECT);
+static_assert(uint32_t(hc::Finish::None) == HC1_END_NONE);
+static_assert(uint32_t(hc::Finish::Eos) == HC1_END_EOS);
+static_assert(uint32_t(hc::Finish::Stop) == HC1_END_STOP);
+static_assert(uint32_t(hc::Finish::Length) == HC1_END_LENGTH);
+static_assert(uint32_t(hc::Finish::Context) == HC1_END_CONTEXT);
+static_assert(uint32_t(hc::Finish::Cancelled) == HC1_END_CANCELLED);
 
 namespace hc::detail {
 
@@ -81,7 +86,7 @@ hc1_generate make_generate(std::span<const uint32_t> prompt, const GenerateOptio
 
 namespace hc {
 
-struct Card::Impl {
+struct HC_LOCAL Card::Impl {
     std::string path;
     detail::Fd fd;
     DriverInfo info;
@@ -89,14 +94,21 @@ struct Card::Impl {
     std::optional<Tokenizer> tokenizer;
 };
 
-struct Session::Impl {
+// A session's file, context and mapped ring.  Shared by the Session that made
+// it and by an EventLoop job running on it: the kernel may still be writing
+// a job's arguments and reading its ring when the Session goes, so the job
+// keeps the file and the mapping alive until its last command completed.
+struct HC_LOCAL Session::State {
     std::shared_ptr<const Card::Impl> card;
     detail::Fd fd;
     uint32_t ctx = 0;
     uint32_t ring_shift = 0;
     size_t map_len = 0;
     void* map = nullptr;
-    const hc1_ring_header* header = nullptr;
+    // The ring's words, where the driver's hc1_ring_offsets put them.
+    const uint32_t* produced = nullptr;
+    const uint32_t* finish = nullptr;
+    const uint32_t* n_prompt = nullptr;
     const uint32_t* slots = nullptr;
 
     // The generation being read by next() (blocking form).
@@ -113,7 +125,11 @@ struct Session::Impl {
     std::optional<detail::Clock::time_point> deadline;
     Result result;
 
-    ~Impl();
+    // The Session is gone while an EventLoop job still runs on it: the job
+    // was cancelled, and hands no tokens to its handler any more.
+    std::atomic<bool> orphaned{false};
+
+    ~State();
     uint32_t capacity() const { return 1u << ring_shift; }
     uint32_t mask() const { return capacity() - 1; }
     uint32_t token_at(uint32_t i) const {
@@ -125,13 +141,23 @@ struct Session::Impl {
         for (uint32_t i = from; i < to; i++)
             out[i - from] = token_at(i);
     }
-    uint32_t load_produced() const { return __atomic_load_n(&header->produced, __ATOMIC_ACQUIRE); }
-    uint32_t load_finish() const { return __atomic_load_n(&header->finish, __ATOMIC_RELAXED); }
-    uint32_t load_n_prompt() const { return __atomic_load_n(&header->n_prompt, __ATOMIC_RELAXED); }
+    uint32_t load_produced() const { return __atomic_load_n(produced, __ATOMIC_ACQUIRE); }
+    uint32_t load_finish() const { return __atomic_load_n(finish, __ATOMIC_RELAXED); }
+    uint32_t load_n_prompt() const { return __atomic_load_n(n_prompt, __ATOMIC_RELAXED); }
     int cancel_ioctl();
     // ioctls made for this session (GENERATE, WAIT, CANCEL); atomic because
     // cancel() may come from another thread.
     std::atomic<uint64_t> syscalls{0};
+};
+
+// What a Session object owns: its reference to the state.
+struct HC_LOCAL Session::Impl {
+    std::shared_ptr<Session::State> state;
+    explicit Impl(std::shared_ptr<Session::State> s) : state(std::move(s)) {}
+    // Destroying or move-assigning over a Session with an EventLoop job in
+    // flight cancels the job; the loop's reference keeps the state alive
+    // until the kernel is done with it.
+    ~Impl();
 };
 
 } // namespace hc

@@ -54,7 +54,7 @@ uint32_t card_sessions(const Card& card) {
 
 } // namespace
 
-struct Pool::Impl {
+struct HC_LOCAL Pool::Impl {
     struct Entry {
         Card card;
         dev_t rdev; // which device the open node is, whatever its name now

@@ -84,19 +84,28 @@ hc1_generate make_generate(std::span<const uint32_t> prompt, const GenerateOptio
 
 } // namespace detail
 
-Session::Impl::~Impl() {
+Session::State::~State() {
     if (map)
         ::munmap(map, map_len);
     // Closing the fd cancels a running generation and frees the context.
 }
 
-int Session::Impl::cancel_ioctl() {
+int Session::State::cancel_ioctl() {
     syscalls++;
     return detail::do_ioctl(fd.get(), HC1_IOCTL_CANCEL, nullptr);
 }
 
+Session::Impl::~Impl() {
+    // A blocking generation ends with the file, which closes with the last
+    // reference; a loop's job holds one, so stop its generation here.
+    if (state && state->in_loop) {
+        state->orphaned = true;
+        state->cancel_ioctl();
+    }
+}
+
 Session Card::session() const {
-    auto s = std::make_unique<Session::Impl>();
+    auto s = std::make_shared<Session::State>();
     s->card = impl_;
     const std::string& path = impl_->path;
     DriverInfo info;
@@ -107,10 +116,22 @@ Session Card::session() const {
     hs.size = sizeof(hs);
     if (int r = detail::do_ioctl(s->fd.get(), HC1_IOCTL_SESSION_CREATE, &hs); r < 0)
         detail::throw_error(-r, "create a session on " + path);
-    if (hs.ring_shift < HC1_RING_SHIFT_MIN || hs.ring_shift > HC1_RING_SHIFT_MAX ||
-        hs.ring_bytes < HC1_RING_BYTES(hs.ring_shift))
-        detail::throw_error(EPROTO, path + ": driver reports a ring of shift " +
-                                        std::to_string(hs.ring_shift) + " and " +
+    // A driver without the feature maps the layout the UAPI first had.
+    hc1_ring_offsets off = hs.offsets;
+    if (!(info.features & kDriverRingOffsets))
+        off = hc1_ring_offsets{.produced = HC1_RING_V1_PRODUCED,
+                               .state = HC1_RING_V1_STATE,
+                               .finish = HC1_RING_V1_FINISH,
+                               .n_prompt = HC1_RING_V1_N_PROMPT,
+                               .slots = HC1_RING_V1_SLOTS,
+                               .resv = {}};
+    auto word_fits = [&](uint64_t at) { return at % 4 == 0 && at + 4 <= hs.ring_bytes; };
+    if (hs.ring_shift >= 31 || !word_fits(off.produced) || !word_fits(off.state) ||
+        !word_fits(off.finish) || !word_fits(off.n_prompt) || off.slots % 4 != 0 ||
+        off.slots + (uint64_t{4} << hs.ring_shift) > hs.ring_bytes)
+        detail::throw_error(EPROTO, path + ": driver reports a ring of 2^" +
+                                        std::to_string(hs.ring_shift) + " slots at " +
+                                        std::to_string(off.slots) + " in " +
                                         std::to_string(hs.ring_bytes) + " bytes");
     s->ctx = hs.ctx;
     s->ring_shift = hs.ring_shift;
@@ -119,10 +140,14 @@ Session Card::session() const {
     if (m == MAP_FAILED)
         detail::throw_error(errno, "map the token ring of " + path);
     s->map = m;
-    s->header = static_cast<const hc1_ring_header*>(m);
-    s->slots =
-        reinterpret_cast<const uint32_t*>(static_cast<const char*>(m) + sizeof(hc1_ring_header));
-    return Session(std::move(s));
+    auto word = [m](uint32_t at) {
+        return reinterpret_cast<const uint32_t*>(static_cast<const char*>(m) + at);
+    };
+    s->produced = word(off.produced);
+    s->finish = word(off.finish);
+    s->n_prompt = word(off.n_prompt);
+    s->slots = word(off.slots);
+    return Session(std::make_unique<Session::Impl>(std::move(s)));
 }
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -131,32 +156,32 @@ Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
 
 const Tokenizer& Session::tokenizer() const {
-    return *impl_->card->tokenizer;
+    return *impl_->state->card->tokenizer;
 }
 const DriverInfo& Session::info() const {
-    return impl_->card->info;
+    return impl_->state->card->info;
 }
 uint32_t Session::context() const {
-    return impl_->ctx;
+    return impl_->state->ctx;
 }
 uint32_t Session::ring_capacity() const {
-    return impl_->capacity();
+    return impl_->state->capacity();
 }
 int Session::fd() const {
-    return impl_->fd.get();
+    return impl_->state->fd.get();
 }
 const Result& Session::result() const {
-    return impl_->result;
+    return impl_->state->result;
 }
 uint64_t Session::syscalls() const {
-    return impl_->syscalls;
+    return impl_->state->syscalls;
 }
 bool Session::running() const {
-    return impl_->running;
+    return impl_->state->running;
 }
 
 void Session::start(std::span<const uint32_t> prompt, const GenerateOptions& opts) {
-    Impl& s = *impl_;
+    Session::State& s = *impl_->state;
     if (s.running || s.in_loop)
         detail::throw_error(EBUSY, "start: the session is generating");
     hc1_generate g = detail::make_generate(prompt, opts, info(), s.capacity());
@@ -175,12 +200,12 @@ void Session::start(std::span<const uint32_t> prompt, const GenerateOptions& opt
 }
 
 void Session::cancel() {
-    if (int r = impl_->cancel_ioctl(); r < 0 && r != -ENOENT)
-        detail::throw_error(-r, "cancel on " + impl_->card->path);
+    if (int r = impl_->state->cancel_ioctl(); r < 0 && r != -ENOENT)
+        detail::throw_error(-r, "cancel on " + impl_->state->card->path);
 }
 
 std::optional<uint32_t> Session::next() {
-    Impl& s = *impl_;
+    Session::State& s = *impl_->state;
     if (!s.running)
         return std::nullopt;
     for (;;) {
@@ -232,7 +257,7 @@ std::optional<uint32_t> Session::next() {
         // since the WAIT returned.  Reading the ring only here keeps a
         // card that vanishes (its mapping is zapped) from faulting us later.
         uint32_t produced = std::min(w.produced, s.capacity());
-        if (w.state == HC1_RING_DONE) {
+        if (w.state == HC1_GENERATION_DONE) {
             s.done = true;
             s.result.finish = static_cast<Finish>(w.finish);
             s.result.tokens = w.produced;
@@ -276,9 +301,9 @@ Result Session::generate(std::span<const uint32_t> prompt, const GenerateOptions
             }
         }
     } catch (...) {
-        if (impl_->running) {
+        if (impl_->state->running) {
             // The callback threw: stop the card and drain quietly.
-            impl_->cancel_ioctl();
+            impl_->state->cancel_ioctl();
             try {
                 while (next()) {
                 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // SentencePiece BPE with llama2.c's semantics, over the vocabulary blob of
-// the card (hc1/hw.h: struct hc1_vocab_header + packed entries).
+// the card (linux/hc1.h: struct hc1_vocab_blob + packed entries).
 #include "internal.hpp"
 
 #include <hc/tokenizer.hpp>
@@ -86,20 +86,20 @@ constexpr std::string_view kReplacement = "\xef\xbf\xbd";
 } // namespace
 
 Tokenizer Tokenizer::from_blob(std::span<const std::byte> blob, uint32_t bos_id, uint32_t eos_id) {
-    if (blob.size() < sizeof(hc1_vocab_header))
+    if (blob.size() < sizeof(hc1_vocab_blob))
         detail::throw_error(EPROTO, "vocabulary: blob of " + std::to_string(blob.size()) +
                                         " bytes is shorter than its header");
-    if (load_le32(blob, 0) != HC1_VOCAB_MAGIC)
+    if (load_le32(blob, 0) != HC1_VOCAB_BLOB_MAGIC)
         detail::throw_error(EPROTO, "vocabulary: bad magic");
-    uint32_t n = load_le32(blob, offsetof(hc1_vocab_header, n_tokens));
-    uint32_t max_len = load_le32(blob, offsetof(hc1_vocab_header, max_token_len));
-    if (n == 0 || n > (blob.size() - sizeof(hc1_vocab_header)) / 8)
+    uint32_t n = load_le32(blob, offsetof(hc1_vocab_blob, n_tokens));
+    uint32_t max_len = load_le32(blob, offsetof(hc1_vocab_blob, max_token_len));
+    if (n == 0 || n > (blob.size() - sizeof(hc1_vocab_blob)) / 8)
         detail::throw_error(EPROTO, "vocabulary: " + std::to_string(n) +
                                         " tokens cannot fit a blob of " +
                                         std::to_string(blob.size()) + " bytes");
     Tokenizer t;
     t.entries_.reserve(n);
-    size_t at = sizeof(hc1_vocab_header);
+    size_t at = sizeof(hc1_vocab_blob);
     for (uint32_t i = 0; i < n; i++) {
         if (blob.size() - at < 8)
             detail::throw_error(EPROTO, "vocabulary: truncated at token " + std::to_string(i));

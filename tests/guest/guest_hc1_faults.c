@@ -23,7 +23,8 @@
 
 static uint32_t prompt[] = {1, 61, 62, 63};
 static uint32_t reference[N_TOKENS];
-static volatile struct hc1_ring_header* ring;
+static void* ring;
+static struct hc1_ring_offsets ring_off;
 static unsigned int injected, detected, recovered, failures;
 
 /* HC1_REG_TEST through the driver's debugfs file. */
@@ -97,7 +98,7 @@ static void expect(bool ok, const char* what, const struct hc1_wait* w) {
 static void wait_ring_done(void) {
     double end = hc1_now() + 60;
 
-    while (ring->state != HC1_RING_DONE && hc1_now() < end)
+    while (hc1_ring_load(ring, ring_off.state) != HC1_GENERATION_DONE && hc1_now() < end)
         usleep(2000);
 }
 
@@ -178,10 +179,11 @@ int main(int argc, char** argv) {
     struct hc1_session s;
     uint32_t slots = 1u << info.ring_shift;
 
-    if (!(info.hw_features & HC1_FEAT_FAULT_INJECT))
+    if (!(info.hw_features & HC1_CARD_F_FAULT_INJECT))
         skip("card has no fault injection (hc1-vm --device-opts ,fault-inject=on)");
     set_test(0); /* whatever an earlier, failed test left behind */
     s = hc1_create(fd);
+    ring_off = s.offsets;
     ring = mmap(NULL, s.ring_bytes, PROT_READ, MAP_SHARED, fd, 0);
     CHECK(ring != MAP_FAILED);
     start(fd, N_TOKENS);
@@ -195,7 +197,7 @@ int main(int argc, char** argv) {
            "timeouts %ld\n",
            rounds, injected, detected, recovered, failures, hc1_sysfs_long("stats/resets"),
            hc1_sysfs_long("stats/timeouts"));
-    munmap((void*)ring, s.ring_bytes);
+    munmap(ring, s.ring_bytes);
     close(fd);
     hc1_wait_sysfs("sessions", 0, 10);
     if (failures || detected != injected)

@@ -60,7 +60,8 @@ TEST_F(dev, info) {
     CHECK(info.features & HC1_DRV_F_MMAP_RING);
     CHECK(info.features & HC1_DRV_F_POLL);
     CHECK(info.features & HC1_DRV_F_WAIT_BATCH);
-    CHECK(info.hw_version >> 16 == HC1_HW_VERSION_MAJOR);
+    CHECK(info.features & HC1_DRV_F_RING_OFFSETS);
+    CHECK(info.hw_version != 0);
     CHECK(info.index == 0);
     CHECK(info.n_contexts > 0);
     CHECK(info.vocab_size > 0 && info.context_len > 0);
@@ -99,7 +100,7 @@ TEST_F(dev, info) {
 
 TEST_F(dev, identify) {
     int fd = self->fd;
-    struct hc1_model_card card;
+    struct hc1_identity card;
     struct hc1_buffer b = {.size = sizeof(b)};
     char name[128], sha[80], hex[80];
     uint8_t small[8];
@@ -109,7 +110,7 @@ TEST_F(dev, identify) {
     b.len = sizeof(card);
     CHECK_OK(ioctl(fd, HC1_IOCTL_IDENTIFY, &b));
     CHECK(b.len == sizeof(card));
-    CHECK(card.size >= offsetof(struct hc1_model_card, msix_vectors));
+    CHECK(card.size >= offsetof(struct hc1_identity, msix_vectors));
     CHECK(memchr(card.name, 0, sizeof(card.name)));
     hc1_sysfs_str("model/name", name, sizeof(name));
     CHECK(!strcmp(name, card.name));
@@ -178,7 +179,7 @@ TEST_F(dev, vocab) {
 
 TEST_F(dev, stats) {
     int fd = self->fd;
-    struct hc1_stats st;
+    struct hc1_card_stats st;
     struct hc1_buffer b = {.size = sizeof(b)};
 
     memset(&st, 0xaa, sizeof(st));
@@ -237,10 +238,37 @@ TEST_F(dev, session_create) {
     CHECK_OK(ioctl(fd, HC1_IOCTL_SESSION_CREATE, &s));
     CHECK(s.ctx < info.n_contexts);
     CHECK(s.ring_shift == info.ring_shift);
-    CHECK(s.ring_bytes >= 64 + (4u << s.ring_shift));
     CHECK(s.ring_bytes % 4096 == 0);
+    CHECK(s.offsets.slots + (4ull << s.ring_shift) <= s.ring_bytes);
+    CHECK(s.offsets.state != s.offsets.produced && s.offsets.finish != s.offsets.n_prompt);
     CHECK(hc1_sysfs_long("sessions") == before + 1);
     CHECK_ERR(ioctl(fd, HC1_IOCTL_SESSION_CREATE, &s), EEXIST);
+}
+
+/*
+ * A caller of hc1_session's first version (HC1_SESSION_SIZE_V1 bytes, no
+ * offsets) is served, and nothing past its struct is written.
+ */
+TEST(session_create_v1) {
+    int fd = hc1_open();
+    union {
+        struct hc1_session s;
+        uint8_t bytes[sizeof(struct hc1_session) + 16];
+    } u;
+    size_t i;
+
+    memset(&u, 0xaa, sizeof(u));
+    memset(&u.s, 0, HC1_SESSION_SIZE_V1);
+    u.s.size = HC1_SESSION_SIZE_V1;
+    CHECK_OK(ioctl(fd, HC1_IOCTL_SESSION_CREATE, &u.s));
+    CHECK(u.s.ring_bytes >= 4u << u.s.ring_shift);
+    for (i = HC1_SESSION_SIZE_V1; i < sizeof(u); i++)
+        CHECK(u.bytes[i] == 0xaa);
+    close(fd);
+    fd = hc1_open();
+    u.s.size = HC1_SESSION_SIZE_V1 - 4;
+    CHECK_ERR(ioctl(fd, HC1_IOCTL_SESSION_CREATE, &u.s), EINVAL);
+    close(fd);
 }
 
 TEST_F(session, generate_errors) {
@@ -293,11 +321,11 @@ TEST_F(session, generate_wait_cancel) {
 
     CHECK_OK(ioctl(fd, HC1_IOCTL_GENERATE, &g));
     w = hc1_wait_end(fd);
-    CHECK(w.state == HC1_RING_DONE);
+    CHECK(w.state == HC1_GENERATION_DONE);
     CHECK(w.status == 0);
     CHECK(w.produced >= 1 && w.produced <= 16);
-    CHECK(w.finish == HC1_FINISH_LENGTH || w.finish == HC1_FINISH_EOS);
-    CHECK(w.finish != HC1_FINISH_LENGTH || w.produced == 16);
+    CHECK(w.finish == HC1_END_LENGTH || w.finish == HC1_END_EOS);
+    CHECK(w.finish != HC1_END_LENGTH || w.produced == 16);
     CHECK(hc1_sysfs_long("stats/generations") == gens + 1);
     CHECK(hc1_sysfs_long("stats/tokens") == toks + w.produced);
 
@@ -310,7 +338,7 @@ TEST_F(session, generate_wait_cancel) {
     w.flags = HC1_WAIT_BATCH;
     CHECK_OK(ioctl(fd, HC1_IOCTL_WAIT, &w));
     CHECK(w.flags == HC1_WAIT_BATCH);
-    CHECK(w.state == HC1_RING_DONE);
+    CHECK(w.state == HC1_GENERATION_DONE);
 
     /* A long generation: busy while it runs, cancellable. */
     g = hc1_gen_args(prompt, 4, slots);
@@ -325,18 +353,18 @@ TEST_F(session, generate_wait_cancel) {
     CHECK(w.produced >= 1);
     CHECK_OK(ioctl(fd, HC1_IOCTL_CANCEL, 0));
     w = hc1_wait_end(fd);
-    CHECK(w.state == HC1_RING_DONE);
+    CHECK(w.state == HC1_GENERATION_DONE);
     CHECK(w.status == 0);
     /*
      * A cancel that comes late finds the generation ended: at its length,
      * or at the context first when the prompt and the ring overfill it.
      */
-    if (w.finish == HC1_FINISH_CANCELLED)
+    if (w.finish == HC1_END_CANCELLED)
         CHECK(w.produced < slots);
-    else if (w.finish == HC1_FINISH_CONTEXT)
+    else if (w.finish == HC1_END_CONTEXT)
         CHECK(w.produced + 4 >= info.context_len && w.produced <= slots);
     else
-        CHECK(w.finish == HC1_FINISH_LENGTH && w.produced == slots);
+        CHECK(w.finish == HC1_END_LENGTH && w.produced == slots);
     printf("cancel: %u of %u tokens, finish %u\n", w.produced, slots, w.finish);
     /* Nothing runs: cancel is a no-op. */
     CHECK_OK(ioctl(fd, HC1_IOCTL_CANCEL, 0));
@@ -370,14 +398,14 @@ TEST_F(batch, wait_batch) {
     g.flags = HC1_GENERATE_IGNORE_EOS;
     CHECK_OK(ioctl(fd, HC1_IOCTL_GENERATE, &g));
     CHECK_OK(ioctl(fd, HC1_IOCTL_WAIT, &w));
-    while (w.state != HC1_RING_DONE) {
+    while (w.state != HC1_GENERATION_DONE) {
         uint32_t before = w.produced;
 
         w.min_produced = before;
         w.flags = HC1_WAIT_BATCH;
         CHECK_OK(ioctl(fd, HC1_IOCTL_WAIT, &w));
         CHECK(w.flags == HC1_WAIT_BATCH);
-        if (w.state != HC1_RING_DONE)
+        if (w.state != HC1_GENERATION_DONE)
             CHECK(w.produced >= before + batch);
         batches++;
     }

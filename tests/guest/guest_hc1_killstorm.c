@@ -74,13 +74,12 @@ static void victim(unsigned int kind, uint32_t slots) {
             io_uring_queue_exit(&ring);
             break;
         case 2: {
-            volatile struct hc1_ring_header* h =
-                mmap(NULL, s.ring_bytes, PROT_READ, MAP_SHARED, fd, 0);
+            void* h = mmap(NULL, s.ring_bytes, PROT_READ, MAP_SHARED, fd, 0);
 
             if (h == MAP_FAILED)
                 break;
             ioctl(fd, HC1_IOCTL_GENERATE, &g);
-            while (h->state != HC1_RING_DONE)
+            while (hc1_ring_load(h, s.offsets.state) != HC1_GENERATION_DONE)
                 usleep(1000);
             break;
         }

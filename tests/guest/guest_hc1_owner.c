@@ -94,12 +94,13 @@ static void check_still_running(int fd, const char* when) {
     struct hc1_wait w = {.size = sizeof(w), .min_produced = UINT32_MAX, .timeout_ms = 1};
 
     usleep(1000000); /* four watchdog passes */
-    if (ioctl(fd, HC1_IOCTL_WAIT, &w) == 0 || errno != ETIMEDOUT || w.state != HC1_RING_RUNNING)
+    if (ioctl(fd, HC1_IOCTL_WAIT, &w) == 0 || errno != ETIMEDOUT ||
+        w.state != HC1_GENERATION_RUNNING)
         FAIL("%s: the live process's generation ended (state %u, finish %u, status %d)", when,
              w.state, w.finish, w.status);
     hc1_set_fault(0);
     w = hc1_wait_end(fd);
-    if (w.status || w.finish != HC1_FINISH_LENGTH || w.produced != N_TOKENS)
+    if (w.status || w.finish != HC1_END_LENGTH || w.produced != N_TOKENS)
         FAIL("%s: generation ended with status %d finish %u after %u tokens, want %u (length)",
              when, w.status, w.finish, w.produced, N_TOKENS);
     printf("%s: the generation ran on and ended with its %u tokens\n", when, w.produced);

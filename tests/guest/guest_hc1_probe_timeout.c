@@ -20,6 +20,8 @@
 #include <sys/mman.h>
 
 #include "hc1_guest.h"
+/* Plays the bus master with no driver bound: the card's own registers. */
+#include <hc1/hw.h>
 
 static char bdf[64];
 

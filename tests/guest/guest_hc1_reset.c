@@ -3,7 +3,7 @@
  * Resets: HC1_IOCTL_RESET announces itself and the card comes back;
  * sessions survive it and generate again, and the generation it hits
  * fails with -EIO.  With the card's fault injection
- * (HC1_FEAT_FAULT_INJECT), a stalled engine is detected by the driver's
+ * (HC1_CARD_F_FAULT_INJECT), a stalled engine is detected by the driver's
  * timeout, a fatal status by its watchdog, and lost interrupts by its
  * polling.  One case per behaviour (hc1_harness.h).
  */
@@ -150,7 +150,7 @@ TEST_F(faults, reset_fails_generation_with_eio) {
     CHECK_OK(ioctl(self->fd, HC1_IOCTL_RESET, 0));
     w = hc1_wait_end(self->fd);
     hc1_set_fault(0);
-    CHECK(w.state == HC1_RING_DONE);
+    CHECK(w.state == HC1_GENERATION_DONE);
     if (w.status != -EIO)
         FAIL("generation ended with status %d after a reset, want -EIO", w.status);
     CHECK(w.produced < self->slots);

@@ -86,7 +86,6 @@ TEST_F(stream, mmap_is_read_only_and_outlives_the_session) {
     const struct hc1_session* s = &self->s;
     const uint32_t* tokens = self->ref;
     uint32_t n = self->n;
-    const struct hc1_ring_header* hdr;
     const uint32_t* slots;
     void* ring;
     uint32_t i;
@@ -102,11 +101,10 @@ TEST_F(stream, mmap_is_read_only_and_outlives_the_session) {
     /* Read-only for good: it cannot be made writable later. */
     CHECK_ERR(mprotect(ring, s->ring_bytes, PROT_READ | PROT_WRITE), EACCES);
 
-    hdr = ring;
-    slots = (const uint32_t*)(hdr + 1);
-    CHECK(__atomic_load_n(&hdr->state, __ATOMIC_ACQUIRE) == HC1_RING_DONE);
-    CHECK(hdr->produced == n);
-    CHECK(hdr->finish == HC1_FINISH_LENGTH);
+    slots = (const uint32_t*)((const char*)ring + s->offsets.slots);
+    CHECK(hc1_ring_load(ring, s->offsets.state) == HC1_GENERATION_DONE);
+    CHECK(hc1_ring_load(ring, s->offsets.produced) == n);
+    CHECK(hc1_ring_load(ring, s->offsets.finish) == HC1_END_LENGTH);
     for (i = 0; i < n; i++)
         CHECK(slots[i] == tokens[i]);
 
@@ -131,7 +129,6 @@ TEST_F(stream, mmap_follows_a_running_generation) {
     const struct hc1_session* s = &self->s;
     const uint32_t* tokens = self->ref;
     uint32_t n = self->n;
-    const struct hc1_ring_header* hdr;
     const uint32_t* slots;
     uint32_t seen = 0, produced;
     void* ring;
@@ -140,19 +137,18 @@ TEST_F(stream, mmap_follows_a_running_generation) {
     reference(self);
     ring = mmap(NULL, s->ring_bytes, PROT_READ, MAP_SHARED, fd, 0);
     CHECK(ring != MAP_FAILED);
-    hdr = ring;
-    slots = (const uint32_t*)(hdr + 1);
+    slots = (const uint32_t*)((const char*)ring + s->offsets.slots);
     start(fd, n);
     end = hc1_now() + 30;
     for (;;) {
         struct hc1_wait w = {.size = sizeof(w), .min_produced = seen};
 
         CHECK_OK(ioctl(fd, HC1_IOCTL_WAIT, &w));
-        produced = __atomic_load_n(&hdr->produced, __ATOMIC_ACQUIRE);
+        produced = hc1_ring_load(ring, s->offsets.produced);
         CHECK(produced <= n);
         for (; seen < produced; seen++)
             CHECK(slots[seen] == tokens[seen]);
-        if (w.state == HC1_RING_DONE && seen == w.produced)
+        if (w.state == HC1_GENERATION_DONE && seen == w.produced)
             break;
         CHECK(hc1_now() < end);
     }

@@ -80,8 +80,8 @@ int main(void) {
     signal(SIGBUS, on_sigbus);
     if (sigsetjmp(bus_jmp, 1))
         FAIL("reading the ring after the card went away raised SIGBUS");
-    v = *(volatile uint32_t*)ring;
-    CHECK(v == 0 && ((volatile struct hc1_ring_header*)ring)->state == HC1_RING_IDLE);
+    v = hc1_ring_load(ring, s.offsets.produced);
+    CHECK(v == 0 && hc1_ring_load(ring, s.offsets.state) == HC1_GENERATION_IDLE);
     signal(SIGBUS, SIG_DFL);
     CHECK_OK(munmap(ring, s.ring_bytes));
     CHECK_OK(close(fd));

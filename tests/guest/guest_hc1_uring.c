@@ -101,8 +101,8 @@ TEST_F(uring, generate_completes_at_the_end) {
     w.min_produced = 0;
     res = run_one(ring, fd, HC1_URING_CMD_WAIT, &w, sizeof(w));
     CHECK(res == 24);
-    CHECK(w.produced == 24 && w.state == HC1_RING_DONE);
-    CHECK(w.finish == HC1_FINISH_LENGTH && w.status == 0);
+    CHECK(w.produced == 24 && w.state == HC1_GENERATION_DONE);
+    CHECK(w.finish == HC1_END_LENGTH && w.status == 0);
 }
 
 /* GENERATE and a chain of WAITs in flight together. */
@@ -134,7 +134,7 @@ TEST_F(uring, wait_completes_as_tokens_arrive) {
             CHECK((uint32_t)cqe->res == w.produced);
             last = cqe->res;
             waits++;
-            if (w.state == HC1_RING_DONE) {
+            if (w.state == HC1_GENERATION_DONE) {
                 wait_done = true;
             } else {
                 CHECK(w.produced > w.min_produced);
@@ -187,7 +187,7 @@ TEST_F(uring, wait_on_an_ended_generation_returns) {
     /* Nothing runs: a WAIT is satisfied whatever its timeout. */
     res = run_one(&self->ring, self->fd, HC1_URING_CMD_WAIT, &w, sizeof(w));
     CHECK(res >= 0);
-    CHECK(w.state != HC1_RING_RUNNING);
+    CHECK(w.state != HC1_GENERATION_RUNNING);
 }
 
 TEST_HARNESS_MAIN

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <hc1/hw.h>
+#include <hc1/fault_inject.h>
 #include <linux/hc1.h>
 
 #define HC1_DEV "/dev/hc/0"
@@ -92,7 +92,15 @@ static inline struct hc1_session hc1_create(int fd) {
     struct hc1_session s = {.size = sizeof(s)};
 
     CHECK_OK(ioctl(fd, HC1_IOCTL_SESSION_CREATE, &s));
+    /* Where the mapped ring keeps its words: this driver says. */
+    CHECK(s.offsets.slots + (4ull << s.ring_shift) <= s.ring_bytes);
+    CHECK(s.offsets.produced + 4 <= s.ring_bytes && s.offsets.state + 4 <= s.ring_bytes);
     return s;
+}
+
+/* Word @off (a field of hc1_session.offsets) of a mapped ring, acquire. */
+static inline uint32_t hc1_ring_load(const volatile void* ring, uint32_t off) {
+    return __atomic_load_n((const uint32_t*)((const char*)ring + off), __ATOMIC_ACQUIRE);
 }
 
 static inline struct hc1_generate hc1_gen_args(const uint32_t* prompt, uint32_t n,
@@ -204,7 +212,7 @@ static inline void hc1_wait_sysfs(const char* attr, long want, double secs) {
 
 /* Skip unless the card was started with fault-inject=on. */
 static inline void hc1_need_faults(int fd) {
-    if (!(hc1_get_info(fd).hw_features & HC1_FEAT_FAULT_INJECT))
+    if (!(hc1_get_info(fd).hw_features & HC1_CARD_F_FAULT_INJECT))
         skip("card has no fault injection (hc1-vm --device-opts ,fault-inject=on)");
 }
 
@@ -316,7 +324,7 @@ struct hc1_vocab {
 static inline struct hc1_vocab hc1_load_vocab(int fd) {
     struct hc1_info info = hc1_get_info(fd);
     struct hc1_buffer b = {.size = sizeof(b)};
-    struct hc1_vocab_header h;
+    struct hc1_vocab_blob h;
     struct hc1_vocab v;
     uint8_t* p;
     uint32_t i, off;
@@ -328,7 +336,7 @@ static inline struct hc1_vocab hc1_load_vocab(int fd) {
     CHECK_OK(ioctl(fd, HC1_IOCTL_READ_VOCAB, &b));
     CHECK(b.len == info.vocab_bytes);
     memcpy(&h, v.blob, sizeof(h));
-    CHECK(h.magic == HC1_VOCAB_MAGIC);
+    CHECK(h.magic == HC1_VOCAB_BLOB_MAGIC);
     CHECK(h.n_tokens == info.vocab_size);
     v.n = h.n_tokens;
     v.text = calloc(v.n, sizeof(*v.text));

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Test helper: turn a llama2.c tokenizer.bin (int32 max_token_length, then
 // per token: float score, int32 len, len bytes) into the HC1 vocabulary blob
-// a card reports (hc1/hw.h), so tokenizer tests need no card.
+// a card reports (linux/hc1.h), so tokenizer tests need no card.
 #pragma once
 
-#include <hc1/hw.h>
+#include <linux/hc1.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -53,7 +53,7 @@ inline std::optional<std::vector<std::byte>> vocab_blob_from_llama2c(const std::
         max_len = std::max(max_len, len);
         at += len;
     }
-    hc1_vocab_header h{HC1_VOCAB_MAGIC, n, max_len, 0};
+    hc1_vocab_blob h{HC1_VOCAB_BLOB_MAGIC, n, max_len, 0};
     std::vector<std::byte> blob(sizeof(h));
     std::memcpy(blob.data(), &h, sizeof(h));
     blob.insert(blob.end(), entries.begin(), entries.end());

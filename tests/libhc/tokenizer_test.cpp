@@ -217,7 +217,7 @@ TEST(Llama2Vocab, KnownEncodings) {
 
 // A tiny hand-made vocabulary for the detokenizer's edge cases.
 std::vector<std::byte> tiny_blob(const std::vector<std::string>& words) {
-    std::vector<std::byte> b(sizeof(hc1_vocab_header));
+    std::vector<std::byte> b(sizeof(hc1_vocab_blob));
     uint32_t max_len = 0;
     auto put = [&](const void* p, size_t n) {
         auto* c = static_cast<const std::byte*>(p);
@@ -231,7 +231,7 @@ std::vector<std::byte> tiny_blob(const std::vector<std::string>& words) {
         put(w.data(), w.size());
         max_len = std::max(max_len, len);
     }
-    hc1_vocab_header h{HC1_VOCAB_MAGIC, static_cast<uint32_t>(words.size()), max_len, 0};
+    hc1_vocab_blob h{HC1_VOCAB_BLOB_MAGIC, static_cast<uint32_t>(words.size()), max_len, 0};
     std::memcpy(b.data(), &h, sizeof(h));
     return b;
 }
@@ -281,7 +281,7 @@ TEST(Tokenizer, RejectsMalformedBlobs) {
     expect_eproto(huge_count);
     auto long_token = good;
     uint32_t len = 1000;
-    std::memcpy(long_token.data() + sizeof(hc1_vocab_header) + 4, &len, 4);
+    std::memcpy(long_token.data() + sizeof(hc1_vocab_blob) + 4, &len, 4);
     expect_eproto(long_token);
     expect_eproto(good, 99); // BOS outside the vocabulary
 }

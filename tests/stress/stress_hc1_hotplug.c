@@ -56,7 +56,7 @@ static void on_sigbus(int sig) {
 static int reader(int id, int kind, int ready_fd, uint32_t slots) {
     int fd = hc1_open(), err = 0, told = 0;
     struct hc1_session s = hc1_create(fd);
-    volatile struct hc1_ring_header* h = NULL;
+    const volatile void* h = NULL;
     struct io_uring ring;
     uint32_t tok[64];
     char c = 'r';
@@ -121,7 +121,7 @@ static int reader(int id, int kind, int ready_fd, uint32_t slots) {
              * gone the mapping reads the zero page, an idle ring (never
              * DONE): the next call says why.
              */
-            while (h && h->state == HC1_RING_RUNNING)
+            while (h && hc1_ring_load(h, s.offsets.state) == HC1_GENERATION_RUNNING)
                 usleep(2000);
             err = ioctl(fd, HC1_IOCTL_WAIT, &w) ? -errno : w.status;
             break;

@@ -37,7 +37,6 @@
 
 #include <hc/hc.hpp>
 
-#include <hc1/hw.h>
 #include <linux/hc1.h>
 
 #include <nlohmann/json.hpp>
@@ -422,7 +421,7 @@ void run_calls(const std::string& path, hc::Session& s, uint32_t n, std::vector<
         us.push_back(ms_between(t0, Clock::now()) * 1000);
         if (r < 0)
             throw std::runtime_error(std::string("WAIT: ") + std::strerror(errno));
-        if (w.produced != n || w.state != HC1_RING_DONE)
+        if (w.produced != n || w.state != HC1_GENERATION_DONE)
             throw std::runtime_error("WAIT: the finished generation changed");
     }
 }

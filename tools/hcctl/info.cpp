@@ -2,8 +2,6 @@
 // hcctl info, top and reset: what a card is and what it is doing.
 #include "hcctl.hpp"
 
-#include <hc1/hw.h>
-
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -28,12 +26,16 @@ std::string feature_names(uint64_t bits,
 }
 
 const std::vector<std::pair<uint64_t, const char*>> kHwFeatures = {
-    {HC1_FEAT_COALESCE, "coalesce"},
-    {HC1_FEAT_POLLED_QUEUES, "polled-queues"},
-    {HC1_FEAT_INT8, "int8"},
-    {HC1_FEAT_FAULT_INJECT, "fault-inject"}};
+    {hc::kCardCoalesce, "coalesce"},
+    {hc::kCardPolledQueues, "polled-queues"},
+    {hc::kCardInt8, "int8"},
+    {hc::kCardFaultInject, "fault-inject"}};
 const std::vector<std::pair<uint64_t, const char*>> kDrvFeatures = {
-    {hc::kDriverUringCmd, "uring_cmd"}, {hc::kDriverMmapRing, "mmap"}, {hc::kDriverPoll, "poll"}};
+    {hc::kDriverUringCmd, "uring_cmd"},
+    {hc::kDriverMmapRing, "mmap"},
+    {hc::kDriverPoll, "poll"},
+    {hc::kDriverWaitBatch, "wait_batch"},
+    {hc::kDriverRingOffsets, "ring_offsets"}};
 
 json stats_json(const hc::Stats& s) {
     json j;

@@ -3,7 +3,7 @@
 // what the kernel says about it in sysfs (driver, device node).
 #include "hcctl.hpp"
 
-#include <hc1/hw.h>
+#include <hc1/pci_ids.h>
 
 #include <dirent.h>
 #include <fstream>

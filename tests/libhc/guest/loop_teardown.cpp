@@ -13,7 +13,7 @@
 #include "guest.hpp"
 
 #include <hc/event_loop.hpp>
-#include <hc1/hw.h>
+#include <hc1/fault_inject.h>
 
 #include <chrono>
 #include <fstream>
@@ -51,7 +51,7 @@ std::string fdinfo_state(int fd) {
 int main() {
     return guest::run([] {
         hc::Card card = guest::open_card_or_skip();
-        if (!(card.info().hw_features & HC1_FEAT_FAULT_INJECT)) {
+        if (!(card.info().hw_features & hc::kCardFaultInject)) {
             std::cerr << "SKIP: card has no fault injection\n";
             std::exit(77);
         }

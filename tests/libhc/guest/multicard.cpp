@@ -23,7 +23,7 @@
 
 #include <hc/event_loop.hpp>
 #include <hc/pool.hpp>
-#include <hc1/hw.h>
+#include <hc1/fault_inject.h>
 
 #include <atomic>
 #include <cerrno>
