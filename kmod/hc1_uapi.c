@@ -14,6 +14,7 @@
  * must therefore be the UAPI's (checked below).  A card whose values
  * differed would need a driver that withholds HC1_DRV_F_MMAP_RING.
  */
+#include <asm/byteorder.h>
 #include <linux/build_bug.h>
 #include <linux/stddef.h>
 #include <linux/string.h>
@@ -30,12 +31,24 @@
 #define HC1_DRV_F_NEW HC1_DRV_F_RING_OFFSETS
 #endif
 
+/**
+ * hc1_uapi_drv_features() - the driver's HC1_DRV_F_* bits for HC1_IOCTL_INFO
+ *
+ * Return: the features this build of the driver offers userspace.
+ */
 u64 hc1_uapi_drv_features(void)
 {
 	return HC1_DRV_F_URING_CMD | HC1_DRV_F_MMAP_RING | HC1_DRV_F_POLL |
 	       HC1_DRV_F_WAIT_BATCH | HC1_DRV_F_NEW;
 }
 
+/**
+ * hc1_uapi_card_features() - the card's features in the UAPI's bits
+ * @hw: the card's HC1_FEAT_* bits, CPU order
+ *
+ * Return: the HC1_CARD_F_* bits of the features userspace may know of;
+ * hardware bits with no UAPI meaning are dropped.
+ */
 u32 hc1_uapi_card_features(u32 hw)
 {
 	u32 f = 0;
@@ -63,6 +76,12 @@ static u32 hc1_uapi_weights(u32 hw_format)
 	return HC1_WEIGHTS_FP32;
 }
 
+/**
+ * hc1_uapi_identity() - build HC1_IOCTL_IDENTIFY's answer from the card's
+ * @card: the model card the card reported (little-endian, as read)
+ * @hw_features: the card's HC1_FEAT_* bits, CPU order
+ * @id: filled in full, reserved space zeroed
+ */
 void hc1_uapi_identity(const struct hc1_model_card *card, u32 hw_features,
 		       struct hc1_identity *id)
 {
@@ -72,53 +91,63 @@ void hc1_uapi_identity(const struct hc1_model_card *card, u32 hw_features,
 
 	memset(id, 0, sizeof(*id));
 	id->size = sizeof(*id);
-	id->version = card->version;
+	id->version = le32_to_cpu(card->version);
 	id->features = hc1_uapi_card_features(hw_features);
 	memcpy(id->name, card->name, sizeof(id->name));
 	id->name[sizeof(id->name) - 1] = '\0';
 	memcpy(id->arch, card->arch, sizeof(id->arch));
 	id->arch[sizeof(id->arch) - 1] = '\0';
-	id->dim = card->dim;
-	id->hidden_dim = card->hidden_dim;
-	id->n_layers = card->n_layers;
-	id->n_heads = card->n_heads;
-	id->n_kv_heads = card->n_kv_heads;
-	id->vocab_size = card->vocab_size;
-	id->context_len = card->context_len;
-	id->bos_id = card->bos_id;
-	id->eos_id = card->eos_id;
-	id->weight_format = hc1_uapi_weights(card->weight_format);
-	id->group_size = card->group_size;
-	id->n_contexts = card->n_contexts;
-	id->max_queues = card->max_queues;
-	id->max_queue_entries = card->max_queue_entries;
-	id->vocab_bytes = card->vocab_bytes;
-	id->n_params = card->n_params;
-	id->weight_bytes = card->weight_bytes;
+	id->dim = le32_to_cpu(card->dim);
+	id->hidden_dim = le32_to_cpu(card->hidden_dim);
+	id->n_layers = le32_to_cpu(card->n_layers);
+	id->n_heads = le32_to_cpu(card->n_heads);
+	id->n_kv_heads = le32_to_cpu(card->n_kv_heads);
+	id->vocab_size = le32_to_cpu(card->vocab_size);
+	id->context_len = le32_to_cpu(card->context_len);
+	id->bos_id = le32_to_cpu(card->bos_id);
+	id->eos_id = le32_to_cpu(card->eos_id);
+	id->weight_format = hc1_uapi_weights(le32_to_cpu(card->weight_format));
+	id->group_size = le32_to_cpu(card->group_size);
+	id->n_contexts = le32_to_cpu(card->n_contexts);
+	id->max_queues = le32_to_cpu(card->max_queues);
+	id->max_queue_entries = le32_to_cpu(card->max_queue_entries);
+	id->vocab_bytes = le32_to_cpu(card->vocab_bytes);
+	id->n_params = le64_to_cpu(card->n_params);
+	id->weight_bytes = le64_to_cpu(card->weight_bytes);
 	memcpy(id->sha256, card->sha256, sizeof(id->sha256));
-	id->msix_vectors = card->msix_vectors;
-	id->max_stop = card->max_stop;
+	id->msix_vectors = le32_to_cpu(card->msix_vectors);
+	id->max_stop = le32_to_cpu(card->max_stop);
 }
 
+/**
+ * hc1_uapi_card_stats() - build HC1_IOCTL_STATS's answer from the card's
+ * @st: the statistics the card wrote (little-endian, as read)
+ * @out: filled in full, reserved space zeroed
+ */
 void hc1_uapi_card_stats(const struct hc1_stats *st,
 			 struct hc1_card_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->size = sizeof(*out);
-	out->active_contexts = st->active_contexts;
-	out->running = st->running;
-	out->commands = st->commands;
-	out->errors = st->errors;
-	out->generations = st->generations;
-	out->cancelled = st->cancelled;
-	out->prompt_tokens = st->prompt_tokens;
-	out->tokens = st->tokens;
-	out->interrupts = st->interrupts;
-	out->busy_ns = st->busy_ns;
-	out->uptime_ns = st->uptime_ns;
-	out->reg_errors = st->reg_errors;
+	out->active_contexts = le32_to_cpu(st->active_contexts);
+	out->running = le32_to_cpu(st->running);
+	out->commands = le64_to_cpu(st->commands);
+	out->errors = le64_to_cpu(st->errors);
+	out->generations = le64_to_cpu(st->generations);
+	out->cancelled = le64_to_cpu(st->cancelled);
+	out->prompt_tokens = le64_to_cpu(st->prompt_tokens);
+	out->tokens = le64_to_cpu(st->tokens);
+	out->interrupts = le64_to_cpu(st->interrupts);
+	out->busy_ns = le64_to_cpu(st->busy_ns);
+	out->uptime_ns = le64_to_cpu(st->uptime_ns);
+	out->reg_errors = le64_to_cpu(st->reg_errors);
 }
 
+/**
+ * hc1_uapi_ring_offsets() - where userspace finds the mapped ring's words
+ * @off: filled with the offsets, or zeroed by a driver built without
+ *	HC1_DRV_F_RING_OFFSETS (userspace then uses HC1_RING_V1_*)
+ */
 void hc1_uapi_ring_offsets(struct hc1_ring_offsets *off)
 {
 	/*
