@@ -23,7 +23,10 @@ set -euo pipefail
 src=$(cd "$1" && pwd)
 build=$(cd "$2" && pwd)
 jobs=${3:-2}
-tag=$(cat "$src/tests/compat/previous-release")
+# "TAG COMMIT": the commit is the fallback of a clone made without tags
+# (git clone --no-tags, or a CI's checkout of one branch), as it is in
+# main's history.
+read -r tag tag_commit <"$src/tests/compat/previous-release"
 model=$src/models/llama2c/stories260K.bin
 out=$build/compat
 testing=$build/Testing
@@ -42,7 +45,12 @@ rc=0
 results() { sed -E "s/^(PASS|FAIL|SKIP) /\1 $1:/" | tee "$2"; }
 
 commit=$(git -C "$src" rev-parse --verify -q "$tag^{commit}") ||
-	{ echo "FAIL compat: no tag $tag in $src (fetch tags: git fetch --tags)"; exit 1; }
+	commit=$(git -C "$src" rev-parse --verify -q "$tag_commit^{commit}") ||
+	{ echo "FAIL compat: neither tag $tag nor commit $tag_commit in $src (a shallow clone? git fetch --unshallow --tags)"; exit 1; }
+if [ "$commit" != "$(git -C "$src" rev-parse --verify -q "$tag_commit^{commit}")" ]; then
+	echo "FAIL compat: tag $tag is not commit $tag_commit (tests/compat/previous-release)"
+	exit 1
+fi
 
 # ---- the previous release, built from its tag (kept while the tag stays)
 if [ "$(cat "$out/src.commit" 2>/dev/null)" != "$commit" ]; then
