@@ -89,8 +89,9 @@ class TextStream;
  *
  * Errors: EBUSY (no free context on the card, or a generation is running),
  * EINVAL (bad option: too many stop tokens, prompt too long...), ETIMEDOUT,
- * EIO (the card failed), ENODEV (the card went away), ECANCELED (the card
- * was reset under the session).
+ * EIO (the card failed, or was reset under the generation), ENODEV (the
+ * card went away).  An EventLoop's on_done reports ECANCELED for a
+ * generation whose session was destroyed or move-assigned over.
  */
 class HC_API Session {
   public:
