@@ -56,6 +56,17 @@ float load(const uint16_t* p) {
     return f16_to_f32(*p);
 }
 
+// Softmax's exponentials in place, shifted by the scores' @max; returns
+// the reciprocal of their sum, which the weighted values are scaled by.
+float softmax_exp(float* att, size_t n_pos, float max) {
+    float sum = 0.0f;
+    for (size_t t = 0; t < n_pos; t++) {
+        att[t] = std::exp(att[t] - max);
+        sum += att[t];
+    }
+    return 1.0f / sum;
+}
+
 template <typename T>
 void attend_head(const float* q, const T* k, const T* v, size_t n_pos, size_t head_size,
                  float scale, float* att, float* out) {
@@ -71,12 +82,7 @@ void attend_head(const float* q, const T* k, const T* v, size_t n_pos, size_t he
         att[t] = s * scale;
         max = std::max(max, att[t]);
     }
-    float sum = 0.0f;
-    for (size_t t = 0; t < n_pos; t++) {
-        att[t] = std::exp(att[t] - max);
-        sum += att[t];
-    }
-    const float inv = 1.0f / sum;
+    const float inv = softmax_exp(att, n_pos, max);
     for (size_t i = 0; i < head_size; i++) {
         float o = 0.0f;
         for (size_t t = 0; t < n_pos; t++)
@@ -125,12 +131,7 @@ void attend_i8(const float* q, size_t n_heads, KvI8Keys k, KvI8 v, size_t n_pos,
             att[t] = static_cast<float>(dot) * (qs * k.scale[t]);
             max = std::max(max, att[t]);
         }
-        float sum = 0.0f;
-        for (size_t t = 0; t < n_pos; t++) {
-            att[t] = std::exp(att[t] - max);
-            sum += att[t];
-        }
-        const float inv = 1.0f / sum;
+        const float inv = softmax_exp(att, n_pos, max);
         for (size_t i = 0; i < head_size; i++) {
             float o = 0.0f;
             for (size_t t = 0; t < n_pos; t++)
