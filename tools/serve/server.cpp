@@ -57,6 +57,7 @@ Server::Server(const ServerOptions& options)
     // written after the headers could wait for the client's delayed ACK
     // (up to 40 ms on Linux).
     http_->set_tcp_nodelay(true);
+    http_->set_keep_alive_max_count(kKeepAliveRequests);
     // Debian's cpp-httplib is a compiled library that listens with a
     // backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG is read when the library is
     // built, not by its users): a burst of clients, 256 streams opened at

@@ -44,6 +44,12 @@ class Server {
 
     /** Connections the kernel queues before accept(): a burst of 256 streams fits. */
     static constexpr int kListenBacklog = 1024;
+    /**
+     * Requests one kept-alive connection serves before the server closes
+     * it, as nginx's keepalive_requests: cpp-httplib's default of 5 made
+     * every streaming client reconnect after its fifth request.
+     */
+    static constexpr size_t kKeepAliveRequests = 1000;
 
   private:
     void routes();
