@@ -288,6 +288,10 @@ std::string sse(const Json& j) {
 bool Completion::stream(const std::function<bool(const std::string&)>& write) {
     if (request_.endpoint == Endpoint::ChatCompletions && !write(sse(chunk("", nullptr))))
         return abandon(), false;
+    // The events that end the stream (the last text, the finish reason,
+    // usage, [DONE]) leave in one write: with TCP_NODELAY each write is a
+    // segment of its own, which the client wakes up for.
+    std::string tail;
     while (!finished_) {
         auto s = step(250ms);
         if (!s) {
@@ -298,30 +302,26 @@ bool Completion::stream(const std::function<bool(const std::string&)>& write) {
             continue;
         }
         if (s->error) {
-            Json err = s->error->body();
-            if (!write(sse(err)))
-                return abandon(), false;
+            tail = sse(s->error->body());
             break;
         }
-        if (!s->text.empty() || s->done) {
-            Json reason = s->done ? Json(s->finish_reason) : Json(nullptr);
-            if (s->done && !s->text.empty()) {
-                if (!write(sse(chunk(s->text, nullptr))))
-                    return abandon(), false;
-                s->text.clear();
-            }
-            if (!write(sse(chunk(s->text, reason))))
+        if (!s->done) {
+            if (!s->text.empty() && !write(sse(chunk(s->text, nullptr))))
                 return abandon(), false;
+            continue;
         }
+        if (!s->text.empty())
+            tail = sse(chunk(s->text, nullptr));
+        tail += sse(chunk("", s->finish_reason));
     }
     if (request_.include_usage) {
         Json u = chunk("", nullptr);
         u["choices"] = Json::array();
         u["usage"] = usage();
-        if (!write(sse(u)))
-            return false;
+        tail += sse(u);
     }
-    return write("data: [DONE]\n\n");
+    tail += "data: [DONE]\n\n";
+    return write(tail);
 }
 
 void Completion::abandon() {
