@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Contexts decoded together give exactly the tokens each gives alone:
 // batching, thread count and scheduling never change a session's output.
+#include <cmath>
 #include <thread>
+#include <vector>
 
 #include "hc1e/kernels.hpp"
+#include "hc1e/sampler.hpp"
 #include "hc1e/tokenizer.hpp"
 #include "test_util.hpp"
 
@@ -147,6 +150,31 @@ TEST(Sampling, SeedsAreDeterministicAndMatter) {
     const auto a = sample(5), b = sample(5), c = sample(6);
     EXPECT_EQ(a, b);
     EXPECT_NE(a, c);
+}
+
+// argmax runs eight lanes at once; it must still return the lowest index of
+// the largest value, wherever it and its ties fall among the lanes and the
+// tail.
+TEST(Sampling, ArgmaxIsTheLowestIndexOfTheMaximum) {
+    Rng rng(7);
+    for (size_t n = 1; n <= 40; n++)
+        for (int round = 0; round < 200; round++) {
+            std::vector<float> v(n);
+            for (float& x : v) // few distinct values: many ties
+                x = static_cast<float>(rng.next() % 5) - 2.0f;
+            uint32_t want = 0;
+            for (uint32_t i = 1; i < n; i++)
+                if (v[i] > v[want])
+                    want = i;
+            ASSERT_EQ(argmax(v), want) << "n " << n << " round " << round;
+        }
+    std::vector<float> v(512, -INFINITY);
+    EXPECT_EQ(argmax(v), 0u);
+    v[300] = -1.0f;
+    v[301] = -1.0f;
+    EXPECT_EQ(argmax(v), 300u);
+    v[511] = 0.0f;
+    EXPECT_EQ(argmax(v), 511u);
 }
 
 } // namespace

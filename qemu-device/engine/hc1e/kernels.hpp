@@ -137,8 +137,9 @@ const Kernels* avx2_kernels();
 // the CPU lacks either.
 const Kernels* avx2_vnni_kernels();
 // AVX-512 (F, BW, DQ, VL, VNNI): its own fp32 and int8 matmuls over packed
-// matrices and attention for pairs of heads; the rest from the best AVX2
-// set.  Null when the CPU lacks any of these.
+// matrices, attention for pairs of heads and SwiGLU (bit-identical to the
+// AVX2 one); the rest from the best AVX2 set.  Null when the CPU lacks any
+// of these.
 const Kernels* avx512_kernels();
 // The set in use: the one named by HC1_ENGINE_KERNELS (portable, avx2,
 // avx2+vnni, avx512) if available, else the best the CPU has;

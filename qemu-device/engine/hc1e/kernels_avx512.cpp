@@ -282,6 +282,44 @@ void pack(const Matrix& w, void* packed) {
         pack_q8(w, static_cast<std::byte*>(packed));
 }
 
+// ---- SwiGLU -------------------------------------------------------------
+//
+// The AVX2 set's swiglu 16 lanes at a time: the same clamps, the same
+// Cephes polynomial and the same division, lane for lane, so both sets'
+// results are bit-identical (the f32 cache's known answers were recorded
+// with the AVX2 one).
+
+HC1E_AVX512 inline __m512 exp_cephes(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.33654f));
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.37626f));
+    __m512 fx = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
+    fx = _mm512_roundscale_ps(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+    __m512 y = _mm512_set1_ps(1.9875691500E-4f);
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
+    y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+    const __m512i n =
+        _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(n));
+}
+
+HC1E_AVX512 void swiglu(float* x, const float* y, size_t n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+        const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+        const __m512 e = exp_cephes(_mm512_sub_ps(_mm512_setzero_ps(), xv));
+        _mm512_mask_storeu_ps(x + i, m,
+                              _mm512_mul_ps(_mm512_div_ps(xv, _mm512_add_ps(one, e)),
+                                            _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
 // ---- attention ----------------------------------------------------------
 //
 // Two query heads of a GQA group at once over their shared KV head: lanes
@@ -389,9 +427,14 @@ struct SoftmaxStart {
     __m512 max;
 };
 
-HC1E_AVX512 inline SoftmaxStart softmax_start(float* att, size_t n_pos, size_t tiles) {
+// Both heads' lanes of the last tile that hold positions below n_pos.
+inline __mmask16 last_tile_mask(size_t n_pos, size_t tiles) {
     const unsigned valid = unsigned(n_pos - (tiles - 1) * kKvTile);
-    const __mmask16 last = __mmask16(((1u << valid) - 1) * 0x101u);
+    return __mmask16(((1u << valid) - 1) * 0x101u);
+}
+
+HC1E_AVX512 inline SoftmaxStart softmax_start(float* att, size_t n_pos, size_t tiles) {
+    const __mmask16 last = last_tile_mask(n_pos, tiles);
     float* last_att = att + (tiles - 1) * 2 * kKvTile;
     _mm512_storeu_ps(last_att, _mm512_mask_blend_ps(last, _mm512_set1_ps(-__builtin_inff()),
                                                     _mm512_loadu_ps(last_att)));
@@ -478,6 +521,30 @@ HC1E_AVX512 inline __m512 row_pair(const int8_t* p) {
         _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
+// The values of the tiles being scored, and their scales, so that the
+// weighted sum finds them in L1: the keys' stream warms the prefetchers,
+// the values' (another stream, read in a second pass) would start cold
+// once the caches of several contexts no longer fit in L2.
+HC1E_AVX512 inline void prefetch_values(const void* v, size_t bytes,
+                                        const float* scales = nullptr) {
+    for (size_t i = 0; i < bytes; i += 64)
+        _mm_prefetch(static_cast<const char*>(v) + i, _MM_HINT_T0);
+    if (scales)
+        _mm_prefetch(reinterpret_cast<const char*>(scales), _MM_HINT_T0);
+}
+
+// Stores tile @b's scores (both heads) and folds them into the running
+// max @mx: the same values and the same order of max operations as
+// softmax_start()'s separate pass, without reading the scores back.  The
+// last tile's lanes past n_pos become -inf first.
+HC1E_AVX512 inline __m512 score_max(float* att, size_t b, size_t tiles, __mmask16 last, __m512 sc,
+                                    __m512 mx) {
+    if (b + 1 == tiles)
+        sc = _mm512_mask_blend_ps(last, _mm512_set1_ps(-__builtin_inff()), sc);
+    _mm512_storeu_ps(att + b * 2 * kKvTile, sc);
+    return _mm512_max_ps(mx, sc);
+}
+
 // A tile's kKvTile scales in both halves.
 HC1E_AVX512 inline __m512 tile_scales(const float* s) {
     return _mm512_broadcast_f32x8(_mm256_loadu_ps(s));
@@ -491,9 +558,10 @@ HC1E_AVX512 inline __m512 tile_scales(const float* s) {
 // added, the keys' +128 bias taken off, then float(dot) * (qs * key scale)
 // as every kernel set computes it.
 template <int HS>
-HC1E_AVX512 inline void score_tiles_i8(const uint8_t* k, const float* ks, const int8_t* qi0,
-                                       const int8_t* qi1, float qs0, float qs1, size_t tiles,
-                                       float* att) {
+HC1E_AVX512 inline __m512 score_tiles_i8(const uint8_t* k, const float* ks, const int8_t* qi0,
+                                         const int8_t* qi1, float qs0, float qs1, size_t tiles,
+                                         __mmask16 last, float* att, const int8_t* v,
+                                         const float* vs) {
     constexpr int C = HS / 8; // zmm of keys per tile
     constexpr size_t kTile = HS * kKvTile;
     constexpr int kLo = _MM_SHUFFLE(1, 0, 1, 0), kHi = _MM_SHUFFLE(3, 2, 3, 2);
@@ -518,7 +586,9 @@ HC1E_AVX512 inline void score_tiles_i8(const uint8_t* k, const float* ks, const 
     const __m512i bias =
         _mm512_inserti64x4(_mm512_set1_epi32(128 * sum0), _mm256_set1_epi32(128 * sum1), 1);
     const __m512 qs = _mm512_insertf32x8(_mm512_set1_ps(qs0), _mm256_set1_ps(qs1), 1);
+    __m512 mx = _mm512_set1_ps(-__builtin_inff());
     for (size_t b = 0; b < tiles; b++) {
+        prefetch_values(v + b * kTile, HS * kKvTile, vs + b * kKvTile);
         __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
 #pragma GCC unroll 2
         for (int c = 0; c < C; c++) {
@@ -529,10 +599,12 @@ HC1E_AVX512 inline void score_tiles_i8(const uint8_t* k, const float* ks, const 
         const __m512i dot = _mm512_sub_epi32(
             _mm512_add_epi32(_mm512_shuffle_i32x4(a0, a1, kLo), _mm512_shuffle_i32x4(a0, a1, kHi)),
             bias);
-        _mm512_storeu_ps(att + b * 2 * kKvTile,
-                         _mm512_mul_ps(_mm512_cvtepi32_ps(dot),
-                                       _mm512_mul_ps(qs, tile_scales(ks + b * kKvTile))));
+        mx = score_max(att, b, tiles, last,
+                       _mm512_mul_ps(_mm512_cvtepi32_ps(dot),
+                                     _mm512_mul_ps(qs, tile_scales(ks + b * kKvTile))),
+                       mx);
     }
+    return mx;
 }
 
 // quantize_query() for a head of 8 or 16 in vector registers, bit for bit:
@@ -574,10 +646,12 @@ HC1E_AVX512 void attend_pair_rows(const float* q0, const float* q1, const K* k, 
     constexpr size_t kTile = HS * kKvTile;
     constexpr int kLo = _MM_SHUFFLE(1, 0, 1, 0), kHi = _MM_SHUFFLE(3, 2, 3, 2);
     const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
+    const __mmask16 last = last_tile_mask(n_pos, tiles);
+    __m512 mx = _mm512_set1_ps(-__builtin_inff());
     if constexpr (kScaled) {
         const float qs0 = quantize_query_simd<HS>(q0, scale, qi);
         const float qs1 = quantize_query_simd<HS>(q1, scale, qi + HS);
-        score_tiles_i8<HS>(k, ks, qi, qi + HS, qs0, qs1, tiles, att);
+        mx = score_tiles_i8<HS>(k, ks, qi, qi + HS, qs0, qs1, tiles, last, att, v, vs);
     } else {
         __m512 qa[R], qb[R];
 #pragma GCC unroll 8
@@ -590,6 +664,7 @@ HC1E_AVX512 void attend_pair_rows(const float* q0, const float* q1, const K* k, 
         // Two tiles at a time: four independent chains.
         for (size_t b = 0; b < tiles; b += 2) {
             const int n = b + 1 < tiles ? 2 : 1;
+            prefetch_values(v + b * kTile, n * kTile * sizeof(T));
             __m512 a[2][2];
             for (int j = 0; j < n; j++) {
                 const __m512 z = row_pair(k + (b + j) * kTile);
@@ -604,25 +679,24 @@ HC1E_AVX512 void attend_pair_rows(const float* q0, const float* q1, const K* k, 
                     a[j][1] = _mm512_fmadd_ps(qb[i], z, a[j][1]);
                 }
             for (int j = 0; j < n; j++)
-                _mm512_storeu_ps(att + (b + j) * 2 * kKvTile,
-                                 _mm512_add_ps(_mm512_shuffle_f32x4(a[j][0], a[j][1], kLo),
-                                               _mm512_shuffle_f32x4(a[j][0], a[j][1], kHi)));
+                mx = score_max(att, b + j, tiles, last,
+                               _mm512_add_ps(_mm512_shuffle_f32x4(a[j][0], a[j][1], kLo),
+                                             _mm512_shuffle_f32x4(a[j][0], a[j][1], kHi)),
+                               mx);
         }
     }
-
-    const SoftmaxStart st = softmax_start(att, n_pos, tiles);
-    const __mmask16 last = st.last;
-    const __m512 mx = st.max;
+    mx = half_max(mx);
 
     __m512 acc0[R], acc1[R];
 #pragma GCC unroll 8
     for (int i = 0; i < R; i++)
         acc0[i] = acc1[i] = _mm512_setzero_ps();
     __m512 sum = _mm512_setzero_ps();
-    for (size_t b = 0; b < tiles; b++) {
-        __m512 e = exp512_fast(_mm512_sub_ps(_mm512_loadu_ps(att + b * 2 * kKvTile), mx));
-        if (b + 1 == tiles)
-            e = _mm512_maskz_mov_ps(last, e);
+    // The last tile, whose lanes past n_pos get weight 0, on its own: the
+    // loop over the others is unrolled without a test per tile.
+    auto tile = [&](size_t b, __mmask16 valid) HC1E_AVX512 {
+        const __m512 e0w = exp512_fast(_mm512_sub_ps(_mm512_loadu_ps(att + b * 2 * kKvTile), mx));
+        __m512 e = _mm512_maskz_mov_ps(valid, e0w);
         sum = _mm512_add_ps(sum, e);
         if constexpr (kScaled)
             e = _mm512_mul_ps(e, tile_scales(vs + b * kKvTile));
@@ -633,7 +707,11 @@ HC1E_AVX512 void attend_pair_rows(const float* q0, const float* q1, const K* k, 
             acc0[i] = _mm512_fmadd_ps(e0, z, acc0[i]);
             acc1[i] = _mm512_fmadd_ps(e1, z, acc1[i]);
         }
-    }
+    };
+#pragma GCC unroll 2
+    for (size_t b = 0; b + 1 < tiles; b++)
+        tile(b, __mmask16(0xffff));
+    tile(tiles - 1, last);
     const __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), half_sum(sum));
     const __m256 inv0 = _mm512_castps512_ps256(inv), inv1 = _mm512_extractf32x8_ps(inv, 1);
     // acc[i]'s low half sums to dimension 2i, its high half to 2i + 1.
@@ -721,6 +799,7 @@ const Kernels* avx512_kernels() {
         k.attend = attend<float>;
         k.attend_f16 = attend<uint16_t>;
         k.attend_i8 = attend_i8;
+        k.swiglu = swiglu;
         return &k;
     }();
     return set;

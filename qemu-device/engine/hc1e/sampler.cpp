@@ -36,18 +36,41 @@ float Rng::uniform() {
 }
 
 uint32_t argmax(std::span<const float> v) {
-    // The best value kept in a register: comparing against v[best] made
-    // every step wait on a load that depends on the previous step.
-    if (v.empty())
-        return 0;
-    uint32_t best = 0;
-    float best_value = v[0];
-    for (uint32_t i = 1; i < v.size(); i++)
-        if (v[i] > best_value) {
-            best_value = v[i];
-            best = i;
+    // Eight running maxima over interleaved lanes, each kept in registers:
+    // eight independent compare chains instead of one.  Strict > keeps
+    // each lane's lowest index of its maximum, and the merge takes the
+    // lowest index among equal maxima: the index one pass would return
+    // (the lowest of the largest value; a NaN never wins, and with no
+    // value above -inf it is 0).
+    constexpr size_t kLanes = 8;
+    const size_t n = v.size();
+    float best_value[kLanes];
+    uint32_t best[kLanes];
+    for (size_t l = 0; l < kLanes; l++) {
+        best_value[l] = -INFINITY;
+        best[l] = 0;
+    }
+    size_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+#pragma GCC unroll 8
+        for (size_t l = 0; l < kLanes; l++) {
+            const bool greater = v[i + l] > best_value[l];
+            best_value[l] = greater ? v[i + l] : best_value[l];
+            best[l] = greater ? static_cast<uint32_t>(i + l) : best[l];
         }
-    return best;
+    uint32_t b = best[0];
+    float b_value = best_value[0];
+    for (size_t l = 1; l < kLanes; l++)
+        if (best_value[l] > b_value || (best_value[l] == b_value && best[l] < b)) {
+            b_value = best_value[l];
+            b = best[l];
+        }
+    for (; i < n; i++)
+        if (v[i] > b_value) {
+            b_value = v[i];
+            b = static_cast<uint32_t>(i);
+        }
+    return b;
 }
 
 uint32_t Sampler::sample(std::span<float> logits, const SamplingParams& p, Rng& rng) {

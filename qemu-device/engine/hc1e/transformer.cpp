@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 namespace hc1e {
 
@@ -91,26 +92,65 @@ void KvCache::store(uint32_t layer, uint32_t pos, const float* k, const float* v
 // q = x * (127 / max) rounded half to even (a zero vector gets scale 0).
 // Keys go into KvI8Keys' layout, biased by 128.
 void KvCache::store_i8(uint32_t layer, uint32_t pos, const float* k, const float* v) {
-    auto quantize = [&](const float* x, float* scale, auto put) {
+    // Everything the loops read in locals: their byte stores may alias any
+    // object, so members read through `this` would be reloaded after each.
+    const size_t hs = head_size_;
+    auto quantize = [hs](const float* x, float* scale, auto put) {
         float xmax = 0.0f;
-        for (uint32_t i = 0; i < head_size_; i++)
+        for (size_t i = 0; i < hs; i++)
             xmax = std::max(xmax, std::fabs(x[i]));
         const float inv = xmax > 0.0f ? 127.0f / xmax : 0.0f;
         *scale = xmax / 127.0f;
-        for (uint32_t i = 0; i < head_size_; i++)
+        for (size_t i = 0; i < hs; i++)
             put(i, static_cast<int>(round_half_even(x[i] * inv)));
     };
-    const size_t tile = size_t(pos / kKvTile) * head_size_ * kKvTile + pos % kKvTile;
+    const size_t tile = size_t(pos / kKvTile) * hs * kKvTile + pos % kKvTile;
+    const size_t key_tile = size_t(pos / kKvTile) * kv_i8_key_tile(hs) + pos % kKvTile * 4;
     for (uint32_t h = 0; h < n_kv_heads_; h++) {
-        uint8_t* kd = k8_.data() + (size_t(layer) * n_kv_heads_ + h) * key_stride_;
+        // A key's 4 dimensions of a group share a 32-bit lane: one store
+        // each (padding dimensions stay 0, as the cache was made).
+        uint8_t* kd = k8_.data() + (size_t(layer) * n_kv_heads_ + h) * key_stride_ + key_tile;
+        uint8_t lane[4] = {};
+        quantize(k + h * hs, ks_.data() + scale_base(layer, h) + pos, [&](size_t i, int q) {
+            lane[i % 4] = static_cast<uint8_t>(q + 128);
+            if (i % 4 == 3 || i + 1 == hs) {
+                std::memcpy(kd + i / 4 * 4 * kKvTile, lane, 4);
+                std::memset(lane, 0, 4);
+            }
+        });
         int8_t* vd = v8_.data() + base(layer, h) + tile;
-        quantize(k + h * head_size_, ks_.data() + scale_base(layer, h) + pos,
-                 [&](uint32_t i, int q) {
-                     kd[kv_i8_key_index(head_size_, pos, i)] = static_cast<uint8_t>(q + 128);
-                 });
-        quantize(v + h * head_size_, vs_.data() + scale_base(layer, h) + pos,
-                 [&](uint32_t i, int q) { vd[i * kKvTile] = static_cast<int8_t>(q); });
+        quantize(v + h * hs, vs_.data() + scale_base(layer, h) + pos,
+                 [vd](size_t i, int q) { vd[i * kKvTile] = static_cast<int8_t>(q); });
     }
+}
+
+void KvCache::prefetch_store(uint32_t layer, uint32_t pos) const {
+    auto line = [](const void* p) { __builtin_prefetch(p, 1, 3); };
+    const size_t tile = size_t(pos / kKvTile) * head_size_ * kKvTile + pos % kKvTile;
+    for (uint32_t h = 0; h < n_kv_heads_; h++)
+        switch (format_) {
+        case KvFormat::Fp32:
+            for (size_t i = 0; i < head_size_; i += 64 / (kKvTile * sizeof(float))) {
+                line(k_.data() + base(layer, h) + tile + i * kKvTile);
+                line(v_.data() + base(layer, h) + tile + i * kKvTile);
+            }
+            break;
+        case KvFormat::Fp16:
+            for (size_t i = 0; i < head_size_; i += 64 / (kKvTile * sizeof(uint16_t))) {
+                line(k16_.data() + base(layer, h) + tile + i * kKvTile);
+                line(v16_.data() + base(layer, h) + tile + i * kKvTile);
+            }
+            break;
+        case KvFormat::Int8:
+            for (size_t i = 0; i < head_size_; i += 64 / kKvTile) {
+                line(k8_.data() + (size_t(layer) * n_kv_heads_ + h) * key_stride_ +
+                     kv_i8_key_index(head_size_, pos, i));
+                line(v8_.data() + base(layer, h) + tile + i * kKvTile);
+            }
+            line(ks_.data() + scale_base(layer, h) + pos);
+            line(vs_.data() + scale_base(layer, h) + pos);
+            break;
+        }
 }
 
 void KvCache::store(uint32_t layer, uint32_t pos, const uint16_t* k, const uint16_t* v) {
@@ -119,16 +159,45 @@ void KvCache::store(uint32_t layer, uint32_t pos, const uint16_t* k, const uint1
 
 namespace {
 
-// llama2.c's RMSNorm, operation for operation.
-void rmsnorm(float* out, const float* x, const float* weight, size_t n, float eps) {
-    float ss = 0.0f;
+// llama2.c's RMSNorm, operation for operation, of @K rows.  Each row's
+// sum of squares stays one chain of adds in index order, so a row's result
+// does not depend on the batch; K rows at a time make K independent
+// chains, which the core overlaps instead of waiting out every add's
+// latency in turn.
+template <size_t K>
+void rmsnorm_block(float* out, const float* const (&x)[K], const float* weight, size_t n,
+                   float eps) {
+    float ss[K] = {};
     for (size_t j = 0; j < n; j++)
-        ss += x[j] * x[j];
-    ss /= static_cast<float>(n);
-    ss += eps;
-    ss = 1.0f / std::sqrt(ss);
-    for (size_t j = 0; j < n; j++)
-        out[j] = weight[j] * (ss * x[j]);
+#pragma GCC unroll 8
+        for (size_t r = 0; r < K; r++)
+            ss[r] += x[r][j] * x[r][j];
+    for (size_t r = 0; r < K; r++) {
+        float s = ss[r] / static_cast<float>(n);
+        s += eps;
+        s = 1.0f / std::sqrt(s);
+        for (size_t j = 0; j < n; j++)
+            out[r * n + j] = weight[j] * (s * x[r][j]);
+    }
+}
+
+// Rows x(0) .. x(n_rows - 1) into out, n floats a row: 8 at a time, then
+// 4, 2 and 1.
+template <typename Rows>
+void rmsnorm(float* out, Rows x, size_t n_rows, const float* weight, size_t n, float eps) {
+    size_t r = 0;
+    auto blocks = [&]<size_t K>(std::integral_constant<size_t, K>) {
+        for (; r + K <= n_rows; r += K) {
+            const float* rows[K];
+            for (size_t i = 0; i < K; i++)
+                rows[i] = x(r + i);
+            rmsnorm_block<K>(out + r * n, rows, weight, n, eps);
+        }
+    };
+    blocks(std::integral_constant<size_t, 8>{});
+    blocks(std::integral_constant<size_t, 4>{});
+    blocks(std::integral_constant<size_t, 2>{});
+    blocks(std::integral_constant<size_t, 1>{});
 }
 
 } // namespace
@@ -162,7 +231,7 @@ Transformer::Workspace::Workspace(const ModelConfig& c, uint32_t max_rows, uint3
       k(size_t(max_rows) * c.kv_dim()), v(size_t(max_rows) * c.kv_dim()),
       att(attend_scratch(c.n_heads / c.n_kv_heads, c.context_len + 1, c.head_size())),
       logits(size_t(max_rows) * c.vocab_size), kv16(2 * size_t(c.kv_dim())),
-      xq(size_t(max_rows) * max_padded), xs(size_t(max_rows) * max_padded) {}
+      xq(size_t(max_rows) * max_padded), xs(size_t(max_rows) * max_padded), sampled(max_rows) {}
 
 Transformer::Workspace Transformer::make_workspace(uint32_t max_rows) const {
     const ModelConfig& c = model_.config();
@@ -205,6 +274,7 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
     const size_t n = rows.size(), dim = c.dim, hid = c.hidden_dim, kv_dim = c.kv_dim();
     const uint32_t hs = c.head_size(), group = c.n_heads / c.n_kv_heads;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
+    auto x_row = [&](size_t r) -> const float* { return ws.x.data() + r * dim; };
 
     for (size_t r = 0; r < n; r++)
         model_.embedding().row(rows[r].token, ws.x.data() + r * dim);
@@ -212,8 +282,12 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
     for (uint32_t l = 0; l < c.n_layers; l++) {
         const BurnedLayer& L = model_.layers()[l];
         const PackedLayer& P = packed_[l];
+        // The cache lines this layer's keys and values go to were last
+        // written a step ago and have likely left L2 since: fetch them
+        // while the matmuls run, not when the stores wait on them.
         for (size_t r = 0; r < n; r++)
-            rmsnorm(ws.xb.data() + r * dim, ws.x.data() + r * dim, L.attn_norm, dim, c.norm_eps);
+            rows[r].kv->prefetch_store(l, rows[r].pos);
+        rmsnorm(ws.xb.data(), x_row, n, L.attn_norm, dim, c.norm_eps);
         matmul(L.wq, P.wq, ws.xb.data(), n, ws.q.data(), ws);
         matmul(L.wk, P.wk, ws.xb.data(), n, ws.k.data(), ws, false);
         matmul(L.wv, P.wv, ws.xb.data(), n, ws.v.data(), ws, false);
@@ -259,8 +333,7 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
         for (size_t i = 0; i < n * dim; i++)
             ws.x[i] += ws.xb2[i];
 
-        for (size_t r = 0; r < n; r++)
-            rmsnorm(ws.xb.data() + r * dim, ws.x.data() + r * dim, L.ffn_norm, dim, c.norm_eps);
+        rmsnorm(ws.xb.data(), x_row, n, L.ffn_norm, dim, c.norm_eps);
         matmul(L.w1, P.w1, ws.xb.data(), n, ws.hb.data(), ws);
         matmul(L.w3, P.w3, ws.xb.data(), n, ws.hb2.data(), ws, false);
         kernels_.swiglu(ws.hb.data(), ws.hb2.data(), n * hid);
@@ -272,13 +345,13 @@ void Transformer::forward(std::span<const Row> rows, Workspace& ws) const {
     // Only rows that sample need the classifier: gather them.
     size_t m = 0;
     for (size_t r = 0; r < n; r++)
-        if (rows[r].logits) {
-            rmsnorm(ws.xb.data() + m * dim, ws.x.data() + r * dim, model_.final_norm(), dim,
-                    c.norm_eps);
-            m++;
-        }
+        if (rows[r].logits)
+            ws.sampled[m++] = static_cast<uint32_t>(r);
     if (m == 0)
         return;
+    rmsnorm(
+        ws.xb.data(), [&](size_t i) { return x_row(ws.sampled[i]); }, m, model_.final_norm(), dim,
+        c.norm_eps);
     matmul(model_.classifier(), packed_classifier_, ws.xb.data(), m, ws.logits.data(), ws);
     size_t j = 0;
     for (size_t r = 0; r < n; r++)

@@ -74,6 +74,9 @@ class KvCache {
         return vs_.data() + scale_base(layer, kv_head);
     }
     static uint64_t bytes(const ModelConfig& cfg, KvFormat format = KvFormat::Fp32);
+    // Prefetches, for writing, the lines store() will write for @layer and
+    // @pos.
+    void prefetch_store(uint32_t layer, uint32_t pos) const;
 
   private:
     size_t base(uint32_t layer, uint32_t kv_head) const {
@@ -124,6 +127,7 @@ class Transformer {
         // matrices that read it.
         AlignedVector<int8_t> xq;
         AlignedVector<float> xs;
+        std::vector<uint32_t> sampled; // the rows that need logits
     };
     Workspace make_workspace(uint32_t max_rows) const;
 
