@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#include "hc1_guest.h"
 #include "hc1_harness.h"
 #include "hc1_uring.h"
 
