@@ -73,7 +73,7 @@
 static char* hc1_skip_reason;
 
 /* End the case as skipped (exit 77), saying why. */
-static inline void skip(const char* why) {
+__attribute__((noreturn)) static inline void skip(const char* why) {
     fprintf(stderr, "SKIP: %s\n", why);
     if (hc1_skip_reason)
         snprintf(hc1_skip_reason, HC1_SKIP_REASON_LEN, "%s", why);
