@@ -135,14 +135,16 @@ KJV_MODEL := $(SRC)/models/hc1-kjv.bin
 MULTICARD := --card $(REF_MODEL) --card $(REF_MODEL) --card $(KJV_MODEL)
 MULTICARD_NEW := driver=hc1,id=hc1,bus=rp0,model=$(REF_MODEL),tokenizer=$(dir $(REF_MODEL))tok512.bin,fault-inject=on
 # The three-card boot: $(1) the VM command with its timeout, $(2) options of
-# hc1-run-tests, $(3) the console log.  The VM runs in the background while
+# hc1-run-tests, $(3) the console log, $(4) how long the tests before the
+# removal may take (hotplug-host.py's wait for the guest; the debug kernel
+# is many times slower).  The VM runs in the background while
 # hotplug-host.py answers the guest on QMP; sets rc=1 on failure.
 define multicard_boot
 log3=$(3) sock=$(BUILD)/vm/multicard-qmp.sock; rm -f $$sock; \
 $(1) $(MULTICARD) --device-opts ,fault-inject=on --qmp $$sock -- \
 	HC1_MULTICARD_QMP=1 hc1-run-tests $(2) multicard-hcctl multicard-c-api multicard-udev multicard-serve \
 	multicard-libhc >$$log3 2>&1 & vm=$$!; \
-$(SRC)/tools/stress/hotplug-host.py $$sock $$log3 "$(MULTICARD_NEW)" || rc=1; \
+$(SRC)/tools/stress/hotplug-host.py $$sock $$log3 "$(MULTICARD_NEW)" $(4) || rc=1; \
 wait $$vm || rc=1; cat $$log3
 endef
 test-guest: all
@@ -152,7 +154,7 @@ test-guest: all
 		| tee $(BUILD)/Testing/guest-1.log || rc=1; \
 	$(VM) --timeout 600 --model $(REF_MODEL) --device-opts ,fault-inject=on -- \
 		hc1-run-tests $(FAULT_TESTS) | tee $(BUILD)/Testing/guest-2.log || rc=1; \
-	$(call multicard_boot,$(VM) --timeout 600,,$(BUILD)/Testing/guest-3.log); \
+	$(call multicard_boot,$(VM) --timeout 600,,$(BUILD)/Testing/guest-3.log,600); \
 	$(VM) --timeout 300 $(SMALL_QUEUE) -- hc1-run-tests $(SMALL_QUEUE_TESTS) \
 		| tee $(BUILD)/Testing/guest-4.log || rc=1; \
 	$(SRC)/tests/compat/run.sh $(SRC) $(BUILD) $(JOBS) || rc=1; \
@@ -222,7 +224,7 @@ test-debug-kernel: all kmod-debug
 		hc1-run-tests -t $(DEBUG_TEST_TIMEOUT) || rc=1; \
 	$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT) --model $(REF_MODEL) --device-opts ,fault-inject=on -- \
 		hc1-run-tests -t $(DEBUG_TEST_TIMEOUT) $(FAULT_TESTS) || rc=1; \
-	$(call multicard_boot,$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT),-t $(DEBUG_TEST_TIMEOUT),$(BUILD)/vm/debug-multicard.log); \
+	$(call multicard_boot,$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT),-t $(DEBUG_TEST_TIMEOUT),$(BUILD)/vm/debug-multicard.log,$(DEBUG_GUEST_TIMEOUT)); \
 	$(DEBUG_VM) --timeout $(DEBUG_GUEST_TIMEOUT) $(SMALL_QUEUE) -- \
 		hc1-run-tests -t $(DEBUG_TEST_TIMEOUT) $(SMALL_QUEUE_TESTS) || rc=1; \
 	exit $$rc

@@ -414,6 +414,19 @@ long hc1_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 /* ----------------------------------------------------------- io_uring */
 
+/*
+ * Whether the task that submitted the command is gone, so that nothing may
+ * be copied to its memory.  A dead task's task work runs in io_uring's
+ * fallback worker, a kernel thread with no mm of its own: its user
+ * addresses are those of whichever mm it borrowed last (lazy TLB), another
+ * process's memory.  The test is io_uring's own (io_should_terminate_tw(),
+ * IO_URING_F_TASK_DEAD in later kernels); 6.1 does not pass it on.
+ */
+static bool hc1_uring_submitter_gone(void)
+{
+	return current->flags & (PF_EXITING | PF_KTHREAD);
+}
+
 static void hc1_uring_task_cb(struct io_uring_cmd *ioucmd,
 			      unsigned int issue_flags)
 {
@@ -424,7 +437,9 @@ static void hc1_uring_task_cb(struct io_uring_cmd *ioucmd,
 
 	if (ioucmd->cmd_op == HC1_URING_CMD_WAIT &&
 	    (res >= 0 || res == -ETIMEDOUT)) {
-		if (hc1_wait_out(s, u64_to_user_ptr(pdu->addr), &w))
+		if (hc1_uring_submitter_gone())
+			res = -ECANCELED;
+		else if (hc1_wait_out(s, u64_to_user_ptr(pdu->addr), &w))
 			res = -EFAULT;
 		else if (res >= 0)
 			res = w.produced;
@@ -438,7 +453,8 @@ static void hc1_uring_task_cb(struct io_uring_cmd *ioucmd,
  * @res: its result (a WAIT that succeeds reports the ring's state instead)
  *
  * The completion is posted from task context, where a WAIT's state is
- * copied out to its caller.
+ * copied out to its caller; once the caller has exited, not at all (it
+ * completes with -ECANCELED, which nobody reads).
  */
 void hc1_uring_complete(struct io_uring_cmd *ioucmd, int res)
 {

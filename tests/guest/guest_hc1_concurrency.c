@@ -3,12 +3,14 @@
  * Many users at once: two processes and several threads, each with its own
  * session, generate concurrently and each gets exactly the tokens a lone
  * run of the same request gets (greedy decoding is deterministic, contexts
- * are isolated).  Threads sharing one session race on it safely.
+ * are isolated).  Threads sharing one session race on it safely.  One case
+ * each (hc1_harness.h).
  */
 #include <pthread.h>
 #include <sys/wait.h>
 
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 
 #define N_TOKENS 40
 
@@ -54,15 +56,14 @@ static void* shared_worker(void* arg) {
     return (void*)(intptr_t)started;
 }
 
-int main(void) {
+/* Two processes, then threads, all at once, each on a session of its own. */
+TEST(processes_and_threads_get_the_reference) {
     int fd = hc1_open();
     struct hc1_info info = hc1_get_info(fd);
     int n_threads = info.n_contexts > 2 ? info.n_contexts - 2 : 1;
     pthread_t th[16];
     pid_t pid[2];
     int i, status;
-    void* ret;
-    long total = 0;
 
     if (n_threads > 16)
         n_threads = 16;
@@ -70,7 +71,6 @@ int main(void) {
     CHECK(run_once(fd, reference) == N_TOKENS);
     close(fd);
 
-    /* Two processes, then threads, all at once. */
     for (i = 0; i < 2; i++) {
         pid[i] = fork();
         CHECK(pid[i] >= 0);
@@ -87,7 +87,15 @@ int main(void) {
         CHECK(waitpid(pid[i], &status, 0) == pid[i]);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
+    hc1_wait_sysfs("sessions", 0, 5);
     printf("%d threads and 2 processes got the reference tokens\n", n_threads);
+}
+
+TEST(threads_share_one_session) {
+    pthread_t th[4];
+    long total = 0;
+    void* ret;
+    int i;
 
     shared_fd = hc1_open();
     hc1_create(shared_fd);
@@ -101,5 +109,6 @@ int main(void) {
     close(shared_fd);
     hc1_wait_sysfs("sessions", 0, 5);
     printf("shared session: %ld generations from 4 threads\n", total);
-    return 0;
 }
+
+TEST_HARNESS_MAIN

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Every fault the card can inject (HC1_REG_TEST), in turn, for a number of
- * rounds: the driver must notice each one, recover, and serve the next
- * request exactly.
+ * Every fault the card can inject (HC1_REG_TEST), one case each, for a
+ * number of rounds: the driver must notice each one, recover, and serve the
+ * next request exactly.
  *
  *   dropped interrupts   tokens still arrive (the watchdog polls);
  *                        the generation succeeds with the solo tokens
@@ -11,30 +11,34 @@
  *   stalled engine       the driver's timeout resets the card; -EIO
  *   fatal status         the watchdog resets the card; -EIO (or done)
  *
- *   guest-hc1-faults [ROUNDS]    (default 1; skips without fault injection)
+ *   guest-hc1-faults [-t CASE]... [ROUNDS]   (default 1; skips without
+ *                                            fault injection)
  *
- * Prints "faults: injected N detected D recovered R failures F".
+ * Each case prints "faults: CASE: rounds N injected N detected D recovered
+ * R failures F" and fails unless every fault it injected was detected and
+ * recovered from.
  */
 #include <sys/mman.h>
 
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 
 #define N_TOKENS 32
 
 static uint32_t prompt[] = {1, 61, 62, 63};
-static uint32_t reference[N_TOKENS];
-static void* ring;
-static struct hc1_ring_offsets ring_off;
-static unsigned int injected, detected, recovered, failures;
 
-/* HC1_REG_TEST through the driver's debugfs file. */
-static void set_test(uint32_t v) {
-    FILE* f = fopen("/sys/kernel/debug/hc1/hc0/fault_inject", "w");
-
-    CHECK(f);
-    fprintf(f, "%u\n", v);
-    CHECK(fclose(f) == 0);
-}
+/*
+ * A session with its ring mapped, the tokens of a clean run, a 2 s command
+ * timeout so that a stall is found quickly, and the tally of the case.
+ */
+FIXTURE(faults) {
+    int fd;
+    struct hc1_session s;
+    void* ring;
+    uint32_t slots;
+    uint32_t reference[N_TOKENS];
+    unsigned int rounds, injected, detected, recovered, failures;
+};
 
 static void start(int fd, uint32_t n) {
     struct hc1_generate g = hc1_gen_args(prompt, 4, n);
@@ -43,164 +47,204 @@ static void start(int fd, uint32_t n) {
     CHECK_OK(ioctl(fd, HC1_IOCTL_GENERATE, &g));
 }
 
-static void set_timeout_ms(unsigned int ms) {
-    FILE* f = fopen("/sys/module/hc1/parameters/timeout_ms", "w");
+FIXTURE_SETUP(faults) {
+    self->fd = hc1_open();
+    hc1_need_faults(self->fd);
+    self->slots = 1u << hc1_get_info(self->fd).ring_shift;
+    self->rounds = hc1_test_arg(0, 1);
+    hc1_set_fault(0); /* whatever an earlier, failed test left behind */
+    self->s = hc1_create(self->fd);
+    self->ring = mmap(NULL, self->s.ring_bytes, PROT_READ, MAP_SHARED, self->fd, 0);
+    CHECK(self->ring != MAP_FAILED);
+    start(self->fd, N_TOKENS);
+    CHECK(hc1_wait_end(self->fd).status == 0);
+    CHECK(hc1_read_all(self->fd, self->reference, N_TOKENS) == N_TOKENS);
+    hc1_set_timeout_ms(2000);
+}
 
-    CHECK(f);
-    fprintf(f, "%u\n", ms);
-    CHECK(fclose(f) == 0);
+FIXTURE_TEARDOWN(faults) {
+    hc1_set_fault(0);
+    hc1_set_timeout_ms(10000);
+    if (self->fd >= 0) {
+        munmap(self->ring, self->s.ring_bytes);
+        close(self->fd);
+    }
 }
 
 static bool wait_live(void) {
     char state[32];
-    double end = hc1_now() + 30;
 
-    for (;;) {
-        hc1_sysfs_str("state", state, sizeof(state));
-        if (!strcmp(state, "live"))
-            return true;
-        if (hc1_now() > end) {
-            fprintf(stderr, "card state stays %s\n", state);
-            return false;
-        }
-        usleep(20000);
-    }
+    if (hc1_wait_state("live", 30))
+        return true;
+    hc1_sysfs_str("state", state, sizeof(state));
+    fprintf(stderr, "card state stays %s\n", state);
+    return false;
 }
 
 /* The next request after a fault gets exactly the solo tokens. */
-static void check_recovered(int fd, const char* what) {
+static void check_recovered(struct hc1_fixture_faults* self, const char* what) {
     uint32_t tok[N_TOKENS];
     struct hc1_wait w;
 
     if (!wait_live()) {
-        failures++;
+        self->failures++;
         return;
     }
-    start(fd, N_TOKENS);
-    w = hc1_wait_end(fd);
-    if (w.status || hc1_read_all(fd, tok, N_TOKENS) != N_TOKENS ||
-        memcmp(tok, reference, sizeof(tok))) {
+    start(self->fd, N_TOKENS);
+    w = hc1_wait_end(self->fd);
+    if (w.status || hc1_read_all(self->fd, tok, N_TOKENS) != N_TOKENS ||
+        memcmp(tok, self->reference, sizeof(tok))) {
         fprintf(stderr, "%s: the next generation failed (status %d)\n", what, w.status);
-        failures++;
+        self->failures++;
         return;
     }
-    recovered++;
+    self->recovered++;
 }
 
-static void expect(bool ok, const char* what, const struct hc1_wait* w) {
+static void expect(struct hc1_fixture_faults* self, bool ok, const char* what,
+                   const struct hc1_wait* w) {
     if (!ok) {
         fprintf(stderr, "%s: unexpected end: status %d produced %u finish %u\n", what, w->status,
                 w->produced, w->finish);
-        failures++;
+        self->failures++;
     }
 }
 
-static void wait_ring_done(void) {
+/* A generation of N_TOKENS ended with exactly the solo tokens. */
+static bool exact(struct hc1_fixture_faults* self, const struct hc1_wait* w) {
+    uint32_t tok[N_TOKENS];
+
+    return w->status == 0 && hc1_read_all(self->fd, tok, N_TOKENS) == N_TOKENS &&
+           !memcmp(tok, self->reference, sizeof(tok));
+}
+
+static void wait_ring_done(struct hc1_fixture_faults* self) {
     double end = hc1_now() + 60;
 
-    while (hc1_ring_load(ring, ring_off.state) != HC1_GENERATION_DONE && hc1_now() < end)
+    while (hc1_ring_load(self->ring, self->s.offsets.state) != HC1_GENERATION_DONE &&
+           hc1_now() < end)
         usleep(2000);
 }
 
-static void fault_round(int fd, uint32_t slots) {
-    long resets, timeouts;
-    uint32_t tok[N_TOKENS];
-    struct hc1_wait w;
-
-    /* Dropped interrupts: the watchdog's polling delivers everything. */
-    injected++;
-    set_test(HC1_TEST_DROP_IRQ);
-    start(fd, N_TOKENS);
-    w = hc1_wait_end(fd);
-    set_test(0);
-    expect(w.status == 0 && hc1_read_all(fd, tok, N_TOKENS) == N_TOKENS &&
-               !memcmp(tok, reference, sizeof(tok)),
-           "dropped irq", &w);
-    detected++; /* nothing to reset: delivered by polling */
-    check_recovered(fd, "dropped irq");
-
-    /* Delayed completions: late but correct. */
-    injected++;
-    set_test(HC1_TEST_DELAY_CQE);
-    start(fd, N_TOKENS);
-    w = hc1_wait_end(fd);
-    set_test(0);
-    expect(w.status == 0 && hc1_read_all(fd, tok, N_TOKENS) == N_TOKENS &&
-               !memcmp(tok, reference, sizeof(tok)),
-           "delayed cqe", &w);
-    detected++;
-    check_recovered(fd, "delayed cqe");
-
-    /*
-     * Wrong cid: hold the completion (DELAY) so that the bad cid is
-     * baked in, then release it with injection off, so that the
-     * driver's reset is not itself hit by the fault.
-     */
-    injected++;
-    resets = hc1_sysfs_long("stats/resets");
-    set_test(HC1_TEST_BAD_CID | HC1_TEST_DELAY_CQE);
-    start(fd, 8);
-    wait_ring_done();
-    set_test(0);
-    w = hc1_wait_end(fd);
-    expect(w.status == -EIO, "wrong cid", &w);
-    if (wait_live() && hc1_sysfs_long("stats/resets") > resets)
-        detected++;
-    check_recovered(fd, "wrong cid");
-
-    /* Stalled engine: the driver's timeout resets the card. */
-    injected++;
-    timeouts = hc1_sysfs_long("stats/timeouts");
-    set_test(HC1_TEST_STALL_ENGINE);
-    start(fd, slots);
-    w = hc1_wait_end(fd);
-    set_test(0);
-    expect(w.status == -EIO, "stall", &w);
-    if (hc1_sysfs_long("stats/timeouts") > timeouts)
-        detected++;
-    check_recovered(fd, "stall");
-
-    /* Fatal status: the watchdog resets the card. */
-    injected++;
-    resets = hc1_sysfs_long("stats/resets");
-    start(fd, slots);
-    set_test(HC1_TEST_FATAL);
-    w = hc1_wait_end(fd);
-    expect(w.status == -EIO || (w.status == 0 && w.produced == slots), "fatal", &w);
-    if (wait_live() && hc1_sysfs_long("stats/resets") > resets)
-        detected++;
-    check_recovered(fd, "fatal");
-}
-
-int main(int argc, char** argv) {
-    unsigned int rounds = argc > 1 ? strtoul(argv[1], NULL, 0) : 1, r;
-    int fd = hc1_open();
-    struct hc1_info info = hc1_get_info(fd);
-    struct hc1_session s;
-    uint32_t slots = 1u << info.ring_shift;
-
-    if (!(info.hw_features & HC1_CARD_F_FAULT_INJECT))
-        skip("card has no fault injection (hc1-vm --device-opts ,fault-inject=on)");
-    set_test(0); /* whatever an earlier, failed test left behind */
-    s = hc1_create(fd);
-    ring_off = s.offsets;
-    ring = mmap(NULL, s.ring_bytes, PROT_READ, MAP_SHARED, fd, 0);
-    CHECK(ring != MAP_FAILED);
-    start(fd, N_TOKENS);
-    CHECK(hc1_wait_end(fd).status == 0);
-    CHECK(hc1_read_all(fd, reference, N_TOKENS) == N_TOKENS);
-    set_timeout_ms(2000);
-    for (r = 0; r < rounds; r++)
-        fault_round(fd, slots);
-    set_timeout_ms(10000);
-    printf("faults: rounds %u injected %u detected %u recovered %u failures %u; driver resets %ld "
-           "timeouts %ld\n",
-           rounds, injected, detected, recovered, failures, hc1_sysfs_long("stats/resets"),
-           hc1_sysfs_long("stats/timeouts"));
-    munmap(ring, s.ring_bytes);
-    close(fd);
+/*
+ * The case's tally; it fails unless every fault was detected and recovered
+ * from, and the session goes away with its file.
+ */
+static void report(struct hc1_fixture_faults* self, const char* what) {
+    printf("faults: %s: rounds %u injected %u detected %u recovered %u failures %u; driver "
+           "resets %ld timeouts %ld\n",
+           what, self->rounds, self->injected, self->detected, self->recovered, self->failures,
+           hc1_sysfs_long("stats/resets"), hc1_sysfs_long("stats/timeouts"));
+    munmap(self->ring, self->s.ring_bytes);
+    close(self->fd);
+    self->fd = -1;
     hc1_wait_sysfs("sessions", 0, 10);
-    if (failures || detected != injected)
-        FAIL("%u failures, %u of %u faults detected", failures, detected, injected);
-    return 0;
+    if (self->failures || self->detected != self->injected)
+        FAIL("%s: %u failures, %u of %u faults detected", what, self->failures, self->detected,
+             self->injected);
 }
+
+/* Dropped interrupts: the watchdog's polling delivers everything. */
+TEST_F(faults, dropped_irq) {
+    struct hc1_wait w;
+    unsigned int r;
+
+    for (r = 0; r < self->rounds; r++) {
+        self->injected++;
+        hc1_set_fault(HC1_TEST_DROP_IRQ);
+        start(self->fd, N_TOKENS);
+        w = hc1_wait_end(self->fd);
+        hc1_set_fault(0);
+        expect(self, exact(self, &w), "dropped irq", &w);
+        self->detected++; /* nothing to reset: delivered by polling */
+        check_recovered(self, "dropped irq");
+    }
+    report(self, "dropped_irq");
+}
+
+/* Delayed completions: late but correct. */
+TEST_F(faults, delayed_cqe) {
+    struct hc1_wait w;
+    unsigned int r;
+
+    for (r = 0; r < self->rounds; r++) {
+        self->injected++;
+        hc1_set_fault(HC1_TEST_DELAY_CQE);
+        start(self->fd, N_TOKENS);
+        w = hc1_wait_end(self->fd);
+        hc1_set_fault(0);
+        expect(self, exact(self, &w), "delayed cqe", &w);
+        self->detected++;
+        check_recovered(self, "delayed cqe");
+    }
+    report(self, "delayed_cqe");
+}
+
+/*
+ * Wrong cid: hold the completion (DELAY) so that the bad cid is baked in,
+ * then release it with injection off, so that the driver's reset is not
+ * itself hit by the fault.
+ */
+TEST_F(faults, wrong_cid) {
+    struct hc1_wait w;
+    unsigned int r;
+    long resets;
+
+    for (r = 0; r < self->rounds; r++) {
+        self->injected++;
+        resets = hc1_sysfs_long("stats/resets");
+        hc1_set_fault(HC1_TEST_BAD_CID | HC1_TEST_DELAY_CQE);
+        start(self->fd, 8);
+        wait_ring_done(self);
+        hc1_set_fault(0);
+        w = hc1_wait_end(self->fd);
+        expect(self, w.status == -EIO, "wrong cid", &w);
+        if (wait_live() && hc1_sysfs_long("stats/resets") > resets)
+            self->detected++;
+        check_recovered(self, "wrong cid");
+    }
+    report(self, "wrong_cid");
+}
+
+/* Stalled engine: the driver's timeout resets the card. */
+TEST_F(faults, stalled_engine) {
+    struct hc1_wait w;
+    unsigned int r;
+    long timeouts;
+
+    for (r = 0; r < self->rounds; r++) {
+        self->injected++;
+        timeouts = hc1_sysfs_long("stats/timeouts");
+        hc1_set_fault(HC1_TEST_STALL_ENGINE);
+        start(self->fd, self->slots);
+        w = hc1_wait_end(self->fd);
+        hc1_set_fault(0);
+        expect(self, w.status == -EIO, "stall", &w);
+        if (hc1_sysfs_long("stats/timeouts") > timeouts)
+            self->detected++;
+        check_recovered(self, "stall");
+    }
+    report(self, "stalled_engine");
+}
+
+/* Fatal status: the watchdog resets the card. */
+TEST_F(faults, fatal_status) {
+    struct hc1_wait w;
+    unsigned int r;
+    long resets;
+
+    for (r = 0; r < self->rounds; r++) {
+        self->injected++;
+        resets = hc1_sysfs_long("stats/resets");
+        start(self->fd, self->slots);
+        hc1_set_fault(HC1_TEST_FATAL);
+        w = hc1_wait_end(self->fd);
+        expect(self, w.status == -EIO || (w.status == 0 && w.produced == self->slots), "fatal", &w);
+        if (wait_live() && hc1_sysfs_long("stats/resets") > resets)
+            self->detected++;
+        check_recovered(self, "fatal");
+    }
+    report(self, "fatal_status");
+}
+
+TEST_HARNESS_MAIN

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 
 #define SECONDS 3
 
@@ -88,7 +89,7 @@ static void fuzz_uring(struct io_uring* ring, int fd, uint8_t* buf, const uint32
         io_uring_cqe_seen(ring, cqe);
 }
 
-int main(void) {
+TEST(random_ioctls_and_uring_cmds) {
     const char* env = getenv("HC1_FUZZ_SEED");
     uint32_t prompt[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     uint8_t* buf = calloc(1, 8192);
@@ -134,5 +135,6 @@ int main(void) {
     }
     close(fd);
     printf("fuzz: %ld calls, card still generates\n", calls);
-    return 0;
 }
+
+TEST_HARNESS_MAIN

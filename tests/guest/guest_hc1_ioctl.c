@@ -5,6 +5,7 @@
  */
 #include <sys/mman.h>
 
+#include "hc1_guest.h"
 #include "hc1_harness.h"
 
 static uint32_t prompt[] = {1, 20, 30, 40};

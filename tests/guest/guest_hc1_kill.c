@@ -10,12 +10,26 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#include "hc1_guest.h"
 #include "hc1_harness.h"
 #include "hc1_uring.h"
 
 static uint32_t prompt[] = {1, 11, 12, 13};
 
 enum victim_kind { BLOCKED_READ, PARKED_URING, MAPPED_RING };
+
+/*
+ * The parked WAIT's argument, at the same address in the victim and, after
+ * fork, in this process.  Once the victim is dead its WAIT completes from
+ * io_uring's fallback worker, a kernel thread with no mm of its own that
+ * runs on the last one it borrowed: this process's, when this process is
+ * what ran before it.  A driver that copied the WAIT's result out there
+ * would write this process's copy (it did: the case crashed about once in
+ * six runs, its stack overwritten).  A page of its own, written here after
+ * the fork, so that this copy is private and writable, as the stack was.
+ */
+static struct hc1_wait parked_wait __attribute__((aligned(4096)));
+#define PARKED_CANARY 0xa5
 
 static void start_long(int fd, uint32_t slots) {
     struct hc1_generate g = hc1_gen_args(prompt, 4, slots);
@@ -28,7 +42,6 @@ static void victim(enum victim_kind kind, int ready_fd, uint32_t slots) {
     int fd = hc1_open();
     struct hc1_session s = hc1_create(fd);
     struct hc1_generate g = hc1_gen_args(prompt, 4, slots);
-    struct hc1_wait w = {.size = sizeof(w), .min_produced = UINT32_MAX};
     struct io_uring ring;
     struct io_uring_sqe* sqe;
     uint32_t tok[4];
@@ -47,7 +60,8 @@ static void victim(enum victim_kind kind, int ready_fd, uint32_t slots) {
         sqe = io_uring_get_sqe(&ring);
         hc1_prep_uring_cmd(sqe, fd, HC1_URING_CMD_GENERATE, &g, sizeof(g));
         sqe = io_uring_get_sqe(&ring);
-        hc1_prep_uring_cmd(sqe, fd, HC1_URING_CMD_WAIT, &w, sizeof(w));
+        parked_wait = (struct hc1_wait){.size = sizeof(parked_wait), .min_produced = UINT32_MAX};
+        hc1_prep_uring_cmd(sqe, fd, HC1_URING_CMD_WAIT, &parked_wait, sizeof(parked_wait));
         CHECK(io_uring_submit(&ring) == 2);
         CHECK(write(ready_fd, &c, 1) == 1);
         pause();
@@ -114,6 +128,7 @@ static void kill_one(enum victim_kind kind, uint32_t slots, long n_sessions) {
         victim(kind, pipefd[1], slots);
     }
     close(pipefd[1]);
+    memset(&parked_wait, PARKED_CANARY, sizeof(parked_wait));
     CHECK(read(pipefd[0], &c, 1) == 1);
     close(pipefd[0]);
     usleep(20000);
@@ -123,10 +138,20 @@ static void kill_one(enum victim_kind kind, uint32_t slots, long n_sessions) {
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     /*
      * Parked io_uring commands hold the file until the generation ends;
-     * the driver's watchdog cancels it once the process is gone.
+     * the driver's watchdog cancels it once the process is gone.  Spin
+     * meanwhile, not sleep: the fallback worker that completes them then
+     * most likely runs on this process's mm.
      */
-    hc1_wait_sysfs("sessions", n_sessions, 30);
+    while (hc1_sysfs_long("sessions") != n_sessions)
+        if (hc1_now() > t0 + 30)
+            FAIL("sessions is %ld, want %ld 30 s after SIGKILL", hc1_sysfs_long("sessions"),
+                 n_sessions);
     printf("victim %d: session gone %.2f s after SIGKILL\n", kind, hc1_now() - t0);
+    for (size_t i = 0; i < sizeof(parked_wait); i++)
+        if (((const unsigned char*)&parked_wait)[i] != PARKED_CANARY)
+            FAIL("byte %zu of this process's copy of the dead victim's WAIT argument changed: "
+                 "the driver copied the WAIT's result out through another process's mm",
+                 i);
 }
 
 /* Every context can be claimed again, and the card still generates. */

@@ -9,13 +9,15 @@
  *
  *   guest-hc1-killstorm [PROCESSES [PARALLEL [SEED]]]  (default 100 x 8)
  *
- * Prints "killstorm: killed K ... sessions 0 dma_buffers 0".
+ * Prints "killstorm: killed K ... sessions 0 dma_buffers 0".  One scenario,
+ * one case (hc1_harness.h).
  */
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 #include "hc1_uring.h"
 
 #define REF_TOKENS 24
@@ -94,10 +96,10 @@ static void victim(unsigned int kind, uint32_t slots) {
     }
 }
 
-int main(int argc, char** argv) {
-    unsigned int total = argc > 1 ? strtoul(argv[1], NULL, 0) : 100;
-    unsigned int parallel = argc > 2 ? strtoul(argv[2], NULL, 0) : 8;
-    unsigned int seed = argc > 3 ? strtoul(argv[3], NULL, 0) : (unsigned int)time(NULL);
+TEST(storm_leaves_nothing_behind) {
+    unsigned int total = hc1_test_arg(0, 100);
+    unsigned int parallel = hc1_test_arg(1, 8);
+    unsigned int seed = hc1_test_arg(2, (unsigned int)time(NULL));
     uint32_t before[REF_TOKENS], after[REF_TOKENS];
     pid_t* pids = calloc(parallel, sizeof(*pids));
     unsigned int started = 0, killed = 0, i;
@@ -142,5 +144,6 @@ int main(int argc, char** argv) {
            hc1_sysfs_long("sessions"), hc1_sysfs_long("dma_buffers"));
     if (memcmp(before, after, sizeof(before)))
         FAIL("the card generates differently after the storm");
-    return 0;
 }
+
+TEST_HARNESS_MAIN

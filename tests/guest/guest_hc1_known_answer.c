@@ -7,6 +7,7 @@
  * (HC1_IOCTL_READ_VOCAB).
  */
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 
 static const char prompt_text[] = "Once upon a time";
 static const char reference[] =
@@ -14,7 +15,7 @@ static const char reference[] =
     "play outside in the park. One day, she saw a big, red ball. She "
     "wanted to play with it, but it was too high.\nLily's mom said, ";
 
-int main(void) {
+TEST(once_upon_a_time) {
     int fd = hc1_open();
     struct hc1_info info = hc1_get_info(fd);
     struct hc1_vocab v = hc1_load_vocab(fd);
@@ -64,5 +65,6 @@ int main(void) {
         FAIL("output differs from the reference:\n%s", reference);
     printf("matches the reference over %zu characters\n", overlap);
     close(fd);
-    return 0;
 }
+
+TEST_HARNESS_MAIN

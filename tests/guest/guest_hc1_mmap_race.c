@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 
 #define KEEP 8
 
@@ -82,8 +83,8 @@ static void round_once(unsigned int r, const char* bdf) {
     hc1_bind(bdf);
 }
 
-int main(int argc, char** argv) {
-    unsigned int rounds = argc > 1 ? strtoul(argv[1], NULL, 0) : 30, r;
+TEST(mappings_made_during_unbind_read_zeros) {
+    unsigned int rounds = hc1_test_arg(0, 30), r;
     char bdf[64];
 
     if (geteuid() != 0)
@@ -95,5 +96,6 @@ int main(int argc, char** argv) {
         round_once(r, bdf);
     hc1_check_generates();
     printf("mmap race: %u rounds, %lu mappings, none kept freed memory\n", rounds, maps);
-    return 0;
 }
+
+TEST_HARNESS_MAIN

@@ -19,6 +19,7 @@
 #include <liburing.h>
 #include <sys/wait.h>
 
+#include "hc1_guest.h"
 #include "hc1_harness.h"
 #include "hc1_uring.h"
 

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 /* Plays the bus master with no driver bound: the card's own registers. */
 #include <hc1/hw.h>
 
@@ -53,8 +54,8 @@ static void set_fault_unbound(uint32_t v) {
     close(fd);
 }
 
-int main(int argc, char** argv) {
-    unsigned int rounds = argc > 1 ? strtoul(argv[1], NULL, 0) : 2, r;
+TEST(timed_out_probe_fails_cleanly) {
+    unsigned int rounds = hc1_test_arg(0, 2), r;
     int fd, err;
 
     fd = hc1_open();
@@ -83,5 +84,6 @@ int main(int argc, char** argv) {
     }
     printf("probe timeout: %u rounds, every probe failed cleanly and the next one worked\n",
            rounds);
-    return 0;
 }
+
+TEST_HARNESS_MAIN

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include "hc1_guest.h"
 #include "hc1_harness.h"
 
 static uint32_t prompt[] = {1, 33, 44, 55};

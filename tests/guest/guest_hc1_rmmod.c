@@ -7,10 +7,11 @@
 #include <sys/syscall.h>
 
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 
 #define HC1_KO "/lib/hc1/hc1.ko"
 
-int main(void) {
+TEST(refused_while_open_then_reloads) {
     int fd, ko;
     double end;
 
@@ -39,5 +40,6 @@ int main(void) {
     hc1_create(fd);
     close(fd);
     printf("rmmod after last user and reload passed\n");
-    return 0;
 }
+
+TEST_HARNESS_MAIN

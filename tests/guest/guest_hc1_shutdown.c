@@ -15,12 +15,13 @@
  *   guest-hc1-shutdown     (needs fault injection)
  */
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 
 #define SHUTDOWN "/sys/kernel/debug/hc1/hc0/shutdown"
 
 static uint32_t prompt[] = {1, 61, 62, 63};
 
-int main(void) {
+TEST(watchdog_leaves_a_shut_down_card_off) {
     struct hc1_generate g = hc1_gen_args(prompt, 4, 0);
     long resets, after;
     char bdf[64], state[32];
@@ -51,5 +52,6 @@ int main(void) {
     hc1_bind(bdf);
     hc1_check_generates();
     printf("shutdown: the card stayed off; rebind works\n");
-    return 0;
 }
+
+TEST_HARNESS_MAIN

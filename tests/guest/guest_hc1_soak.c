@@ -7,11 +7,13 @@
  *
  *   guest-hc1-soak [SESSIONS [GENERATIONS [TOKENS]]]  (default 16 x 8 x 16)
  *
- * Prints "soak: sessions S generations G mismatches M failures F".
+ * Prints "soak: sessions S generations G mismatches M failures F".  One
+ * scenario, one case (hc1_harness.h).
  */
 #include <pthread.h>
 
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 #include "hc1_uring.h"
 
 #define MAX_TOKENS 256
@@ -84,10 +86,10 @@ static void* soak(void* arg) {
     return NULL;
 }
 
-int main(int argc, char** argv) {
-    unsigned int sessions = argc > 1 ? strtoul(argv[1], NULL, 0) : 16;
-    unsigned int rounds = argc > 2 ? strtoul(argv[2], NULL, 0) : 8;
-    unsigned int tokens = argc > 3 ? strtoul(argv[3], NULL, 0) : 16;
+TEST(sessions_match_their_solo_runs) {
+    unsigned int sessions = hc1_test_arg(0, 16);
+    unsigned int rounds = hc1_test_arg(1, 8);
+    unsigned int tokens = hc1_test_arg(2, 16);
     unsigned long done = 0, mismatches = 0, failures = 0;
     struct job* jobs = calloc(sessions, sizeof(*jobs));
     pthread_t* th = calloc(sessions, sizeof(*th));
@@ -131,5 +133,6 @@ int main(int argc, char** argv) {
     hc1_wait_sysfs("sessions", 0, 10);
     if (mismatches || failures || done != (unsigned long)sessions * rounds)
         FAIL("soak saw %lu mismatches and %lu failures", mismatches, failures);
-    return 0;
 }
+
+TEST_HARNESS_MAIN

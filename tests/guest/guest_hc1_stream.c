@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 
+#include "hc1_guest.h"
 #include "hc1_harness.h"
 
 static uint32_t prompt[] = {1, 400, 260, 300, 200};
@@ -22,6 +23,21 @@ static void start(int fd, uint32_t max_tokens) {
     CHECK_OK(ioctl(fd, HC1_IOCTL_GENERATE, &g));
 }
 
+/*
+ * A file with a session in @fd, and in @n a generation's length that fits
+ * its ring: what both fixtures start from.
+ */
+static struct hc1_session open_session(int* fd, uint32_t* n) {
+    struct hc1_info info;
+
+    *fd = hc1_open();
+    info = hc1_get_info(*fd);
+    if (info.vocab_size <= 400)
+        skip("prompt needs a vocabulary of more than 400 tokens");
+    *n = 48 < (1u << info.ring_shift) ? 48 : 1u << info.ring_shift;
+    return hc1_create(*fd);
+}
+
 /* A session, and a generation's length that fits the ring. */
 FIXTURE(stream) {
     int fd;
@@ -30,14 +46,7 @@ FIXTURE(stream) {
     uint32_t ref[512];
 };
 FIXTURE_SETUP(stream) {
-    struct hc1_info info;
-
-    self->fd = hc1_open();
-    info = hc1_get_info(self->fd);
-    if (info.vocab_size <= 400)
-        skip("prompt needs a vocabulary of more than 400 tokens");
-    self->n = 48 < (1u << info.ring_shift) ? 48 : 1u << info.ring_shift;
-    self->s = hc1_create(self->fd);
+    self->s = open_session(&self->fd, &self->n);
 }
 FIXTURE_TEARDOWN(stream) {
     close(self->fd);
@@ -192,14 +201,7 @@ FIXTURE(coalesce) {
     long tokens, usecs;
 };
 FIXTURE_SETUP(coalesce) {
-    struct hc1_info info;
-
-    self->fd = hc1_open();
-    info = hc1_get_info(self->fd);
-    if (info.vocab_size <= 400)
-        skip("prompt needs a vocabulary of more than 400 tokens");
-    self->n = 48 < (1u << info.ring_shift) ? 48 : 1u << info.ring_shift;
-    hc1_create(self->fd);
+    open_session(&self->fd, &self->n);
     self->tokens = hc1_sysfs_long("coalesce_tokens");
     self->usecs = hc1_sysfs_long("coalesce_usecs");
 }

@@ -5,13 +5,15 @@
  * resets of the whole card) for a few seconds.  Every call must succeed or
  * fail with an errno the UAPI documents for the situation; afterwards no
  * session is left and the card still produces the same tokens.  The guest
- * runner fails the test on any kernel warning, slub report or oops.
+ * runner fails the test on any kernel warning, slub report or oops.  One
+ * scenario, one case (hc1_harness.h).
  */
 #include <poll.h>
 #include <pthread.h>
 #include <sys/mman.h>
 
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 
 #define N_THREADS 6
 #define N_SHARED 3
@@ -116,7 +118,7 @@ static void* worker(void* arg) {
     return (void*)ops;
 }
 
-int main(void) {
+TEST(random_operations_leave_the_card_working) {
     pthread_t th[N_THREADS];
     uint32_t before[16], after[16];
     long total = 0;
@@ -167,5 +169,6 @@ int main(void) {
     hc1_wait_sysfs("sessions", 0, 30);
     printf("stress: %ld operations from %d threads, %ld resets\n", total, N_THREADS,
            hc1_sysfs_long("stats/resets"));
-    return 0;
 }
+
+TEST_HARNESS_MAIN

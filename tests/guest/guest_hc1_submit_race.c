@@ -29,6 +29,7 @@
 #include <liburing.h>
 
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 #include "hc1_uring.h"
 
 #define MAX_FILL 8
@@ -145,8 +146,8 @@ static void round_once(unsigned int r, unsigned int fill, const char* bdf) {
     hc1_set_fault(0);
 }
 
-int main(int argc, char** argv) {
-    unsigned int rounds = argc > 1 ? strtoul(argv[1], NULL, 0) : 4, r, depth;
+TEST(waiting_generate_completes_once_on_removal) {
+    unsigned int rounds = hc1_test_arg(0, 4), r, depth;
     char bdf[64];
     int fd;
 
@@ -163,5 +164,6 @@ int main(int argc, char** argv) {
         round_once(r, depth - 1, bdf);
     hc1_check_generates();
     printf("submit race: %u rounds, one completion each\n", rounds);
-    return 0;
 }
+
+TEST_HARNESS_MAIN

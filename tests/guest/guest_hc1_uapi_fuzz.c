@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 
 #define N_FDS 8
 #define REF_TOKENS 24
@@ -492,10 +493,10 @@ static void reference_run(uint32_t* out) {
     close(fd);
 }
 
-int main(int argc, char** argv) {
-    unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 0) : 4000;
-    unsigned int workers = argc > 2 ? strtoul(argv[2], NULL, 0) : 4, w;
-    uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 0) : (uint64_t)time(NULL);
+TEST(hostile_calls_get_documented_errnos) {
+    unsigned long n = hc1_test_arg(0, 4000);
+    unsigned int workers = hc1_test_arg(1, 4), w;
+    uint64_t seed = hc1_test_arg(2, (uint64_t)time(NULL));
     unsigned long total = 0, bad = 0, errs[160] = {0}, uring_total = 0;
     uint32_t before[REF_TOKENS], after[REF_TOKENS];
     double t0 = hc1_now();
@@ -565,5 +566,6 @@ int main(int argc, char** argv) {
     if (failed || bad)
         FAIL("%lu unexpected results, workers failed: %d", bad, failed);
     printf("fuzz: card still generates the reference tokens\n");
-    return 0;
 }
+
+TEST_HARNESS_MAIN

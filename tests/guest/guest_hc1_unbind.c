@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 
 static uint32_t prompt[] = {1, 21, 22, 23};
 static int fd;
@@ -33,7 +34,7 @@ static void* blocked_reader(void* arg) {
     return (void*)(intptr_t)(r < 0 ? errno : 0);
 }
 
-int main(void) {
+TEST(open_files_fail_cleanly_on_unbind) {
     struct hc1_info info;
     struct hc1_session s;
     struct hc1_generate g;
@@ -101,5 +102,6 @@ int main(void) {
     CHECK(w.status == 0 && w.produced >= 1);
     close(fd);
     printf("unbind with open files and rebind passed\n");
-    return 0;
 }
+
+TEST_HARNESS_MAIN

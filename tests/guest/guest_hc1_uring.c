@@ -5,6 +5,7 @@
  * parked on a destroyed session complete with -ECANCELED.  One case per
  * behaviour (hc1_harness.h).
  */
+#include "hc1_guest.h"
 #include "hc1_harness.h"
 #include "hc1_uring.h"
 

@@ -19,6 +19,7 @@
 #include <liburing.h>
 
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 #include "hc1_uring.h"
 
 #define N_TOKENS 16
@@ -76,8 +77,8 @@ static void expire_waits(struct io_uring* ring, int fd, unsigned int round) {
     }
 }
 
-int main(int argc, char** argv) {
-    unsigned int rounds = argc > 1 ? strtoul(argv[1], NULL, 0) : 3, r;
+TEST(generate_does_not_inherit_a_wait_deadline) {
+    unsigned int rounds = hc1_test_arg(0, 3), r;
     struct io_uring ring;
     double took;
     int fd, res;
@@ -117,5 +118,6 @@ int main(int argc, char** argv) {
     close(fd);
     hc1_wait_sysfs("sessions", 0, 10);
     printf("uring deadline: %u rounds, every GENERATE ran to its end\n", rounds);
-    return 0;
 }
+
+TEST_HARNESS_MAIN

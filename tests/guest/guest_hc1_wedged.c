@@ -16,6 +16,7 @@
  *   guest-hc1-wedged     (needs fault injection and root)
  */
 #include "hc1_guest.h"
+#include "hc1_harness.h"
 
 #define PCI_COMMAND_MASTER 0x4
 
@@ -39,7 +40,7 @@ static unsigned int pci_command(void) {
     return cfg[4] | cfg[5] << 8;
 }
 
-int main(void) {
+TEST(wedged_card_loses_bus_mastering) {
     struct hc1_generate g = hc1_gen_args(prompt, 4, 0);
     double t0;
     int fd, ctl;
@@ -76,5 +77,6 @@ int main(void) {
     hc1_check_generates();
     hc1_wait_sysfs("sessions", 0, 10);
     printf("wedged card: off the bus until a reset brought it back\n");
-    return 0;
 }
+
+TEST_HARNESS_MAIN

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers for the in-guest tests of hc1.ko: they talk to /dev/hc/N through
- * the raw UAPI (include/uapi/linux/hc1.h) only, no libhc.
- *
- * Exit status: 0 pass, 77 skip, anything else fail.
+ * the raw UAPI (include/uapi/linux/hc1.h) only, no libhc.  Each program is
+ * a set of cases of hc1_harness.h; FAIL() and CHECK() end the case that
+ * calls them (exit 1), skip() skips it (exit 77).
  */
 #ifndef HC1_GUEST_H
 #define HC1_GUEST_H
@@ -23,6 +23,8 @@
 
 #include <hc1/fault_inject.h>
 #include <linux/hc1.h>
+
+#include "hc1_harness.h" /* skip() */
 
 #define HC1_DEV "/dev/hc/0"
 #define HC1_SYSFS "/sys/class/hc1/hc0"
@@ -58,20 +60,6 @@
         if (_r < 0)                                                                                \
             FAIL("%s: %ld errno %d (%s)", #call, _r, errno, strerror(errno));                      \
     } while (0)
-
-/*
- * Where a skip leaves its reason for tests/guest/hc1_harness.h, which
- * shares it with the case's child process; NULL without the harness.
- */
-#define HC1_SKIP_REASON_LEN 256
-static char* hc1_skip_reason;
-
-static inline void skip(const char* why) {
-    fprintf(stderr, "SKIP: %s\n", why);
-    if (hc1_skip_reason)
-        snprintf(hc1_skip_reason, HC1_SKIP_REASON_LEN, "%s", why);
-    exit(77);
-}
 
 static inline int hc1_open(void) {
     int fd = open(HC1_DEV, O_RDWR | O_CLOEXEC);

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Host half of the surprise-removal test (see tests/stress/stress_hc1_hotplug.c).
 
-  hotplug-host.py QMP_SOCKET CONSOLE_LOG DEVICE_SPEC
+  hotplug-host.py QMP_SOCKET CONSOLE_LOG DEVICE_SPEC [SECONDS]
 
-Waits for the guest to print "HC1-HOTPLUG: streaming" on its console, makes
+Waits (up to SECONDS, default 600: as long as the guest's tests before it
+may take) for the guest to print "HC1-HOTPLUG: streaming" on its console, makes
 the card vanish (qom-set vanished), device_dels it, waits for QEMU's
 DEVICE_DELETED, then device_adds DEVICE_SPEC (driver=hc1,id=...,bus=...,
 key=value...) as a new card.  Prints one line per step; exit 0 when done.
@@ -95,6 +96,7 @@ def wait_console(path, text, timeout):
 
 def main():
     sock, console, spec = sys.argv[1:4]
+    start_within = int(sys.argv[4]) if len(sys.argv) > 4 else 600
     args = dict(kv.split("=", 1) for kv in spec.split(","))
     # QMP device_add wants JSON types for non-string properties.
     for k, v in args.items():
@@ -104,7 +106,7 @@ def main():
             args[k] = int(v)
     dev_id = args["id"]
     qmp = Qmp(sock)
-    wait_console(console, "HC1-HOTPLUG: streaming", 600)
+    wait_console(console, "HC1-HOTPLUG: streaming", start_within)
     t0 = time.time()
     qmp.cmd("qom-set", path=f"/machine/peripheral/{dev_id}",
             property="vanished", value=True)

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* The C API end to end against the card: open, model info, tokenize,
- * generate with a streaming callback, cancel from the callback, errors. */
+ * generate with a streaming callback, cancel from the callback, errors.
+ * One case each (tests/guest/hc1_harness.h). */
 #include <hc/hc.h>
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hc1_harness.h"
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
@@ -33,16 +36,37 @@ static int collect(void* user, uint32_t token, const char* s, size_t n) {
     return t->stop_after && ++t->calls >= t->stop_after;
 }
 
-int main(void) {
+/* Card 0 and its model, or skip the case. */
+static hc_card* open_card(struct hc_model_info* info) {
     hc_card* card = NULL;
-    hc_session* s = NULL;
-    if (hc_card_count() == 0) {
-        fprintf(stderr, "SKIP: no card\n");
-        return 77;
-    }
+
+    if (hc_card_count() == 0)
+        skip("no card");
     CHECK(hc_card_open(NULL, &card) == 0);
+    CHECK(hc_card_model(card, info) == 0);
+    return card;
+}
+
+/* Each model this test accepts, with its greedy continuation; else skip. */
+static void known_answer(const struct hc_model_info* info, const char** prompt,
+                         const char** answer) {
+    static char why[128];
+
+    *prompt = "Once upon a time";
+    if (strcmp(info->name, "stories260K") == 0) {
+        *answer = ", there was a little girl named Lily.";
+    } else if (strcmp(info->name, "hc1-kjv") == 0) {
+        *prompt = "And the LORD said";
+        *answer = " unto Moses, Thus saith the LORD of hosts.";
+    } else {
+        snprintf(why, sizeof(why), "no known answer for model %s", info->name);
+        skip(why);
+    }
+}
+
+TEST(model_and_tokenizer) {
     struct hc_model_info info = {.size = sizeof(info)};
-    CHECK(hc_card_model(card, &info) == 0);
+    hc_card* card = open_card(&info);
     printf("model %s, vocab %u, %u contexts\n", info.name, info.vocab_size, info.n_contexts);
 
     uint32_t tokens[64];
@@ -52,46 +76,63 @@ int main(void) {
     CHECK(hc_detokenize(card, tokens, (size_t)n, text, sizeof(text)) == 16);
     CHECK(strcmp(text, "Once upon a time") == 0);
     CHECK(hc_tokenize(card, "Once upon a time", 1, tokens, 1) == n); /* size query */
+    hc_card_close(card);
+}
+
+TEST(generate_known_answer) {
+    struct hc_model_info info = {.size = sizeof(info)};
+    hc_card* card = open_card(&info);
+    hc_session* s = NULL;
+    const char *prompt, *answer;
+    known_answer(&info, &prompt, &answer);
 
     CHECK(hc_session_open(card, &s) == 0);
     struct hc_generate_params p = {.size = sizeof(p), .max_tokens = 120};
     struct hc_result r = {.size = sizeof(r)};
     struct text t = {0};
-    /* Each model this test accepts, with its greedy continuation. */
-    const char *prompt = "Once upon a time", *answer = NULL;
-    if (strcmp(info.name, "stories260K") == 0) {
-        answer = ", there was a little girl named Lily.";
-    } else if (strcmp(info.name, "hc1-kjv") == 0) {
-        prompt = "And the LORD said";
-        answer = " unto Moses, Thus saith the LORD of hosts.";
-    } else {
-        fprintf(stderr, "SKIP: no known answer for model %s\n", info.name);
-        hc_session_close(s);
-        hc_card_close(card);
-        return 77;
-    }
     int got = hc_generate(s, prompt, &p, collect, &t, &r);
     CHECK(got > 0 && (uint32_t)got == r.tokens);
     printf("%s%s\n", prompt, t.buf);
     CHECK(strncmp(t.buf, answer, strlen(answer)) == 0);
+    hc_session_close(s);
+    hc_card_close(card);
+}
 
+TEST(cancel_from_the_callback) {
+    struct hc_model_info info = {.size = sizeof(info)};
+    hc_card* card = open_card(&info);
+    hc_session* s = NULL;
+    const char *prompt, *answer;
+    known_answer(&info, &prompt, &answer);
+
+    CHECK(hc_session_open(card, &s) == 0);
     /*
      * Room for the cancel to overtake the card: the reader's second batch
      * comes up to INTC.TOKENS (32) tokens after its first, and the guest
      * takes milliseconds to react while the card makes ~25 tokens per ms.
      */
+    struct hc_generate_params p = {.size = sizeof(p), .flags = HC_GEN_IGNORE_EOS};
+    struct hc_result r = {.size = sizeof(r)};
     struct text stop = {.stop_after = 2};
-    p.flags = HC_GEN_IGNORE_EOS;
     p.max_tokens = info.context_len - 16; /* the prompt's few tokens fit */
-    got = hc_generate(s, prompt, &p, collect, &stop, &r);
+    int got = hc_generate(s, prompt, &p, collect, &stop, &r);
     CHECK(got >= 2 && r.finish == HC_FINISH_CANCELLED);
-
-    p.n_stop = 5;
-    CHECK(hc_generate(s, "x", &p, NULL, NULL, NULL) == -EINVAL);
-    CHECK(strstr(hc_last_error(), "n_stop") != NULL);
-
     hc_session_close(s);
     hc_card_close(card);
-    puts("ok");
-    return 0;
 }
+
+TEST(bad_params_are_einval) {
+    struct hc_model_info info = {.size = sizeof(info)};
+    hc_card* card = open_card(&info);
+    hc_session* s = NULL;
+
+    CHECK(hc_session_open(card, &s) == 0);
+    struct hc_generate_params p = {.size = sizeof(p), .flags = HC_GEN_IGNORE_EOS, .n_stop = 5};
+    p.max_tokens = info.context_len - 16;
+    CHECK(hc_generate(s, "x", &p, NULL, NULL, NULL) == -EINVAL);
+    CHECK(strstr(hc_last_error(), "n_stop") != NULL);
+    hc_session_close(s);
+    hc_card_close(card);
+}
+
+TEST_HARNESS_MAIN

@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: MIT
-// Helpers of the in-guest libhc tests: each is a program that runs against
-// the real driver and card, exits 0 (pass), 1 (fail) or 77 (skip).
+// Helpers of the in-guest libhc tests: each is a program of cases of
+// tests/guest/hc1_harness.h (TEST(name) ... TEST_HARNESS_MAIN, TAP output,
+// one child process a case) that runs against the real driver and card.
+// A case fails by guest::fail() or GUEST_CHECK (exit 1), or by an exception
+// that escapes it (an hc::Error is one: its what() is reported), and skips
+// by guest::skip() (exit 77).
 #pragma once
 
 #include <hc/hc.hpp>
+
+#include "hc1_harness.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -27,24 +34,35 @@ inline const std::string kKnownAnswer =
     std::exit(1);
 }
 
+[[noreturn]] inline void skip(const std::string& why) {
+    std::cerr.flush();
+    ::skip(why.c_str());
+}
+
 #define GUEST_CHECK(cond, msg)                                                                     \
     do {                                                                                           \
         if (!(cond))                                                                               \
             ::guest::fail(std::string(#cond) + ": " + (msg));                                      \
     } while (0)
 
-// Card 0, or skip the test when there is none.
+// Card 0, or skip the case when there is none.
 inline hc::Card open_card_or_skip() {
-    if (hc::device_paths().empty()) {
-        std::cerr << "SKIP: no /dev/hc/N (driver not loaded or no card)\n";
-        std::exit(77);
-    }
+    if (hc::device_paths().empty())
+        skip("no /dev/hc/N (driver not loaded or no card)");
     return hc::Card::open(hc::device_paths().front());
 }
 
 // Whether the card carries the model the known answer is for.
 inline bool is_stories260k(const hc::Card& card) {
     return card.model().vocab_size == 512 && card.model().dim == 64 && card.model().n_layers == 5;
+}
+
+// Card 0, or skip the case when it does not carry stories260K.
+inline hc::Card open_stories260k_or_skip() {
+    hc::Card card = open_card_or_skip();
+    if (!is_stories260k(card))
+        skip("card carries " + card.model().name + ", not stories260K");
+    return card;
 }
 
 // A generation that runs as long as the card lets it: EOS does not stop it,
@@ -58,15 +76,23 @@ inline hc::GenerateOptions endless_options(const hc::Card& card, const hc::Sessi
     return o;
 }
 
-// Run @body, turning an escaped hc::Error into a failure with its message.
-template <typename F> int run(F&& body) {
-    try {
-        body();
-    } catch (const hc::Error& e) {
-        fail(std::string("unexpected hc::Error: ") + e.what());
-    }
-    std::cout << "ok\n";
-    return 0;
+// Write @text and a newline to the file at @path (sysfs, debugfs), or fail.
+inline void write_file(const std::string& path, const std::string& text) {
+    std::ofstream f(path);
+    f << text << "\n";
+    f.close();
+    GUEST_CHECK(f.good(), "write " + text + " to " + path);
+}
+
+// The driver's view of session fd @fd ("none" once the fd is closed): the
+// hc1-state line of /proc/self/fdinfo (docs/driver.md).
+inline std::string fdinfo_state(int fd) {
+    std::ifstream f("/proc/self/fdinfo/" + std::to_string(fd));
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("hc1-state:", 0) == 0)
+            return line.substr(line.find_first_not_of(" \t", 10));
+    return "none";
 }
 
 } // namespace guest

@@ -39,13 +39,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-void write_file(const std::string& path, const std::string& text) {
-    std::ofstream f(path);
-    f << text << "\n";
-    f.flush();
-    GUEST_CHECK(f.good(), "write " + path);
-}
-
 template <typename F> void expect_error(int code, F&& f, const std::string& what) {
     try {
         f();
@@ -66,17 +59,15 @@ struct Cards {
 Cards open_three() {
     std::vector<std::string> paths = hc::device_paths();
     if (paths.size() != 3) {
-        std::cerr << "SKIP: needs three cards (hc1-vm --card x3), found " << paths.size() << "\n";
-        std::exit(77);
+        guest::skip("needs three cards (hc1-vm --card x3), found " + std::to_string(paths.size()));
     }
     Cards c;
     for (const std::string& p : paths)
         c.card.push_back(hc::Card::open(p));
     const hc::ModelCard &m0 = c.card[0].model(), &m1 = c.card[1].model(), &m2 = c.card[2].model();
     if (!guest::is_stories260k(c.card[0]) || m0.sha256 != m1.sha256 || m2.sha256 == m0.sha256) {
-        std::cerr << "SKIP: needs stories260K on /dev/hc/0 and 1 and another model on 2, found "
-                  << m0.name << ", " << m1.name << ", " << m2.name << "\n";
-        std::exit(77);
+        guest::skip("needs stories260K on /dev/hc/0 and 1 and another model on 2, found " +
+                    m0.name + ", " + m1.name + ", " + m2.name);
     }
     c.a = m0.name;
     c.b = m2.name;
@@ -338,8 +329,8 @@ void test_streams(hc::Pool& pool, Cards& c) {
                                                  " while card 0 is " + when);
         }
     };
-    write_file("/sys/module/hc1/parameters/timeout_ms", "2000");
-    write_file(fault, std::to_string(HC1_TEST_BAD_CID));
+    guest::write_file("/sys/module/hc1/parameters/timeout_ms", "2000");
+    guest::write_file(fault, std::to_string(HC1_TEST_BAD_CID));
     auto before = survivors_done();
     auto reset_t0 = Clock::now();
     int reset_error = 0;
@@ -361,10 +352,10 @@ void test_streams(hc::Pool& pool, Cards& c) {
     st = pool.cards();
     GUEST_CHECK(st[0].state == "failed", "cards() says " + st[0].state);
     place_on_1("failed");
-    write_file(fault, "0");
+    guest::write_file(fault, "0");
     c.card[0].reset();
     auto reset_t1 = Clock::now();
-    write_file("/sys/module/hc1/parameters/timeout_ms", "10000");
+    guest::write_file("/sys/module/hc1/parameters/timeout_ms", "10000");
     GUEST_CHECK(c.card[0].attribute("state") == "live", "card 0 after the second reset");
     std::cout << "  reset took " << std::chrono::duration<double>(reset_t1 - reset_t0).count()
               << " s\n";
@@ -376,7 +367,7 @@ void test_streams(hc::Pool& pool, Cards& c) {
     std::string resets = c.card[0].attribute("stats/resets");
     auto before_fatal = survivors_done();
     auto fatal_t0 = Clock::now();
-    write_file(fault, std::to_string(HC1_TEST_FATAL));
+    guest::write_file(fault, std::to_string(HC1_TEST_FATAL));
     wait_for([&] { return c.card[0].attribute("stats/resets") != resets; }, 10s,
              "the watchdog to reset card 0 after its fatal error");
     wait_for([&] { return c.card[0].attribute("state") == "live"; }, 10s, "card 0 back");
@@ -394,7 +385,7 @@ void test_streams(hc::Pool& pool, Cards& c) {
         wait_for([&] { return c.card[0].attribute("state").empty(); }, 120s,
                  "card 0 to go (vanished, device_del)");
     } else {
-        write_file(pci_dir(c.card[0]) + "/remove", "1");
+        guest::write_file(pci_dir(c.card[0]) + "/remove", "1");
     }
     auto remove_t1 = Clock::now();
     int after_remove = 0;
@@ -442,7 +433,7 @@ void test_readd(hc::Pool& pool, const Cards& c) {
     if (surprise())
         tell_host("gone");
     else
-        write_file("/sys/bus/pci/rescan", "1");
+        guest::write_file("/sys/bus/pci/rescan", "1");
     wait_for([] { return hc::device_paths().size() == 3; }, 60s, "the card back");
     if (surprise())
         tell_host("back");
@@ -467,13 +458,22 @@ void test_readd(hc::Pool& pool, const Cards& c) {
 
 } // namespace
 
-int main() {
-    return guest::run([] {
-        Cards c = open_three();
-        test_selectors(c);
-        hc::Pool pool = hc::Pool::open();
-        test_placement(pool, c);
-        test_streams(pool, c);
-        test_readd(pool, c);
-    });
+TEST(selectors) {
+    test_selectors(open_three());
 }
+
+TEST(placement) {
+    Cards c = open_three();
+    hc::Pool pool = hc::Pool::open();
+    test_placement(pool, c);
+}
+
+// The removal at its end is what the re-add undoes: one case.
+TEST(streams_survive_reset_fault_and_removal_then_readd) {
+    Cards c = open_three();
+    hc::Pool pool = hc::Pool::open();
+    test_streams(pool, c);
+    test_readd(pool, c);
+}
+
+TEST_HARNESS_MAIN

@@ -2,13 +2,15 @@
 /* The C API of the pool on make test-guest's third boot (stories260K on
  * /dev/hc/0 and 1, another model on 2): card status, placement by model
  * and by SHA-256, selectors of hc_card_open(), a generation through a
- * placed session, and the errors. */
+ * placed session, and the errors: one case each (tests/guest/hc1_harness.h). */
 #include <hc/hc.h>
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hc1_harness.h"
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
@@ -42,92 +44,119 @@ static void status(hc_pool* pool, unsigned i, struct hc_card_status* st) {
     CHECK(hc_pool_card_status(pool, i, st) == 0);
 }
 
-int main(void) {
-    hc_pool* pool = NULL;
-    hc_session* s[4] = {NULL};
-    hc_session* other = NULL;
-    hc_card* card = NULL;
-    struct hc_card_status st0, st1, st2;
-    struct hc_model_info info = {.size = sizeof(info)};
-    struct hc_generate_params p = {.size = sizeof(p), .max_tokens = 40};
-    struct text t = {.len = 0};
-    char prefix[9];
-    int on[3] = {0, 0, 0};
-    int i, n;
+/* The pool of the three cards and their status, or skip the case. */
+FIXTURE(pool) {
+    hc_pool* pool;
+    struct hc_card_status st[3];
+};
+FIXTURE_SETUP(pool) {
+    static char why[64];
+    int i;
 
     if (hc_card_count() != 3) {
-        fprintf(stderr, "SKIP: needs three cards, found %d\n", hc_card_count());
-        return 77;
+        snprintf(why, sizeof(why), "needs three cards, found %d", hc_card_count());
+        skip(why);
     }
-    CHECK(hc_pool_open(&pool) == 0);
-    CHECK(hc_pool_card_count(pool) == 3);
-    status(pool, 0, &st0);
-    status(pool, 1, &st1);
-    status(pool, 2, &st2);
+    CHECK(hc_pool_open(&self->pool) == 0);
+    CHECK(hc_pool_card_count(self->pool) == 3);
+    for (i = 0; i < 3; i++)
+        status(self->pool, i, &self->st[i]);
+}
+FIXTURE_TEARDOWN(pool) {
+    hc_pool_close(self->pool);
+}
+
+TEST_F(pool, card_status) {
+    const struct hc_card_status *st0 = &self->st[0], *st1 = &self->st[1], *st2 = &self->st[2];
+    int i;
+
     for (i = 0; i < 3; i++) {
-        struct hc_card_status* st = i == 0 ? &st0 : i == 1 ? &st1 : &st2;
+        const struct hc_card_status* st = &self->st[i];
         printf("%s %s %s %s %u/%u\n", st->path, st->pci_address, st->model, st->state, st->sessions,
                st->n_contexts);
         CHECK(!strcmp(st->state, "live"));
     }
-    CHECK(!strcmp(st0.model, "stories260K") && !strcmp(st1.model, "stories260K"));
-    CHECK(strcmp(st2.model, st0.model) != 0 && strcmp(st2.sha256_hex, st0.sha256_hex) != 0);
-    CHECK(!strcmp(st0.sha256_hex, st1.sha256_hex) && strlen(st0.sha256_hex) == 64);
-    CHECK(!strcmp(st0.path, "/dev/hc/0") && !strcmp(st2.path, "/dev/hc/2"));
+    CHECK(!strcmp(st0->model, "stories260K") && !strcmp(st1->model, "stories260K"));
+    CHECK(strcmp(st2->model, st0->model) != 0 && strcmp(st2->sha256_hex, st0->sha256_hex) != 0);
+    CHECK(!strcmp(st0->sha256_hex, st1->sha256_hex) && strlen(st0->sha256_hex) == 64);
+    CHECK(!strcmp(st0->path, "/dev/hc/0") && !strcmp(st2->path, "/dev/hc/2"));
+}
 
-    /* Four sessions of stories260K: two per card, none on the other model's. */
+/* Four sessions of stories260K: two per card, none on the other model's. */
+TEST_F(pool, placement) {
+    hc_session* s[4] = {NULL};
+    hc_session* other = NULL;
+    struct hc_card_status st0;
+    int on[3] = {0, 0, 0};
+    char prefix[9];
+    int i, n;
+
     for (i = 0; i < 4; i++) {
-        CHECK(hc_pool_session_open(pool, "stories260K", &s[i]) == 0);
+        CHECK(hc_pool_session_open(self->pool, "stories260K", &s[i]) == 0);
         n = hc_session_card_index(s[i]);
         CHECK(n >= 0 && n <= 2);
         on[n]++;
     }
     printf("placed: %d %d %d\n", on[0], on[1], on[2]);
     CHECK(on[0] == 2 && on[1] == 2 && on[2] == 0);
-    memcpy(prefix, st2.sha256_hex, 8);
+    memcpy(prefix, self->st[2].sha256_hex, 8);
     prefix[8] = '\0';
-    CHECK(hc_pool_session_open(pool, prefix, &other) == 0);
+    CHECK(hc_pool_session_open(self->pool, prefix, &other) == 0);
     CHECK(hc_session_card_index(other) == 2);
-    status(pool, 0, &st0);
+    status(self->pool, 0, &st0);
     CHECK(st0.sessions == 2);
+    hc_session_close(other);
+    for (i = 0; i < 4; i++)
+        hc_session_close(s[i]);
+}
 
-    /* A placed session generates with its card's vocabulary. */
-    CHECK(hc_generate(s[0], "Once upon a time", &p, collect, &t, NULL) == 40);
+/* A placed session generates with its card's vocabulary. */
+TEST_F(pool, placed_session_generates) {
+    struct hc_generate_params p = {.size = sizeof(p), .max_tokens = 40};
+    struct text t = {.len = 0};
+    hc_session* s = NULL;
+
+    CHECK(hc_pool_session_open(self->pool, "stories260K", &s) == 0);
+    CHECK(hc_generate(s, "Once upon a time", &p, collect, &t, NULL) == 40);
     printf("Once upon a time%s\n", t.buf);
     CHECK(!strncmp(kKnown + strlen("Once upon a time"), t.buf,
                    strlen(kKnown) - strlen("Once upon a time")));
+    hc_session_close(s);
+}
 
-    /* hc_card_open() takes every kind of selector. */
-    CHECK(hc_card_open(st2.model, &card) == 0);
-    CHECK(hc_card_model(card, &info) == 0 && !strcmp(info.name, st2.model));
+/* hc_card_open() takes every kind of selector. */
+TEST_F(pool, selectors) {
+    struct hc_model_info info = {.size = sizeof(info)};
+    hc_card* card = NULL;
+
+    CHECK(hc_card_open(self->st[2].model, &card) == 0);
+    CHECK(hc_card_model(card, &info) == 0 && !strcmp(info.name, self->st[2].model));
     hc_card_close(card);
-    CHECK(hc_pool_card_open(pool, NULL, &card) == 0);
+    CHECK(hc_pool_card_open(self->pool, NULL, &card) == 0);
     hc_card_close(card);
     CHECK(hc_card_open("/dev/hc/1", &card) == 0);
     hc_card_close(card);
-    CHECK(hc_card_open(st0.sha256_hex, &card) == 0);
+    CHECK(hc_card_open(self->st[0].sha256_hex, &card) == 0);
     CHECK(hc_card_model(card, &info) == 0 && !strcmp(info.name, "stories260K"));
     hc_card_close(card);
+}
 
-    /* Errors. */
-    hc_session_close(other);
-    other = NULL;
-    card = NULL;
+TEST_F(pool, errors) {
+    struct hc_card_status st0 = {.size = sizeof(st0)};
+    hc_session* other = NULL;
+    hc_card* card = NULL;
+
     CHECK(hc_card_open("no-such-model", &card) == -ENOENT && card == NULL);
     printf("no-such-model: %s\n", hc_last_error());
     CHECK(hc_card_open("", &card) == -EINVAL);
-    CHECK(hc_pool_session_open(pool, "no-such-model", &other) == -ENOENT && other == NULL);
-    CHECK(hc_pool_card_open(pool, "no-such-model", &card) == -ENOENT);
-    CHECK(hc_pool_card_status(pool, 3, &st0) == -ERANGE);
+    CHECK(hc_pool_session_open(self->pool, "no-such-model", &other) == -ENOENT && other == NULL);
+    CHECK(hc_pool_card_open(self->pool, "no-such-model", &card) == -ENOENT);
+    CHECK(hc_pool_card_status(self->pool, 3, &st0) == -ERANGE);
     st0.size = 4;
-    CHECK(hc_pool_card_status(pool, 0, &st0) == -EINVAL);
+    CHECK(hc_pool_card_status(self->pool, 0, &st0) == -EINVAL);
     CHECK(hc_pool_open(NULL) == -EINVAL);
     CHECK(hc_session_card_index(NULL) == -EINVAL);
-
-    for (i = 0; i < 4; i++)
-        hc_session_close(s[i]);
-    hc_pool_close(pool);
     hc_pool_close(NULL);
-    printf("ok\n");
-    return 0;
 }
+
+TEST_HARNESS_MAIN

@@ -3,13 +3,13 @@
 // sessions open and generating) mid-stream: blocking readers and the event
 // loop must end with an error or a finished generation, never hang; then
 // the card is rescanned so later tests find it again.
+// One scenario, one case (hc1_harness.h).
 #include "guest.hpp"
 
 #include <hc/event_loop.hpp>
 
 #include <cerrno>
 #include <chrono>
-#include <fstream>
 #include <thread>
 #include <unistd.h>
 
@@ -29,13 +29,6 @@ std::string pci_dir_of_card0() {
     return "";
 }
 
-void write_sysfs(const std::string& path) {
-    std::ofstream f(path);
-    f << "1\n";
-    f.flush();
-    GUEST_CHECK(f.good(), "write " + path);
-}
-
 bool acceptable(int code) {
     return code == ENODEV || code == ECANCELED || code == EIO;
 }
@@ -44,31 +37,27 @@ bool acceptable(int code) {
 
 void remove_mid_stream(const std::string& pci);
 
-int main() {
-    return guest::run([] {
-        std::string pci = pci_dir_of_card0();
-        remove_mid_stream(pci);
-        // Everything of the old card is closed now, so the rescanned card
-        // can take its index again and later tests find /dev/hc/0.
-        write_sysfs("/sys/bus/pci/rescan");
-        for (int i = 0; i < 100 && hc::device_paths().empty(); i++)
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        GUEST_CHECK(!hc::device_paths().empty(), "card did not come back after rescan");
-        std::cout << "rescanned: " << hc::device_paths().front() << "\n";
-        hc::Card again = hc::Card::open(hc::device_paths().front());
-        hc::Session fresh = again.session();
-        hc::GenerateOptions few;
-        few.max_tokens = 4;
-        GUEST_CHECK(fresh.complete("Once upon a time", few).size() > 0, "rescanned card idle");
-    });
+TEST(removal_mid_stream_then_rescan) {
+    std::string pci = pci_dir_of_card0();
+    remove_mid_stream(pci);
+    // Everything of the old card is closed now, so the rescanned card
+    // can take its index again and later tests find /dev/hc/0.
+    guest::write_file("/sys/bus/pci/rescan", "1");
+    for (int i = 0; i < 100 && hc::device_paths().empty(); i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    GUEST_CHECK(!hc::device_paths().empty(), "card did not come back after rescan");
+    std::cout << "rescanned: " << hc::device_paths().front() << "\n";
+    hc::Card again = hc::Card::open(hc::device_paths().front());
+    hc::Session fresh = again.session();
+    hc::GenerateOptions few;
+    few.max_tokens = 4;
+    GUEST_CHECK(fresh.complete("Once upon a time", few).size() > 0, "rescanned card idle");
 }
 
 void remove_mid_stream(const std::string& pci) {
     hc::Card card = guest::open_card_or_skip();
-    if (pci.empty() || ::access((pci + "/remove").c_str(), W_OK) != 0) {
-        std::cerr << "SKIP: cannot find the card's PCI function in sysfs\n";
-        std::exit(77);
-    }
+    if (pci.empty() || ::access((pci + "/remove").c_str(), W_OK) != 0)
+        guest::skip("cannot find the card's PCI function in sysfs");
     std::vector<uint32_t> prompt = card.tokenizer().encode("Once upon a time");
     hc::GenerateOptions endless;
     endless.ignore_eos = true;
@@ -96,7 +85,7 @@ void remove_mid_stream(const std::string& pci) {
     });
 
     auto t0 = std::chrono::steady_clock::now();
-    std::thread remover([&] { write_sysfs(pci + "/remove"); });
+    std::thread remover([&] { guest::write_file(pci + "/remove", "1"); });
 
     int blocking_error = 0;
     try {
@@ -126,3 +115,5 @@ void remove_mid_stream(const std::string& pci) {
         GUEST_CHECK(acceptable(e.code()) || e.code() == ENOENT, e.what());
     }
 }
+
+TEST_HARNESS_MAIN

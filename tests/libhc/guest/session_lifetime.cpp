@@ -6,27 +6,17 @@
 // generation, hand no more tokens to the handler and end the job with one
 // on_done (Cancelled, ECANCELED).  Built with AddressSanitizer and UBSan
 // against libhc's sanitized copy: a use of the freed session is a report,
-// and the report fails the test.
+// and the report fails the test.  One case per way to drop the session
+// (hc1_harness.h).
 #include "guest.hpp"
 
 #include <hc/event_loop.hpp>
 
 #include <cerrno>
 #include <chrono>
-#include <fstream>
 #include <optional>
 
 namespace {
-
-// The driver's view of session fd @fd ("none" once the fd is closed).
-std::string fdinfo_state(int fd) {
-    std::ifstream f("/proc/self/fdinfo/" + std::to_string(fd));
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("hc1-state:", 0) == 0)
-            return line.substr(line.find_first_not_of(" \t", 10));
-    return "none";
-}
 
 // One job's handler calls, to check what the loop reported.
 struct Outcome {
@@ -79,105 +69,118 @@ void check_contexts_free(const hc::Card& card, const std::string& what) {
 
 } // namespace
 
-int main() {
-    return guest::run([] {
-        hc::Card card = guest::open_card_or_skip();
-        std::vector<uint32_t> prompt = card.tokenizer().encode(guest::kPrompt);
-        using namespace std::chrono;
+// Destroyed right after submit(): its commands are still in the
+// submission queue, not even issued to the driver.
+TEST(destroyed_after_submit) {
+    hc::Card card = guest::open_card_or_skip();
+    std::vector<uint32_t> prompt = card.tokenizer().encode(guest::kPrompt);
+    using namespace std::chrono;
 
-        // 1. Destroyed right after submit(): its commands are still in the
-        // submission queue, not even issued to the driver.
-        {
-            hc::EventLoop loop;
-            Outcome o;
-            std::optional<hc::Session> s(card.session());
-            hc::GenerateOptions endless = guest::endless_options(card, *s, prompt.size());
-            loop.submit(*s, prompt, endless, o.handlers());
-            int fd = s->fd();
-            o.dropped = true;
-            s.reset();
-            GUEST_CHECK(fdinfo_state(fd) != "none",
-                        "the loop let the session's file close under its commands");
-            auto t0 = steady_clock::now();
-            loop.run();
-            double secs = duration<double>(steady_clock::now() - t0).count();
-            o.check("destroyed after submit");
-            GUEST_CHECK(fdinfo_state(fd) == "none", "the session's file outlived its job");
-            GUEST_CHECK(o.result.tokens < endless.max_tokens,
-                        "the generation was not cut short: " + std::to_string(o.result.tokens) +
-                            " tokens");
-            std::cout << "destroyed after submit: cancelled after " << o.result.tokens << " of "
-                      << endless.max_tokens << " tokens, " << secs << " s\n";
-        }
-        check_contexts_free(card, "destroyed after submit");
-
-        // 2. Destroyed by its own token handler, while the card streams into
-        // the ring and a WAIT is being re-armed.
-        {
-            hc::EventLoop loop;
-            Outcome o;
-            std::optional<hc::Session> s(card.session());
-            hc::GenerateOptions endless = guest::endless_options(card, *s, prompt.size());
-            loop.submit(*s, prompt, endless, o.handlers([&] { s.reset(); }));
-            loop.run();
-            GUEST_CHECK(o.dropped, "no tokens arrived");
-            o.check("destroyed in on_tokens");
-            GUEST_CHECK(o.result.tokens < endless.max_tokens, "the generation was not cut short");
-            std::cout << "destroyed in on_tokens: cancelled after " << o.result.tokens
-                      << " tokens\n";
-        }
-        check_contexts_free(card, "destroyed in on_tokens");
-
-        // 3. Move-assigned over mid-stream: the old generation is cancelled,
-        // the new session works, in the same loop too.
-        {
-            hc::EventLoop loop;
-            Outcome o;
-            hc::Session s = card.session();
-            hc::GenerateOptions endless = guest::endless_options(card, s, prompt.size());
-            loop.submit(s, prompt, endless, o.handlers([&] { s = card.session(); }));
-            loop.run();
-            o.check("move-assigned over in on_tokens");
-            hc::GenerateOptions greedy;
-            greedy.max_tokens = 24;
-            std::vector<uint32_t> blocking, looped;
-            for (uint32_t t : s.tokens(prompt, greedy))
-                blocking.push_back(t);
-            loop.submit(s, prompt, greedy,
-                        {[&](std::span<const uint32_t> t) {
-                             looped.insert(looped.end(), t.begin(), t.end());
-                         },
-                         [&](const hc::Result&, const hc::Error* e) {
-                             GUEST_CHECK(!e, std::string("new session in the loop: ") +
-                                                 (e ? e->what() : ""));
-                         }});
-            loop.run();
-            GUEST_CHECK(blocking.size() == 24 && looped == blocking,
-                        "the session assigned in its place does not generate as one should");
-            std::string text = guest::kPrompt + card.tokenizer().decode(blocking, prompt.back());
-            if (guest::is_stories260k(card))
-                GUEST_CHECK(guest::kKnownAnswer.compare(0, text.size(), text) == 0,
-                            "the new session's greedy answer is not the known one: " + text);
-            std::cout << "move-assigned over: cancelled after " << o.result.tokens
-                      << " tokens; the new session generated " << blocking.size() << "\n";
-        }
-        check_contexts_free(card, "move-assigned over");
-
-        // 4. Destroyed, then the loop destroyed with the job still pending:
-        // the loop's destructor reaps the commands of a session nobody holds.
-        {
-            std::optional<hc::EventLoop> loop(std::in_place);
-            Outcome o;
-            std::optional<hc::Session> s(card.session());
-            hc::GenerateOptions endless = guest::endless_options(card, *s, prompt.size());
-            loop->submit(*s, prompt, endless, o.handlers());
-            loop->run_once(milliseconds(200));
-            int fd = s->fd();
-            s.reset();
-            loop.reset();
-            GUEST_CHECK(fdinfo_state(fd) == "none", "the session's file outlived the loop");
-            GUEST_CHECK(o.done_calls == 0, "the loop's destructor ran a handler");
-        }
-        check_contexts_free(card, "destroyed with the loop");
-    });
+    {
+        hc::EventLoop loop;
+        Outcome o;
+        std::optional<hc::Session> s(card.session());
+        hc::GenerateOptions endless = guest::endless_options(card, *s, prompt.size());
+        loop.submit(*s, prompt, endless, o.handlers());
+        int fd = s->fd();
+        o.dropped = true;
+        s.reset();
+        GUEST_CHECK(guest::fdinfo_state(fd) != "none",
+                    "the loop let the session's file close under its commands");
+        auto t0 = steady_clock::now();
+        loop.run();
+        double secs = duration<double>(steady_clock::now() - t0).count();
+        o.check("destroyed after submit");
+        GUEST_CHECK(guest::fdinfo_state(fd) == "none", "the session's file outlived its job");
+        GUEST_CHECK(o.result.tokens < endless.max_tokens,
+                    "the generation was not cut short: " + std::to_string(o.result.tokens) +
+                        " tokens");
+        std::cout << "destroyed after submit: cancelled after " << o.result.tokens << " of "
+                  << endless.max_tokens << " tokens, " << secs << " s\n";
+    }
+    check_contexts_free(card, "destroyed after submit");
 }
+
+// Destroyed by its own token handler, while the card streams into
+// the ring and a WAIT is being re-armed.
+TEST(destroyed_in_on_tokens) {
+    hc::Card card = guest::open_card_or_skip();
+    std::vector<uint32_t> prompt = card.tokenizer().encode(guest::kPrompt);
+
+    {
+        hc::EventLoop loop;
+        Outcome o;
+        std::optional<hc::Session> s(card.session());
+        hc::GenerateOptions endless = guest::endless_options(card, *s, prompt.size());
+        loop.submit(*s, prompt, endless, o.handlers([&] { s.reset(); }));
+        loop.run();
+        GUEST_CHECK(o.dropped, "no tokens arrived");
+        o.check("destroyed in on_tokens");
+        GUEST_CHECK(o.result.tokens < endless.max_tokens, "the generation was not cut short");
+        std::cout << "destroyed in on_tokens: cancelled after " << o.result.tokens << " tokens\n";
+    }
+    check_contexts_free(card, "destroyed in on_tokens");
+}
+
+// Move-assigned over mid-stream: the old generation is cancelled,
+// the new session works, in the same loop too.
+TEST(move_assigned_over) {
+    hc::Card card = guest::open_card_or_skip();
+    std::vector<uint32_t> prompt = card.tokenizer().encode(guest::kPrompt);
+
+    {
+        hc::EventLoop loop;
+        Outcome o;
+        hc::Session s = card.session();
+        hc::GenerateOptions endless = guest::endless_options(card, s, prompt.size());
+        loop.submit(s, prompt, endless, o.handlers([&] { s = card.session(); }));
+        loop.run();
+        o.check("move-assigned over in on_tokens");
+        hc::GenerateOptions greedy;
+        greedy.max_tokens = 24;
+        std::vector<uint32_t> blocking, looped;
+        for (uint32_t t : s.tokens(prompt, greedy))
+            blocking.push_back(t);
+        loop.submit(
+            s, prompt, greedy,
+            {[&](std::span<const uint32_t> t) { looped.insert(looped.end(), t.begin(), t.end()); },
+             [&](const hc::Result&, const hc::Error* e) {
+                 GUEST_CHECK(!e, std::string("new session in the loop: ") + (e ? e->what() : ""));
+             }});
+        loop.run();
+        GUEST_CHECK(blocking.size() == 24 && looped == blocking,
+                    "the session assigned in its place does not generate as one should");
+        std::string text = guest::kPrompt + card.tokenizer().decode(blocking, prompt.back());
+        if (guest::is_stories260k(card))
+            GUEST_CHECK(guest::kKnownAnswer.compare(0, text.size(), text) == 0,
+                        "the new session's greedy answer is not the known one: " + text);
+        std::cout << "move-assigned over: cancelled after " << o.result.tokens
+                  << " tokens; the new session generated " << blocking.size() << "\n";
+    }
+    check_contexts_free(card, "move-assigned over");
+}
+
+// Destroyed, then the loop destroyed with the job still pending:
+// the loop's destructor reaps the commands of a session nobody holds.
+TEST(destroyed_with_the_loop) {
+    hc::Card card = guest::open_card_or_skip();
+    std::vector<uint32_t> prompt = card.tokenizer().encode(guest::kPrompt);
+    using namespace std::chrono;
+
+    {
+        std::optional<hc::EventLoop> loop(std::in_place);
+        Outcome o;
+        std::optional<hc::Session> s(card.session());
+        hc::GenerateOptions endless = guest::endless_options(card, *s, prompt.size());
+        loop->submit(*s, prompt, endless, o.handlers());
+        loop->run_once(milliseconds(200));
+        int fd = s->fd();
+        s.reset();
+        loop.reset();
+        GUEST_CHECK(guest::fdinfo_state(fd) == "none", "the session's file outlived the loop");
+        GUEST_CHECK(o.done_calls == 0, "the loop's destructor ran a handler");
+    }
+    check_contexts_free(card, "destroyed with the loop");
+}
+
+TEST_HARNESS_MAIN
