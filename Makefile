@@ -129,8 +129,14 @@ test-qtest: userspace qemu
 FAULT_TESTS := guest-hc1-reset guest-hc1-faults guest-hc1-uring-deadline guest-hc1-owner \
 	guest-hc1-probe-timeout guest-hc1-shutdown guest-hc1-wedged guest-libhc-loop-teardown
 SMALL_QUEUE_TESTS := guest-hc1-submit-race
+# Every boot's tests check that the cards report the KV-cache format they
+# were booted with; the small-queue boot's card has one other than f32
+# (KV_FORMAT's, else int8), on which these run too.
+KV_TESTS := guest-hc1-ioctl guest-libhc-c-api hcctl/info.sh
+SMALL_QUEUE_KV := $(if $(filter f32,$(KV_FORMAT)),int8,$(KV_FORMAT))
 REF_MODEL := $(SRC)/models/llama2c/stories260K.bin
-SMALL_QUEUE := --model $(REF_MODEL) --device-opts ,fault-inject=on,queue-entries=4
+SMALL_QUEUE := --model $(REF_MODEL) --kv-format $(SMALL_QUEUE_KV) \
+	--device-opts ,fault-inject=on,queue-entries=4
 KJV_MODEL := $(SRC)/models/hc1-kjv.bin
 MULTICARD := --card $(REF_MODEL) --card $(REF_MODEL) --card $(KJV_MODEL)
 MULTICARD_NEW := driver=hc1,id=hc1,bus=rp0,model=$(REF_MODEL),tokenizer=$(dir $(REF_MODEL))tok512.bin,fault-inject=on
@@ -155,7 +161,7 @@ test-guest: all
 	$(VM) --timeout 600 --model $(REF_MODEL) --device-opts ,fault-inject=on -- \
 		hc1-run-tests $(FAULT_TESTS) | tee $(BUILD)/Testing/guest-2.log || rc=1; \
 	$(call multicard_boot,$(VM) --timeout 600,,$(BUILD)/Testing/guest-3.log,600); \
-	$(VM) --timeout 300 $(SMALL_QUEUE) -- hc1-run-tests $(SMALL_QUEUE_TESTS) \
+	$(VM) --timeout 300 $(SMALL_QUEUE) -- hc1-run-tests $(KV_TESTS) $(SMALL_QUEUE_TESTS) \
 		| tee $(BUILD)/Testing/guest-4.log || rc=1; \
 	$(SRC)/tests/compat/run.sh $(SRC) $(BUILD) $(JOBS) || rc=1; \
 	$(SRC)/tests/summary.py guest $(SUMMARY)/guest $(BUILD)/Testing/guest-1.log \

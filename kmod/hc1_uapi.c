@@ -76,6 +76,20 @@ static u32 hc1_uapi_weights(u32 hw_format)
 	return HC1_WEIGHTS_FP32;
 }
 
+static u32 hc1_uapi_kv_format(u32 hw_format)
+{
+	switch (hw_format) {
+	case HC1_KVFMT_F32:
+		return HC1_KV_F32;
+	case HC1_KVFMT_F16:
+		return HC1_KV_F16;
+	case HC1_KVFMT_INT8:
+		return HC1_KV_INT8;
+	}
+	/* a card newer than the driver: say so rather than guess */
+	return HC1_KV_UNKNOWN;
+}
+
 /**
  * hc1_uapi_identity() - build HC1_IOCTL_IDENTIFY's answer from the card's
  * @card: the model card the card reported (little-endian, as read)
@@ -88,6 +102,15 @@ void hc1_uapi_identity(const struct hc1_model_card *card, u32 hw_features,
 	BUILD_BUG_ON(sizeof(id->name) != sizeof(card->name));
 	BUILD_BUG_ON(sizeof(id->arch) != sizeof(card->arch));
 	BUILD_BUG_ON(sizeof(id->sha256) != sizeof(card->sha256));
+	/*
+	 * Programs of the first version read up to @max_stop; what came later
+	 * follows it, and the struct has no implicit padding a 32-bit program
+	 * would lay out differently.
+	 */
+	BUILD_BUG_ON(offsetof(struct hc1_identity, kv_format) !=
+		     HC1_IDENTITY_SIZE_V1);
+	BUILD_BUG_ON(sizeof(struct hc1_identity) !=
+		     offsetofend(struct hc1_identity, rsvd2));
 
 	memset(id, 0, sizeof(*id));
 	id->size = sizeof(*id);
@@ -117,6 +140,7 @@ void hc1_uapi_identity(const struct hc1_model_card *card, u32 hw_features,
 	memcpy(id->sha256, card->sha256, sizeof(id->sha256));
 	id->msix_vectors = le32_to_cpu(card->msix_vectors);
 	id->max_stop = le32_to_cpu(card->max_stop);
+	id->kv_format = hc1_uapi_kv_format(le32_to_cpu(card->kv_format));
 }
 
 /**

@@ -42,6 +42,14 @@ enum CardFeature : uint32_t {
     kCardFaultInject = 1u << 3,  ///< fault injection for tests (debugfs fault_inject)
 };
 
+/** KV-cache formats (ModelCard::kv_format); mirror HC1_KV_* of the UAPI. */
+enum KvFormat : uint32_t {
+    kKvF32 = 0,              ///< exact (the default)
+    kKvF16 = 1,              ///< IEEE half
+    kKvInt8 = 2,             ///< int8, one scale per position and KV head
+    kKvUnknown = 0xffffffff, ///< the card's is newer than the driver
+};
+
 /**
  * DriverInfo - what the driver reports about itself and the card
  * (HC1_IOCTL_INFO).
@@ -77,6 +85,12 @@ struct HC_API ModelCard {
     uint32_t group_size = 0;    ///< int8 quantisation group, 0 for fp32
     uint32_t n_contexts = 0, max_queues = 0, max_queue_entries = 0;
     uint32_t vocab_bytes = 0;
+    /// KvFormat of the card's KV caches (a property it is built with, like
+    /// its weight format); kKvF32 from a driver that does not report it.
+    /// Placed where the struct had padding, so its size and every other
+    /// field's offset are those of libhc 0.1.0 (programs built against it
+    /// copy ModelCards, e.g. Pool::models()'s vector).
+    uint32_t kv_format = kKvF32;
     uint64_t n_params = 0;            ///< parameters in the model
     uint64_t weight_bytes = 0;        ///< bytes of burned weights
     std::array<uint8_t, 32> sha256{}; ///< SHA-256 of the burned weights
@@ -84,6 +98,11 @@ struct HC_API ModelCard {
 
     /** "fp32" or "int8" (or "format N" for an unknown one). */
     std::string weight_format_name() const;
+    /**
+     * "f32", "f16" or "int8"; "unknown" (kKvUnknown) for a card's format the
+     * driver does not know, "format N" for one libhc does not know.
+     */
+    std::string kv_format_name() const;
     /** sha256 as 64 lower-case hex digits. */
     std::string sha256_hex() const;
 };

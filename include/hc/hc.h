@@ -68,9 +68,14 @@ HC_API int hc_card_open(const char* selector, hc_card** out);
 /** hc_card_close - close a card (sessions keep working until closed). NULL is ignored. */
 HC_API void hc_card_close(hc_card* card);
 
-/** struct hc_model_info - the model card, flattened (see hc::ModelCard). */
+/**
+ * struct hc_model_info - the model card, flattened (see hc::ModelCard).
+ *
+ * Grows at the end: libhc fills as much of it as both it and the caller
+ * know, and says how much in @size.
+ */
 struct hc_model_info {
-    uint32_t size; /**< in: sizeof(struct hc_model_info) */
+    uint32_t size; /**< in: sizeof(struct hc_model_info); out: bytes filled */
     char name[64];
     char arch[16];
     char sha256_hex[65];
@@ -79,9 +84,17 @@ struct hc_model_info {
     uint32_t weight_format; /**< 0 fp32, 1 int8 */
     uint32_t n_contexts;
     uint64_t n_params;
+    /** KV-cache format: 0 f32 (exact), 1 f16, 2 int8, UINT32_MAX one the driver does not know
+     *  (hc::KvFormat); libhc 0.2 */
+    uint32_t kv_format;
 };
 
-/** hc_card_model - copy the model card into @info (info->size set by the caller). */
+/**
+ * hc_card_model - copy the model card into @info
+ *
+ * info->size set by the caller: at least libhc 0.1's struct (up to
+ * @n_params), else -EINVAL.
+ */
 HC_API int hc_card_model(const hc_card* card, struct hc_model_info* info);
 
 /**

@@ -3,7 +3,9 @@
 #include <hc/hc.h>
 #include <hc/hc.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -110,11 +112,12 @@ int hc_card_model(const hc_card* card, struct hc_model_info* info) {
     return guard([&] {
         if (!card || !info)
             invalid("hc_card_model: NULL argument");
-        if (info->size < sizeof(hc_model_info))
-            invalid("hc_card_model: info->size is smaller than struct hc_model_info");
+        // libhc 0.1's struct ended with n_params; its programs give that size.
+        if (info->size < offsetof(hc_model_info, kv_format))
+            invalid("hc_card_model: info->size is smaller than libhc 0.1's struct hc_model_info");
         const hc::ModelCard& m = card->card.model();
         hc_model_info o{};
-        o.size = sizeof(o);
+        o.size = std::min<uint32_t>(info->size, sizeof(o));
         std::strncpy(o.name, m.name.c_str(), sizeof(o.name) - 1);
         std::strncpy(o.arch, m.arch.c_str(), sizeof(o.arch) - 1);
         std::strncpy(o.sha256_hex, m.sha256_hex().c_str(), sizeof(o.sha256_hex) - 1);
@@ -130,7 +133,8 @@ int hc_card_model(const hc_card* card, struct hc_model_info* info) {
         o.weight_format = m.weight_format;
         o.n_contexts = m.n_contexts;
         o.n_params = m.n_params;
-        *info = o;
+        o.kv_format = m.kv_format;
+        std::memcpy(info, &o, o.size);
         return 0;
     });
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -19,6 +20,59 @@
 namespace hc {
 
 namespace {
+
+// ModelCard as libhc 0.1.0 laid it out.  Programs built against that
+// release run on this libhc.so.0 (tests/compat): they construct, copy and
+// destroy ModelCards inline and step through Pool::models()'s vector with
+// their own sizeof, so the struct's size and its old fields' offsets are
+// ABI.  New fields may only fill padding: kv_format took the 4 bytes
+// between vocab_bytes and n_params.
+struct ModelCard010 {
+    uint32_t version, features;
+    std::string name, arch;
+    uint32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads;
+    uint32_t vocab_size, context_len, bos_id, eos_id;
+    uint32_t weight_format, group_size;
+    uint32_t n_contexts, max_queues, max_queue_entries;
+    uint32_t vocab_bytes;
+    uint64_t n_params, weight_bytes;
+    std::array<uint8_t, 32> sha256;
+    uint32_t msix_vectors, max_stop;
+};
+static_assert(sizeof(ModelCard) == sizeof(ModelCard010) &&
+                  alignof(ModelCard) == alignof(ModelCard010),
+              "ModelCard's size is libhc 0.1.0's ABI");
+#define HC_SAME_OFFSET(f)                                                                          \
+    static_assert(offsetof(ModelCard, f) == offsetof(ModelCard010, f),                             \
+                  "ModelCard::" #f " moved from where libhc 0.1.0 had it")
+HC_SAME_OFFSET(version);
+HC_SAME_OFFSET(features);
+HC_SAME_OFFSET(name);
+HC_SAME_OFFSET(arch);
+HC_SAME_OFFSET(dim);
+HC_SAME_OFFSET(hidden_dim);
+HC_SAME_OFFSET(n_layers);
+HC_SAME_OFFSET(n_heads);
+HC_SAME_OFFSET(n_kv_heads);
+HC_SAME_OFFSET(vocab_size);
+HC_SAME_OFFSET(context_len);
+HC_SAME_OFFSET(bos_id);
+HC_SAME_OFFSET(eos_id);
+HC_SAME_OFFSET(weight_format);
+HC_SAME_OFFSET(group_size);
+HC_SAME_OFFSET(n_contexts);
+HC_SAME_OFFSET(max_queues);
+HC_SAME_OFFSET(max_queue_entries);
+HC_SAME_OFFSET(vocab_bytes);
+HC_SAME_OFFSET(n_params);
+HC_SAME_OFFSET(weight_bytes);
+HC_SAME_OFFSET(sha256);
+HC_SAME_OFFSET(msix_vectors);
+HC_SAME_OFFSET(max_stop);
+#undef HC_SAME_OFFSET
+static_assert(offsetof(ModelCard, kv_format) >= offsetof(ModelCard010, vocab_bytes) + 4 &&
+                  offsetof(ModelCard, kv_format) + 4 <= offsetof(ModelCard010, n_params),
+              "ModelCard::kv_format fills the padding after vocab_bytes");
 
 constexpr const char* kDevDir = "/dev/hc";
 
@@ -65,6 +119,9 @@ ModelCard parse_model_card(const hc1_identity& c) {
     std::copy(std::begin(c.sha256), std::end(c.sha256), m.sha256.begin());
     m.msix_vectors = c.msix_vectors;
     m.max_stop = c.max_stop;
+    // A driver from before the field does not fill it: its cards are f32.
+    if (c.size >= offsetof(hc1_identity, kv_format) + sizeof(c.kv_format))
+        m.kv_format = c.kv_format;
     return m;
 }
 
@@ -78,6 +135,21 @@ std::string ModelCard::weight_format_name() const {
         return "int8";
     default:
         return "format " + std::to_string(weight_format);
+    }
+}
+
+std::string ModelCard::kv_format_name() const {
+    switch (kv_format) {
+    case kKvF32:
+        return "f32";
+    case kKvF16:
+        return "f16";
+    case kKvInt8:
+        return "int8";
+    case kKvUnknown:
+        return "unknown";
+    default:
+        return "format " + std::to_string(kv_format);
     }
 }
 

@@ -99,11 +99,23 @@ TEST_F(dev, info) {
     CHECK_ERR(ioctl(fd, HC1_IOCTL_INFO, (void*)8), EFAULT);
 }
 
+/* HC1_KV_* of a KV-cache format's name (sysfs, hc1-vm --kv-format). */
+static uint32_t kv_format_of(const char* name) {
+    if (!strcmp(name, "f32"))
+        return HC1_KV_F32;
+    if (!strcmp(name, "f16"))
+        return HC1_KV_F16;
+    if (!strcmp(name, "int8"))
+        return HC1_KV_INT8;
+    FAIL("unknown KV-cache format '%s'", name);
+}
+
 TEST_F(dev, identify) {
     int fd = self->fd;
-    struct hc1_identity card;
+    struct hc1_identity card, old;
     struct hc1_buffer b = {.size = sizeof(b)};
     char name[128], sha[80], hex[80];
+    const char* booted = getenv("HC1_KV_FORMAT");
     uint8_t small[8];
 
     memset(&card, 0xaa, sizeof(card));
@@ -111,7 +123,22 @@ TEST_F(dev, identify) {
     b.len = sizeof(card);
     CHECK_OK(ioctl(fd, HC1_IOCTL_IDENTIFY, &b));
     CHECK(b.len == sizeof(card));
-    CHECK(card.size >= offsetof(struct hc1_identity, msix_vectors));
+    CHECK(card.size == sizeof(card));
+    CHECK(card.rsvd0 == 0 && card.rsvd1 == 0 && card.rsvd2 == 0);
+    /* The format the card was built with (hc1-vm passes it on), as sysfs says it. */
+    if (!booted)
+        FAIL("HC1_KV_FORMAT is not set: boot with tools/vm/hc1-vm");
+    CHECK(card.kv_format == kv_format_of(booted));
+    hc1_sysfs_str("model/kv_format", name, sizeof(name));
+    CHECK(card.kv_format == kv_format_of(name));
+    /* A first-version caller's buffer: filled up to its end, no further. */
+    memset(&old, 0xaa, sizeof(old));
+    b.addr = (uintptr_t)&old;
+    b.len = HC1_IDENTITY_SIZE_V1;
+    CHECK_OK(ioctl(fd, HC1_IOCTL_IDENTIFY, &b));
+    CHECK(b.len == HC1_IDENTITY_SIZE_V1);
+    CHECK(!memcmp(&old, &card, HC1_IDENTITY_SIZE_V1));
+    CHECK(old.kv_format == 0xaaaaaaaa);
     CHECK(memchr(card.name, 0, sizeof(card.name)));
     hc1_sysfs_str("model/name", name, sizeof(name));
     CHECK(!strcmp(name, card.name));

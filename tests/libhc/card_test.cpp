@@ -44,6 +44,20 @@ TEST(Card, DevicePathsNeverThrow) {
         EXPECT_EQ(p.rfind("/dev/hc/", 0), 0u) << p;
 }
 
+TEST(ModelCard, KvFormatNames) {
+    hc::ModelCard m;
+    EXPECT_EQ(m.kv_format, hc::kKvF32) << "a card that does not say is f32";
+    EXPECT_EQ(m.kv_format_name(), "f32");
+    m.kv_format = hc::kKvF16;
+    EXPECT_EQ(m.kv_format_name(), "f16");
+    m.kv_format = hc::kKvInt8;
+    EXPECT_EQ(m.kv_format_name(), "int8");
+    m.kv_format = hc::kKvUnknown;
+    EXPECT_EQ(m.kv_format_name(), "unknown");
+    m.kv_format = 3;
+    EXPECT_EQ(m.kv_format_name(), "format 3");
+}
+
 TEST(Finish, Names) {
     EXPECT_STREQ(hc::to_string(hc::Finish::Eos), "eos");
     EXPECT_STREQ(hc::to_string(hc::Finish::Cancelled), "cancelled");

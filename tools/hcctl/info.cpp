@@ -73,6 +73,7 @@ void print_info(const hc::Card& card, bool as_json) {
         model["eos_id"] = m.eos_id;
         model["weight_format"] = m.weight_format_name();
         model["group_size"] = m.group_size;
+        model["kv_format"] = m.kv_format_name();
         model["n_params"] = m.n_params;
         model["weight_bytes"] = m.weight_bytes;
         model["sha256"] = m.sha256_hex();
@@ -103,8 +104,9 @@ void print_info(const hc::Card& card, bool as_json) {
         return;
     }
     std::printf("%s\n", card.path().c_str());
-    std::printf("  model         %s (%s), %llu parameters, %s\n", m.name.c_str(), m.arch.c_str(),
-                static_cast<unsigned long long>(m.n_params), m.weight_format_name().c_str());
+    std::printf("  model         %s (%s), %llu parameters, %s weights, %s KV cache\n",
+                m.name.c_str(), m.arch.c_str(), static_cast<unsigned long long>(m.n_params),
+                m.weight_format_name().c_str(), m.kv_format_name().c_str());
     std::printf("  shape         dim %u, hidden %u, %u layers, %u heads, %u kv heads\n", m.dim,
                 m.hidden_dim, m.n_layers, m.n_heads, m.n_kv_heads);
     std::printf("  vocabulary    %u tokens (bos %u, eos %u), context %u\n", m.vocab_size, m.bos_id,

@@ -37,6 +37,7 @@ Json model_object(const hc::ModelCard& m) {
             {"context_length", m.context_len},
             {"vocab_size", m.vocab_size},
             {"weight_format", m.weight_format_name()},
+            {"kv_format", m.kv_format_name()},
             {"n_params", m.n_params}};
 }
 

@@ -313,6 +313,15 @@ struct hc1_wait {
 #define HC1_WEIGHTS_FP32 0	/* exact */
 #define HC1_WEIGHTS_INT8 1	/* int8, group-wise scales */
 
+/* struct hc1_identity.kv_format: what the card's KV caches hold */
+#define HC1_KV_F32 0		/* exact */
+#define HC1_KV_F16 1		/* IEEE half */
+#define HC1_KV_INT8 2		/* int8, one scale per position and KV head */
+#define HC1_KV_UNKNOWN 0xffffffffU	/* one this driver predates */
+
+/* sizeof(struct hc1_identity) of its first version, up to @max_stop */
+#define HC1_IDENTITY_SIZE_V1 216
+
 /**
  * struct hc1_identity - HC1_IOCTL_IDENTIFY: the model the card carries
  * @size: bytes of this structure the driver filled in; grows at the end
@@ -342,6 +351,13 @@ struct hc1_wait {
  * @sha256: SHA-256 of the burned weights: the model's identity
  * @msix_vectors: MSI-X vectors of the card
  * @max_stop: stop tokens per generation
+ * @kv_format: HC1_KV_*, the format the card's KV caches hold, a property
+ *	it is built with like @weight_format (precision, not behaviour:
+ *	only HC1_KV_F32 is exact).  A driver whose @size ends before this
+ *	field does not say: read that as HC1_KV_F32, the one format of the
+ *	cards released with such drivers.  HC1_KV_UNKNOWN is a card's format
+ *	newer than the driver.
+ * @rsvd2: 0
  *
  * Ask with @len of sizeof() as the caller knows it (version 1 callers gave
  * 4096): the driver writes min(@len, its size) bytes and says in @size how
@@ -375,6 +391,8 @@ struct hc1_identity {
 	__u8 sha256[32];
 	__u32 msix_vectors;
 	__u32 max_stop;
+	__u32 kv_format;
+	__u32 rsvd2;
 };
 
 /**

@@ -5,6 +5,7 @@
 #include <hc/hc.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,22 @@ TEST(model_and_tokenizer) {
     struct hc_model_info info = {.size = sizeof(info)};
     hc_card* card = open_card(&info);
     printf("model %s, vocab %u, %u contexts\n", info.name, info.vocab_size, info.n_contexts);
+    CHECK(info.size == sizeof(info));
+    /* The KV-cache format the card was booted with (hc1-vm passes it on). */
+    static const char* const kv_names[] = {"f32", "f16", "int8"};
+    const char* booted = getenv("HC1_KV_FORMAT");
+    CHECK(booted != NULL);
+    CHECK(info.kv_format < 3 && strcmp(kv_names[info.kv_format], booted) == 0);
+    /* libhc 0.1's struct ends before kv_format: filled up to its end only. */
+    struct hc_model_info old;
+    memset(&old, 0xaa, sizeof(old));
+    old.size = offsetof(struct hc_model_info, kv_format);
+    CHECK(hc_card_model(card, &old) == 0);
+    CHECK(old.size == offsetof(struct hc_model_info, kv_format));
+    CHECK(old.n_params == info.n_params && strcmp(old.name, info.name) == 0);
+    CHECK(old.kv_format == 0xaaaaaaaa);
+    old.size = offsetof(struct hc_model_info, n_params);
+    CHECK(hc_card_model(card, &old) == -EINVAL);
 
     uint32_t tokens[64];
     int n = hc_tokenize(card, "Once upon a time", 1, tokens, 64);

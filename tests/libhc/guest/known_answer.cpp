@@ -43,7 +43,15 @@ std::vector<uint32_t> token_form(const hc::Card& card, hc::Session& s, const std
 TEST(blocking_text) {
     hc::Card card = guest::open_stories260k_or_skip();
     std::cout << "model " << card.model().name << " (" << card.model().weight_format_name()
-              << "), sha256 " << card.model().sha256_hex() << "\n";
+              << ", KV cache " << card.model().kv_format_name() << "), sha256 "
+              << card.model().sha256_hex() << "\n";
+    // The format the card was booted with (hc1-vm passes it on), as sysfs says it.
+    const char* booted = std::getenv("HC1_KV_FORMAT");
+    GUEST_CHECK(booted && card.model().kv_format_name() == booted,
+                "KV cache " + card.model().kv_format_name() + ", booted with " +
+                    (booted ? booted : "(HC1_KV_FORMAT unset)"));
+    GUEST_CHECK(card.attribute("model/kv_format") == card.model().kv_format_name(),
+                "sysfs model/kv_format: " + card.attribute("model/kv_format"));
     GUEST_CHECK(card.attribute("state") == "live", "sysfs state: " + card.attribute("state"));
     GUEST_CHECK(!card.pci_address().empty(), "no PCI address from sysfs");
     hc::Session s = card.session();
