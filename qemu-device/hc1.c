@@ -8,8 +8,8 @@
  *
  * Threading: MMIO handlers never DMA, complete or interrupt.  Doorbells
  * latch and schedule the device bottom half; register writes act at once,
- * and a controller reset, a fatal state and HC1_TEST_STALL_ENGINE call
- * into the engine from the vCPU thread (thread-safe calls; the reset waits
+ * and a controller reset, a fatal state, HC1_TEST_STALL_ENGINE and
+ * HC1_TEST_SLOW_ENGINE call into the engine from the vCPU thread (thread-safe calls; the reset waits
  * for the generations to stop).  The bottom half runs in the main loop with
  * the BQL held and does all queue processing, DMA, completions and
  * interrupts.
@@ -1204,6 +1204,14 @@ static void hc1_bh(void *opaque)
 
 /* ------------------------------------------------------ state machine */
 
+/* The engine's test modes follow HC1_REG_TEST, across resets too. */
+static void hc1_apply_engine_faults(HC1State *s)
+{
+    hc1_engine_set_stall(s->engine, !!(s->test & HC1_TEST_STALL_ENGINE));
+    hc1_engine_set_step_time(s->engine, s->test & HC1_TEST_SLOW_ENGINE ?
+                             HC1_TEST_SLOW_STEP_US : 0);
+}
+
 /*
  * Abort every generation without a completion, destroy every context and
  * drop every queue.  Engine threads are quiescent when this returns.
@@ -1215,7 +1223,7 @@ static void hc1_controller_reset(HC1State *s)
     trace_hc1_reset();
     hc1_engine_set_stall(s->engine, 0);
     hc1_engine_reset(s->engine);
-    hc1_engine_set_stall(s->engine, !!(s->test & HC1_TEST_STALL_ENGINE));
+    hc1_apply_engine_faults(s);
 
     qemu_mutex_lock(&s->lock);
     for (i = 0; i < s->n_contexts; i++) {
@@ -1416,7 +1424,7 @@ static void hc1_write_test(HC1State *s, hwaddr addr, uint32_t val)
     }
     /* FATAL acts once, at the write; the other bits are modes. */
     s->test = val & HC1_TEST_MASK & ~HC1_TEST_FATAL;
-    hc1_engine_set_stall(s->engine, !!(s->test & HC1_TEST_STALL_ENGINE));
+    hc1_apply_engine_faults(s);
     if (val & HC1_TEST_FATAL) {
         hc1_fatal(s, HC1_FATAL_INJECTED);
     }

@@ -17,7 +17,17 @@
 #define HC1_TEST_SLOW_READY (1u << 5)	/* CSTS.RDY comes 300 ms after EN */
 #define HC1_TEST_IGNORE_CANCEL (1u << 6)	/* CANCEL succeeds, stops nothing */
 #define HC1_TEST_STUCK_EN (1u << 7)	/* CC.EN 1->0 ignored: a wedged card */
+#define HC1_TEST_SLOW_ENGINE (1u << 8)	/* a step every HC1_TEST_SLOW_STEP_US */
 /* Every HC1_REG_TEST bit; the device ignores the others. */
-#define HC1_TEST_MASK 0x000000ffu
+#define HC1_TEST_MASK 0x000001ffu
+
+/*
+ * HC1_TEST_SLOW_ENGINE paces every context at one token per 10 ms, so a
+ * full 512-token generation lasts 5 s however fast the host: long enough
+ * for a guest as slow as a KASAN kernel under TCG to cancel it mid-stream,
+ * short enough that a lost cancel still ends the test.  A cancel, reset or
+ * stall still acts at once.
+ */
+#define HC1_TEST_SLOW_STEP_US 10000u
 
 #endif /* HC1_FAULT_INJECT_H */

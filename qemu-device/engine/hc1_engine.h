@@ -196,6 +196,13 @@ void hc1_engine_reset(hc1_engine *e);
 /** hc1_engine_set_stall() - test hook: generations make no progress while set */
 void hc1_engine_set_stall(hc1_engine *e, int stall);
 
+/**
+ * hc1_engine_set_step_time() - test hook: every decode or prefill step takes
+ * at least @us microseconds (0: as fast as it can), so that a slow guest can
+ * act while a generation streams; cancel, reset and stall act at once
+ */
+void hc1_engine_set_step_time(hc1_engine *e, uint32_t us);
+
 /** hc1_engine_busy_ns() - nanoseconds spent computing since open */
 uint64_t hc1_engine_busy_ns(const hc1_engine *e);
 

@@ -235,6 +235,38 @@ TEST_F(SyntheticEngine, CancelStalledAndRunning) {
     EXPECT_EQ(c.g.tokens.size(), 2u);
 }
 
+// The pacing hook (HC1_TEST_SLOW_ENGINE): every step takes at least its
+// time, the tokens are the unpaced ones, and a cancel ends the wait at once.
+TEST_F(SyntheticEngine, PacedStepsKeepTheirTokensAndCancelAtOnce) {
+    hc1_engine* e = e_.get();
+    ASSERT_EQ(hc1_engine_ctx_create(e, 0), 0);
+    const std::vector<uint32_t> prompt{1, 4};
+    hc1_engine_request req = greedy_request(prompt, 6);
+    req.ignore_eos = 1;
+    const Outcome fast = generate(0, req);
+
+    // A prefill step and 5 decode steps (the 6th token is sampled, not fed),
+    // each at least 20 ms: a lower bound, which no scheduling can break.
+    hc1_engine_set_step_time(e, 20000);
+    const auto t0 = std::chrono::steady_clock::now();
+    const Outcome paced = generate(0, req);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 6 * 20ms);
+    EXPECT_EQ(paced.tokens, fast.tokens);
+    EXPECT_EQ(paced.finish, HC1_ENGINE_FINISH_LENGTH);
+
+    // An hour a step: only the cancel, waking the paced wait, can end it.
+    hc1_engine_set_step_time(e, 3600u * 1000 * 1000);
+    Generation g;
+    const hc1_engine_callbacks cb = g.callbacks();
+    ASSERT_EQ(hc1_engine_generate(e, 0, &req, &cb), 0);
+    std::this_thread::sleep_for(30ms);
+    EXPECT_EQ(hc1_engine_cancel(e, 0), 0);
+    g.wait();
+    EXPECT_EQ(g.finish, HC1_ENGINE_FINISH_CANCELLED);
+    EXPECT_LT(g.n_generated, 6u);
+    hc1_engine_set_step_time(e, 0);
+}
+
 TEST_F(SyntheticEngine, ResetWaitsForEveryDoneAndDestroysContexts) {
     hc1_engine* e = e_.get();
     const std::vector<uint32_t> prompt{1, 4};

@@ -135,6 +135,10 @@ void hc1_engine_set_stall(hc1_engine* e, int stall) {
     e->engine->set_stall(stall != 0);
 }
 
+void hc1_engine_set_step_time(hc1_engine* e, uint32_t us) {
+    e->engine->set_step_time(std::chrono::microseconds(us));
+}
+
 uint64_t hc1_engine_busy_ns(const hc1_engine* e) {
     return e->engine->busy_ns();
 }

@@ -284,6 +284,11 @@ void Engine::set_stall(bool stall) {
     work_cv_.notify_all();
 }
 
+void Engine::set_step_time(std::chrono::microseconds step) {
+    std::lock_guard lk(mu_);
+    step_time_ = step;
+}
+
 void Engine::finish(const Finished& f) {
     Context& c = *f.ctx;
     hc1_engine_callbacks cb;
@@ -361,20 +366,27 @@ void Engine::worker(WorkerState& st) {
         next_ = batch.empty() ? (next_ + 1) % n : (index_of(batch.back()) + 1) % n;
         if (runnable > batch.size())
             work_cv_.notify_one(); // another worker can take the rest
+        const std::chrono::microseconds step_time = step_time_;
         lk.unlock();
 
         // The group's steps; its caches stay warm between them.
         finished.clear();
         for (uint32_t s = 1;; s++) {
+            const auto t0 = std::chrono::steady_clock::now();
             step(st);
-            if (!finished.empty() || s >= opts_.group_steps)
-                break;
             lk.lock();
-            const bool go_on = !stall_ && !stopping_ &&
-                               std::none_of(batch.begin(), batch.end(),
-                                            [](const Context* c) { return c->cancel; });
+            const auto interrupted = [&] {
+                return stall_ || stopping_ ||
+                       std::any_of(batch.begin(), batch.end(),
+                                   [](const Context* c) { return c->cancel; });
+            };
+            // A paced step (set_step_time) waits out its time, but cancel,
+            // stall and shutdown notify work_cv_ and end the wait at once.
+            if (step_time.count() > 0)
+                work_cv_.wait_until(lk, t0 + step_time, interrupted);
+            const bool go_on = !interrupted();
             lk.unlock();
-            if (!go_on)
+            if (!finished.empty() || s >= opts_.group_steps || !go_on)
                 break;
         }
 

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -86,6 +87,8 @@ class Engine {
     int cancel(uint32_t ctx);
     void reset();
     void set_stall(bool stall);
+    // Test hook: each of a group's steps takes at least @step (0: off).
+    void set_step_time(std::chrono::microseconds step);
     uint64_t busy_ns() const { return busy_ns_.load(std::memory_order_relaxed); }
 
   private:
@@ -150,6 +153,7 @@ class Engine {
     std::vector<Context> contexts_;
     size_t next_ = 0; // round-robin start for claims
     bool stall_ = false;
+    std::chrono::microseconds step_time_{0};
     bool stopping_ = false;
     std::atomic<uint64_t> busy_ns_{0};
     std::vector<WorkerState> worker_states_;
