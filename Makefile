@@ -127,7 +127,8 @@ test-qtest: userspace qemu
 # need a card whose queues fill with three commands (queue-entries=4) run
 # in a boot of their own, after the three-card one.
 FAULT_TESTS := guest-hc1-reset guest-hc1-faults guest-hc1-uring-deadline guest-hc1-owner \
-	guest-hc1-probe-timeout guest-hc1-shutdown guest-hc1-wedged guest-libhc-loop-teardown
+	guest-hc1-probe-timeout guest-hc1-shutdown guest-hc1-wedged guest-libhc-loop-teardown \
+	guest-libhc-session-lifetime guest-libhc-reset
 SMALL_QUEUE_TESTS := guest-hc1-submit-race
 # Every boot's tests check that the cards report the KV-cache format they
 # were booted with; the small-queue boot's card has one other than f32
