@@ -72,8 +72,8 @@ static u32 hc1_uapi_weights(u32 hw_format)
 	case HC1_WFMT_INT8:
 		return HC1_WEIGHTS_INT8;
 	}
-	/* hc1_check_model_card() let no other through */
-	return HC1_WEIGHTS_FP32;
+	/* a card newer than the driver: say so rather than guess */
+	return HC1_WEIGHTS_UNKNOWN;
 }
 
 static u32 hc1_uapi_kv_format(u32 hw_format)

@@ -42,6 +42,13 @@ enum CardFeature : uint32_t {
     kCardFaultInject = 1u << 3,  ///< fault injection for tests (debugfs fault_inject)
 };
 
+/** Weight formats (ModelCard::weight_format); mirror HC1_WEIGHTS_* of the UAPI. */
+enum WeightFormat : uint32_t {
+    kWeightsFp32 = 0,             ///< exact
+    kWeightsInt8 = 1,             ///< int8, group-wise scales (ModelCard::group_size)
+    kWeightsUnknown = 0xffffffff, ///< the card's is newer than the driver
+};
+
 /** KV-cache formats (ModelCard::kv_format); mirror HC1_KV_* of the UAPI. */
 enum KvFormat : uint32_t {
     kKvF32 = 0,              ///< exact (the default)
@@ -81,7 +88,7 @@ struct HC_API ModelCard {
     std::string arch;      ///< architecture, e.g. "llama"
     uint32_t dim = 0, hidden_dim = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0;
     uint32_t vocab_size = 0, context_len = 0, bos_id = 0, eos_id = 0;
-    uint32_t weight_format = 0; ///< 0 = fp32 (exact), 1 = int8 group-wise
+    uint32_t weight_format = 0; ///< WeightFormat of the burned weights
     uint32_t group_size = 0;    ///< int8 quantisation group, 0 for fp32
     uint32_t n_contexts = 0, max_queues = 0, max_queue_entries = 0;
     uint32_t vocab_bytes = 0;
@@ -96,7 +103,10 @@ struct HC_API ModelCard {
     std::array<uint8_t, 32> sha256{}; ///< SHA-256 of the burned weights
     uint32_t msix_vectors = 0, max_stop = 0;
 
-    /** "fp32" or "int8" (or "format N" for an unknown one). */
+    /**
+     * "fp32" or "int8"; "unknown" (kWeightsUnknown) for a card's format the
+     * driver does not know, "format N" for one libhc does not know.
+     */
     std::string weight_format_name() const;
     /**
      * "f32", "f16" or "int8"; "unknown" (kKvUnknown) for a card's format the

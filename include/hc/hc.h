@@ -81,7 +81,7 @@ struct hc_model_info {
     char sha256_hex[65];
     uint32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads;
     uint32_t vocab_size, context_len, bos_id, eos_id;
-    uint32_t weight_format; /**< 0 fp32, 1 int8 */
+    uint32_t weight_format; /**< 0 fp32, 1 int8, UINT32_MAX one the driver does not know */
     uint32_t n_contexts;
     uint64_t n_params;
     /** KV-cache format: 0 f32 (exact), 1 f16, 2 int8, UINT32_MAX one the driver does not know

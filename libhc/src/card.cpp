@@ -129,10 +129,12 @@ ModelCard parse_model_card(const hc1_identity& c) {
 
 std::string ModelCard::weight_format_name() const {
     switch (weight_format) {
-    case HC1_WEIGHTS_FP32:
+    case kWeightsFp32:
         return "fp32";
-    case HC1_WEIGHTS_INT8:
+    case kWeightsInt8:
         return "int8";
+    case kWeightsUnknown:
+        return "unknown";
     default:
         return "format " + std::to_string(weight_format);
     }

@@ -58,6 +58,17 @@ TEST(ModelCard, KvFormatNames) {
     EXPECT_EQ(m.kv_format_name(), "format 3");
 }
 
+TEST(ModelCard, WeightFormatNames) {
+    hc::ModelCard m;
+    EXPECT_EQ(m.weight_format_name(), "fp32");
+    m.weight_format = hc::kWeightsInt8;
+    EXPECT_EQ(m.weight_format_name(), "int8");
+    m.weight_format = hc::kWeightsUnknown;
+    EXPECT_EQ(m.weight_format_name(), "unknown");
+    m.weight_format = 2;
+    EXPECT_EQ(m.weight_format_name(), "format 2");
+}
+
 TEST(Finish, Names) {
     EXPECT_STREQ(hc::to_string(hc::Finish::Eos), "eos");
     EXPECT_STREQ(hc::to_string(hc::Finish::Cancelled), "cancelled");

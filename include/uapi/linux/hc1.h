@@ -312,6 +312,7 @@ struct hc1_wait {
 /* struct hc1_identity.weight_format */
 #define HC1_WEIGHTS_FP32 0	/* exact */
 #define HC1_WEIGHTS_INT8 1	/* int8, group-wise scales */
+#define HC1_WEIGHTS_UNKNOWN 0xffffffffU	/* one this driver predates */
 
 /* struct hc1_identity.kv_format: what the card's KV caches hold */
 #define HC1_KV_F32 0		/* exact */
@@ -339,7 +340,9 @@ struct hc1_wait {
  * @context_len: positions per context
  * @bos_id: beginning-of-sequence token
  * @eos_id: end-of-sequence token
- * @weight_format: HC1_WEIGHTS_*
+ * @weight_format: HC1_WEIGHTS_*; HC1_WEIGHTS_UNKNOWN for a card whose
+ *	format this driver predates (it still generates: the weights never
+ *	leave the card)
  * @group_size: int8 quantisation group (0 for fp32)
  * @n_contexts: contexts (sessions) the card holds at once
  * @max_queues: I/O queue pairs the card supports
