@@ -9,10 +9,10 @@
  * Threading: MMIO handlers never DMA, complete or interrupt.  Doorbells
  * latch and schedule the device bottom half; register writes act at once,
  * and a controller reset, a fatal state, HC1_TEST_STALL_ENGINE and
- * HC1_TEST_SLOW_ENGINE call into the engine from the vCPU thread (thread-safe calls; the reset waits
- * for the generations to stop).  The bottom half runs in the main loop with
- * the BQL held and does all queue processing, DMA, completions and
- * interrupts.
+ * HC1_TEST_SLOW_ENGINE call into the engine from the vCPU thread
+ * (thread-safe calls; the reset waits for the generations to stop).  The
+ * bottom half runs in the main loop with the BQL held and does all queue
+ * processing, DMA, completions and interrupts.
  * Engine threads report tokens through callbacks that only append to a
  * per-context buffer under HC1State.lock and schedule the bottom half; they
  * never touch QEMU state.
