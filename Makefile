@@ -168,13 +168,13 @@ test-guest: all
 	$(SRC)/tests/summary.py guest $(SUMMARY)/guest $(BUILD)/Testing/guest-1.log \
 		$(BUILD)/Testing/guest-2.log $(BUILD)/Testing/guest-3.log \
 		$(BUILD)/Testing/guest-4.log $(BUILD)/Testing/compat-soname.log \
-		$(BUILD)/Testing/compat-previous.log \
+		$(BUILD)/Testing/compat-previous.log $(BUILD)/Testing/compat-abi.log \
 		$(BUILD)/Testing/compat-withheld.log || rc=1; \
 	exit $$rc
 
 # test-guest's last step alone: the previous release's libhc and hcctl on
-# today's driver and card, and today's on a driver without the newest
-# feature bit (tests/compat/run.sh, two boots).
+# today's driver and card, its programs on today's libhc, and today's on a
+# driver without the newest feature bit (tests/compat/run.sh, three boots).
 test-compat: all
 	$(SRC)/tests/compat/run.sh $(SRC) $(BUILD) $(JOBS)
 

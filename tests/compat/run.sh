@@ -10,13 +10,18 @@
 #    into BUILD/compat) run their own in-guest tests, with that release's
 #    VM runner and test scripts, against today's driver (BUILD/kmod/hc1.ko)
 #    and today's card (BUILD/qemu).
-# 2. Today's libhc and hcctl run theirs against a driver that lacks today's
+# 2. The previous release's libhc test programs and hcctl, as they were
+#    built, run their in-guest tests again with today's libhc.so.0 in place
+#    of theirs: a program built against the previous release's headers
+#    works on today's library (layouts, inline code, behaviour), not only
+#    loads it.
+# 3. Today's libhc and hcctl run theirs against a driver that lacks today's
 #    newest feature, HC1_DRV_F_RING_OFFSETS (BUILD/kmod-compat/hc1.ko, built
 #    with HC1_WITHHOLD_RING_OFFSETS=1): libhc must fall back by the feature
 #    bit to the ring layout the UAPI first had.
 #
 # Prints PASS/FAIL lines for tests/summary.py (names prefixed with the boot)
-# to stdout and into BUILD/Testing/compat-{soname,previous,withheld}.log; exits
+# to stdout and into BUILD/Testing/compat-{soname,previous,abi,withheld}.log; exits
 # non-zero if anything failed.  A clone made with git clone carries the tag;
 # a tree without it fails (it is no test of compatibility without it).
 set -euo pipefail
@@ -92,6 +97,23 @@ HC1_BUILD=$out/build HC1_QEMU=$build/qemu/qemu-system-x86_64 HC1_KMOD=$build/kmo
 	results "$tag" "$testing/compat-previous.log" || {
 	rc=1
 	echo "FAIL $tag:boot (the guest exited non-zero)" | tee -a "$testing/compat-previous.log"
+}
+
+echo "== compat: $tag programs on today's libhc.so.0, today's driver and card"
+# A build tree of the previous release's programs and today's library: the
+# guest resolves libhc.so.0 through LD_LIBRARY_PATH, before the programs'
+# RUNPATH (a host path it does not have), and finds no other copy.
+mixed=$out/mixed
+rm -rf "$mixed"
+mkdir -p "$mixed/bin" "$mixed/lib"
+cp "$out"/build/bin/hcctl $(for t in $targets; do echo "$out/build/bin/$t"; done) "$mixed/bin/"
+cp -L "$build/lib/libhc.so.0" "$mixed/lib/" # today's, and no other libhc
+HC1_BUILD=$mixed HC1_QEMU=$build/qemu/qemu-system-x86_64 HC1_KMOD=$build/kmod/hc1.ko \
+	"$out/src/tools/vm/hc1-vm" --timeout 900 --model "$model" -- \
+	"hcctl --version; hc1-run-tests $(echo $OLD_TESTS)" |
+	results "$tag-abi" "$testing/compat-abi.log" || {
+	rc=1
+	echo "FAIL $tag-abi:boot (the guest exited non-zero)" | tee -a "$testing/compat-abi.log"
 }
 
 echo "== compat: today's libhc and hcctl on a driver without HC1_DRV_F_RING_OFFSETS"
