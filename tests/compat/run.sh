@@ -122,8 +122,9 @@ echo "== compat: today's libhc and hcctl on a driver without HC1_DRV_F_RING_OFFS
 check='if hcctl info | grep "driver " | grep -q ring_offsets; then
 	echo "FAIL withheld-driver (it reports ring_offsets)"; exit 1; fi
 	echo "PASS withheld-driver"'
+# Fault injection: guest-libhc-session-lifetime paces the card with it.
 HC1_BUILD=$build "$src/tools/vm/hc1-vm" --timeout 900 --model "$model" \
-	--kmod "$build/kmod-compat/hc1.ko" -- \
+	--device-opts ,fault-inject=on --kmod "$build/kmod-compat/hc1.ko" -- \
 	"hcctl info | grep 'driver '; $check; hc1-run-tests $(echo $NEW_TESTS)" |
 	results withheld "$testing/compat-withheld.log" || {
 	rc=1
