@@ -122,13 +122,15 @@ test-qtest: userspace qemu
 # of card 0 is a surprise one: tools/stress/hotplug-host.py makes the card
 # vanish, device_dels it on QMP and device_adds a new one when the guest
 # asks (multicard-libhc, HC1_MULTICARD_QMP).
-# The tests that need the card's fault injection (they skip in the first
-# boot, whose card has none): the second boot runs them.  Those that also
+# The programs with cases that need the card's fault injection (those skip
+# in the first boot, whose card has none; several pace the card with
+# HC1_TEST_SLOW_ENGINE so that what they do mid-stream lands mid-stream):
+# the second boot runs them.  Those that also
 # need a card whose queues fill with three commands (queue-entries=4) run
 # in a boot of their own, after the three-card one.
 FAULT_TESTS := guest-hc1-reset guest-hc1-faults guest-hc1-uring-deadline guest-hc1-owner \
 	guest-hc1-probe-timeout guest-hc1-shutdown guest-hc1-wedged guest-libhc-loop-teardown \
-	guest-libhc-session-lifetime guest-libhc-reset
+	guest-libhc-session-lifetime guest-libhc-reset guest-libhc-cancel-timeout guest-hc1-uring
 SMALL_QUEUE_TESTS := guest-hc1-submit-race
 # Every boot's tests check that the cards report the KV-cache format they
 # were booted with; the small-queue boot's card has one other than f32

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <hc/hc.hpp>
+#include <hc1/fault_inject.h>
 
 #include "hc1_harness.h"
 
@@ -18,6 +19,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <string_view>
 
 namespace guest {
 
@@ -93,6 +95,28 @@ inline std::string fdinfo_state(int fd) {
         if (line.rfind("hc1-state:", 0) == 0)
             return line.substr(line.find_first_not_of(" \t", 10));
     return "none";
+}
+
+// Set the first card's fault-injection modes (HC1_TEST_* of
+// hc1/fault_inject.h): the driver's debugfs file hands them to the card.
+inline void set_fault(uint32_t bits) {
+    write_file("/sys/kernel/debug/hc1/hc0/fault_inject", std::to_string(bits));
+}
+
+// Skip the case unless @card can inject faults (make test-guest's second
+// boot runs such cases), and clear its modes when the case's process ends.
+inline void need_fault_injection(const hc::Card& card, std::string_view why) {
+    if (!(card.info().hw_features & hc::kCardFaultInject))
+        skip("card has no fault injection " + std::string(why));
+    std::atexit([] { set_fault(0); });
+}
+
+// Pace @card (HC1_TEST_SLOW_ENGINE: a token per 10 ms, 5 s for a ring)
+// until the case ends, so that what the case does mid-stream lands
+// mid-stream however slow the guest; skips without fault injection.
+inline void pace(const hc::Card& card) {
+    need_fault_injection(card, "to pace it");
+    set_fault(HC1_TEST_SLOW_ENGINE);
 }
 
 } // namespace guest

@@ -14,17 +14,12 @@
 #include "guest.hpp"
 
 #include <hc/event_loop.hpp>
-#include <hc1/fault_inject.h>
 
 #include <chrono>
 #include <optional>
 #include <unistd.h>
 
 namespace {
-
-void set_fault(uint32_t v) {
-    guest::write_file("/sys/kernel/debug/hc1/hc0/fault_inject", std::to_string(v));
-}
 
 void set_timeout_ms(unsigned ms) {
     guest::write_file("/sys/module/hc1/parameters/timeout_ms", std::to_string(ms));
@@ -37,7 +32,7 @@ TEST(destructor_waits_for_the_kernel) {
     if (!(card.info().hw_features & hc::kCardFaultInject))
         guest::skip("card has no fault injection");
     std::atexit([] {
-        set_fault(0);
+        guest::set_fault(0);
         set_timeout_ms(10000);
     });
     hc::Session s = card.session();
@@ -45,7 +40,7 @@ TEST(destructor_waits_for_the_kernel) {
     hc::GenerateOptions endless = guest::endless_options(card, s, prompt.size());
 
     set_timeout_ms(8000);
-    set_fault(HC1_TEST_STALL_ENGINE);
+    guest::set_fault(HC1_TEST_STALL_ENGINE);
     bool done = false;
     std::optional<hc::EventLoop> loop(std::in_place);
     loop->submit(s, prompt, endless,
@@ -54,7 +49,7 @@ TEST(destructor_waits_for_the_kernel) {
     for (int i = 0; i < 3; i++)
         loop->run_once(std::chrono::milliseconds(100));
     GUEST_CHECK(guest::fdinfo_state(s.fd()) == "running", "the generation did not start");
-    set_fault(HC1_TEST_STALL_ENGINE | HC1_TEST_IGNORE_CANCEL);
+    guest::set_fault(HC1_TEST_STALL_ENGINE | HC1_TEST_IGNORE_CANCEL);
     auto t0 = std::chrono::steady_clock::now();
     loop.reset();
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -64,7 +59,7 @@ TEST(destructor_waits_for_the_kernel) {
     GUEST_CHECK(state != "running",
                 "the destructor returned with the generation running: the kernel still "
                 "holds the loop's commands and writes their results into freed jobs");
-    set_fault(0);
+    guest::set_fault(0);
     hc::GenerateOptions few;
     few.max_tokens = 4;
     few.ignore_eos = true;

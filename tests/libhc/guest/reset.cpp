@@ -9,19 +9,13 @@
 #include "guest.hpp"
 
 #include <hc/event_loop.hpp>
-#include <hc1/fault_inject.h>
 
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <thread>
 #include <unistd.h>
 
 namespace {
-void set_fault(uint32_t v) {
-    guest::write_file("/sys/kernel/debug/hc1/hc0/fault_inject", std::to_string(v));
-}
-
 // Waits until the session's generation runs (fdinfo), for at most 5 s.
 bool wait_running(const hc::Session& s) {
     for (int i = 0; i < 500 && guest::fdinfo_state(s.fd()) != "running"; i++)
@@ -34,9 +28,7 @@ TEST(sessions_carry_on_after_a_reset) {
     hc::Card card = guest::open_card_or_skip();
     if (::geteuid() != 0)
         guest::skip("resetting needs root");
-    if (!(card.info().hw_features & hc::kCardFaultInject))
-        guest::skip("card has no fault injection to pace it");
-    std::atexit([] { set_fault(0); });
+    guest::need_fault_injection(card, "to pace it");
     std::vector<uint32_t> prompt = card.tokenizer().encode("Once upon a time");
     hc::GenerateOptions endless;
     endless.ignore_eos = true;
@@ -52,7 +44,7 @@ TEST(sessions_carry_on_after_a_reset) {
     int loop_error = 0;
     bool loop_done = false;
     hc::Result loop_result;
-    set_fault(HC1_TEST_SLOW_ENGINE); // the whole ring takes 5 s
+    guest::pace(card); // the whole ring takes 5 s
     blocking.start(prompt, endless);
     std::thread looper([&] {
         hc::EventLoop loop;
@@ -90,7 +82,7 @@ TEST(sessions_carry_on_after_a_reset) {
     GUEST_CHECK(loop_error == EIO, "event loop: errno " + std::to_string(loop_error) + ", not EIO");
     GUEST_CHECK(loop_result.tokens < endless.max_tokens,
                 "the looped generation was not cut short by the reset");
-    set_fault(0);
+    guest::set_fault(0);
     GUEST_CHECK(card.attribute("state") == "live", "card not live after reset");
 
     // The same sessions carry on, with the same (greedy) output.

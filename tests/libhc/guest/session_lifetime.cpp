@@ -17,26 +17,17 @@
 #include "guest.hpp"
 
 #include <hc/event_loop.hpp>
-#include <hc1/fault_inject.h>
 
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <optional>
 
 namespace {
 
-void set_fault(uint32_t v) {
-    guest::write_file("/sys/kernel/debug/hc1/hc0/fault_inject", std::to_string(v));
-}
-
 // The card, paced until the case's process exits.
 hc::Card paced_card() {
     hc::Card card = guest::open_card_or_skip();
-    if (!(card.info().hw_features & hc::kCardFaultInject))
-        guest::skip("card has no fault injection to pace it");
-    std::atexit([] { set_fault(0); });
-    set_fault(HC1_TEST_SLOW_ENGINE);
+    guest::pace(card);
     return card;
 }
 
