@@ -289,9 +289,10 @@ void pack(const Matrix& w, void* packed) {
 // results are bit-identical (the f32 cache's known answers were recorded
 // with the AVX2 one).
 
-HC1E_AVX512 inline __m512 exp_cephes(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.33654f));
-    x = _mm512_min_ps(x, _mm512_set1_ps(88.37626f));
+// The AVX2 kernels' Cephes exp polynomial, 16 lanes, on an argument its
+// caller has clamped: max(x, -87.33654) first, then, where x may be
+// positive, min(x, 88.37626), the AVX2 kernels' order.
+HC1E_AVX512 inline __m512 exp_cephes_clamped(__m512 x) {
     __m512 fx = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
     fx = _mm512_roundscale_ps(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
@@ -313,7 +314,9 @@ HC1E_AVX512 void swiglu(float* x, const float* y, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
         const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
-        const __m512 e = exp_cephes(_mm512_sub_ps(_mm512_setzero_ps(), xv));
+        const __m512 arg =
+            _mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), xv), _mm512_set1_ps(-87.33654f));
+        const __m512 e = exp_cephes_clamped(_mm512_min_ps(arg, _mm512_set1_ps(88.37626f)));
         _mm512_mask_storeu_ps(x + i, m,
                               _mm512_mul_ps(_mm512_div_ps(xv, _mm512_add_ps(one, e)),
                                             _mm512_maskz_loadu_ps(m, y + i)));
@@ -351,23 +354,9 @@ HC1E_AVX512 inline __m512 half_sum(__m512 v) {
     return _mm512_add_ps(v, _mm512_shuffle_ps(v, v, 0xb1));
 }
 
-// exp(x) for x <= 0: the AVX2 kernels' Cephes polynomial, 16 lanes.
+// exp(x) for x <= 0: no upper clamp needed.
 HC1E_AVX512 inline __m512 exp512(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.33654f));
-    __m512 fx = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
-    fx = _mm512_roundscale_ps(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
-    __m512 y = _mm512_set1_ps(1.9875691500E-4f);
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
-    y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
-    const __m512i n =
-        _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(y, _mm512_castsi512_ps(n));
+    return exp_cephes_clamped(_mm512_max_ps(x, _mm512_set1_ps(-87.33654f)));
 }
 
 // exp(x) for the approximate caches' attention (f16, int8), in 10
