@@ -108,14 +108,18 @@ void KvCache::store_i8(uint32_t layer, uint32_t pos, const float* k, const float
     const size_t key_tile = size_t(pos / kKvTile) * kv_i8_key_tile(hs) + pos % kKvTile * 4;
     for (uint32_t h = 0; h < n_kv_heads_; h++) {
         // A key's 4 dimensions of a group share a 32-bit lane: one store
-        // each (padding dimensions stay 0, as the cache was made).
+        // each (padding dimensions stay 0, as the cache was made).  The
+        // lane is put together in a register: read back from four byte
+        // stores, it would wait for them (no store forwarding).
         uint8_t* kd = k8_.data() + (size_t(layer) * n_kv_heads_ + h) * key_stride_ + key_tile;
-        uint8_t lane[4] = {};
+        uint32_t lane = 0;
         quantize(k + h * hs, ks_.data() + scale_base(layer, h) + pos, [&](size_t i, int q) {
-            lane[i % 4] = static_cast<uint8_t>(q + 128);
+            lane |= uint32_t(q + 128) << (8 * (i % 4));
             if (i % 4 == 3 || i + 1 == hs) {
-                std::memcpy(kd + i / 4 * 4 * kKvTile, lane, 4);
-                std::memset(lane, 0, 4);
+                const uint8_t bytes[4] = {uint8_t(lane), uint8_t(lane >> 8), uint8_t(lane >> 16),
+                                          uint8_t(lane >> 24)};
+                std::memcpy(kd + i / 4 * 4 * kKvTile, bytes, 4);
+                lane = 0;
             }
         });
         int8_t* vd = v8_.data() + base(layer, h) + tile;
