@@ -637,9 +637,9 @@ HC1E_AVX512 void attend_pair_f16(const float* q0, const float* q1, const uint16_
 // bits.  2^k enters exp2's argument for free and cancels against the sum
 // of the weights.  vpmovsxbw widens 4 dimensions x 8 positions of values to
 // words, vpdpwssd multiplies them by the tile's 8 weights, repeated per
-// dimension, adding pairs of positions in 32-bit lanes: 2 instructions per
-// 4 dimensions and head instead of 4 per 2 dimensions and both heads with
-// float weights.  The 32-bit sums are exact; they go to float every 256
+// dimension, adding pairs of positions in 32-bit lanes: 3 instructions per
+// 4 dimensions for both heads (one widening, one vpdpwssd per head)
+// instead of 8 with float weights.  The 32-bit sums are exact; they go to float every 256
 // tiles, before they could overflow (a tile adds at most 2 * 2^14 * 127).
 
 // 2^t for the integer weights in 6 operations: vreduceps gives the
