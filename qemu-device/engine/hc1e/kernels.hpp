@@ -58,8 +58,9 @@ inline float round_half_even(float x) {
 // like an activation group (max|x| / 127, half to even) into @qi, padded
 // with zeros to a multiple of 4; returns its scale.  attend_i8 keeps @qi
 // in @att past the scores (see attend_scratch()).  Every set scores with
-// it, float(sum qi * key q) * (its scale * key scale), so the scores are
-// the same in all of them.
+// the same exact integer dot products, sum qi * key q; the portable and
+// AVX2 sets as float(dot) * (its scale * key scale), the AVX-512 set
+// applies its scale inside exp (kernels_avx512.cpp).
 float quantize_query(const float* q, size_t head_size, float scale, int8_t* qi);
 
 // Floats of @att an attend*() call needs: the scores, and for an int8

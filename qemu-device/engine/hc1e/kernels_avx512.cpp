@@ -289,9 +289,10 @@ void pack(const Matrix& w, void* packed) {
 // results are bit-identical (the f32 cache's known answers were recorded
 // with the AVX2 one).
 
-HC1E_AVX512 inline __m512 exp_cephes(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.33654f));
-    x = _mm512_min_ps(x, _mm512_set1_ps(88.37626f));
+// The AVX2 kernels' Cephes exp polynomial, 16 lanes, on an argument its
+// caller has clamped: max(x, -87.33654) first, then, where x may be
+// positive, min(x, 88.37626), the AVX2 kernels' order.
+HC1E_AVX512 inline __m512 exp_cephes_clamped(__m512 x) {
     __m512 fx = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
     fx = _mm512_roundscale_ps(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
@@ -313,7 +314,9 @@ HC1E_AVX512 void swiglu(float* x, const float* y, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
         const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
-        const __m512 e = exp_cephes(_mm512_sub_ps(_mm512_setzero_ps(), xv));
+        const __m512 arg =
+            _mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), xv), _mm512_set1_ps(-87.33654f));
+        const __m512 e = exp_cephes_clamped(_mm512_min_ps(arg, _mm512_set1_ps(88.37626f)));
         _mm512_mask_storeu_ps(x + i, m,
                               _mm512_mul_ps(_mm512_div_ps(xv, _mm512_add_ps(one, e)),
                                             _mm512_maskz_loadu_ps(m, y + i)));
@@ -351,23 +354,9 @@ HC1E_AVX512 inline __m512 half_sum(__m512 v) {
     return _mm512_add_ps(v, _mm512_shuffle_ps(v, v, 0xb1));
 }
 
-// exp(x) for x <= 0: the AVX2 kernels' Cephes polynomial, 16 lanes.
+// exp(x) for x <= 0: no upper clamp needed.
 HC1E_AVX512 inline __m512 exp512(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.33654f));
-    __m512 fx = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
-    fx = _mm512_roundscale_ps(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
-    __m512 y = _mm512_set1_ps(1.9875691500E-4f);
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
-    y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
-    const __m512i n =
-        _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(y, _mm512_castsi512_ps(n));
+    return exp_cephes_clamped(_mm512_max_ps(x, _mm512_set1_ps(-87.33654f)));
 }
 
 // exp(x) for the approximate caches' attention (f16, int8), in 10
@@ -376,8 +365,8 @@ HC1E_AVX512 inline __m512 exp512(__m512 x) {
 // (relative error ~2e-7, below the caches' own rounding by three orders),
 // and vscalefps for 2^n, which also underflows to 0 without a clamp.  The
 // f32 cache keeps exp512: its known answers are recorded with it.
-HC1E_AVX512 inline __m512 exp512_fast(__m512 x) {
-    const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
+// exp2_fast(t) is 2^t, for callers that fold more into t.
+HC1E_AVX512 inline __m512 exp2_fast(__m512 t) {
     const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512 f = _mm512_sub_ps(t, n);
     __m512 p = _mm512_set1_ps(1.535336188319500e-4f);
@@ -388,6 +377,10 @@ HC1E_AVX512 inline __m512 exp512_fast(__m512 x) {
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
     return _mm512_scalef_ps(p, n);
+}
+
+HC1E_AVX512 inline __m512 exp512_fast(__m512 x) {
+    return exp2_fast(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)));
 }
 
 // Eight vectors to one: lane j is the sum of v[j]'s lanes.
@@ -508,29 +501,18 @@ HC1E_AVX512 void attend_pair(const float* q0, const float* q1, const T* k, const
 // Z_i = [row 2i | row 2i+1].  Scores then multiply Z_i by [q[2i] | q[2i+1]]
 // and add the halves at the end; values multiply Z_i by the head's weights
 // in both halves and reduce each half to its own dimension.
-// An int8 cache goes the same way (one conversion per 16 values, the
-// bytes halved again), its per-position scales applied to each tile's
-// scores and to the weights of its values.
-// Rows 2i and 2i + 1 of an fp16 or int8 tile (16 contiguous values) as floats.
+// Rows 2i and 2i + 1 of an fp16 tile (16 contiguous values) as floats.
 HC1E_AVX512 inline __m512 row_pair(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-HC1E_AVX512 inline __m512 row_pair(const int8_t* p) {
-    return _mm512_cvtepi32_ps(
-        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
-}
-
-// The values of the tiles being scored, and their scales, so that the
-// weighted sum finds them in L1: the keys' stream warms the prefetchers,
-// the values' (another stream, read in a second pass) would start cold
-// once the caches of several contexts no longer fit in L2.
-HC1E_AVX512 inline void prefetch_values(const void* v, size_t bytes,
-                                        const float* scales = nullptr) {
+// The values of the tiles being scored, so that the weighted sum finds
+// them in L1: the keys' stream warms the prefetchers, the values' (another
+// stream, read in a second pass) would start cold once the caches of
+// several contexts no longer fit in L2.
+HC1E_AVX512 inline void prefetch_values(const void* v, size_t bytes) {
     for (size_t i = 0; i < bytes; i += 64)
         _mm_prefetch(static_cast<const char*>(v) + i, _MM_HINT_T0);
-    if (scales)
-        _mm_prefetch(reinterpret_cast<const char*>(scales), _MM_HINT_T0);
 }
 
 // Stores tile @b's scores (both heads) and folds them into the running
@@ -550,140 +532,46 @@ HC1E_AVX512 inline __m512 tile_scales(const float* s) {
     return _mm512_broadcast_f32x8(_mm256_loadu_ps(s));
 }
 
-// The scores of an int8 cache's tiles [b, b + J) for two query heads
-// quantized to @qi0 and @qi1 (scales qs0, qs1): per 8 head dimensions one
-// zmm of keys (KvI8Keys: lanes 0-7 the first 4 dimensions of positions
-// 0-7, lanes 8-15 the next 4) times each head's dimensions broadcast to
-// the matching half, one vpdpbusd per head, exact integer sums; the halves
-// added, the keys' +128 bias taken off, then float(dot) * (qs * key scale)
-// as every kernel set computes it.
 template <int HS>
-HC1E_AVX512 inline __m512 score_tiles_i8(const uint8_t* k, const float* ks, const int8_t* qi0,
-                                         const int8_t* qi1, float qs0, float qs1, size_t tiles,
-                                         __mmask16 last, float* att, const int8_t* v,
-                                         const float* vs) {
-    constexpr int C = HS / 8; // zmm of keys per tile
-    constexpr size_t kTile = HS * kKvTile;
-    constexpr int kLo = _MM_SHUFFLE(1, 0, 1, 0), kHi = _MM_SHUFFLE(3, 2, 3, 2);
-    auto dims = [](const int8_t* p) {
-        int32_t x;
-        __builtin_memcpy(&x, p, 4);
-        return x;
-    };
-    __m512i qa[C], qb[C];
-    int32_t sum0 = 0, sum1 = 0;
-    for (int i = 0; i < HS; i++) {
-        sum0 += qi0[i];
-        sum1 += qi1[i];
-    }
-#pragma GCC unroll 2
-    for (int c = 0; c < C; c++) {
-        qa[c] = _mm512_inserti64x4(_mm512_set1_epi32(dims(qi0 + 8 * c)),
-                                   _mm256_set1_epi32(dims(qi0 + 8 * c + 4)), 1);
-        qb[c] = _mm512_inserti64x4(_mm512_set1_epi32(dims(qi1 + 8 * c)),
-                                   _mm256_set1_epi32(dims(qi1 + 8 * c + 4)), 1);
-    }
-    const __m512i bias =
-        _mm512_inserti64x4(_mm512_set1_epi32(128 * sum0), _mm256_set1_epi32(128 * sum1), 1);
-    const __m512 qs = _mm512_insertf32x8(_mm512_set1_ps(qs0), _mm256_set1_ps(qs1), 1);
-    __m512 mx = _mm512_set1_ps(-__builtin_inff());
-    for (size_t b = 0; b < tiles; b++) {
-        prefetch_values(v + b * kTile, HS * kKvTile, vs + b * kKvTile);
-        __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
-#pragma GCC unroll 2
-        for (int c = 0; c < C; c++) {
-            const __m512i kz = _mm512_loadu_si512(k + b * kTile + c * 64);
-            a0 = _mm512_dpbusd_epi32(a0, kz, qa[c]);
-            a1 = _mm512_dpbusd_epi32(a1, kz, qb[c]);
-        }
-        const __m512i dot = _mm512_sub_epi32(
-            _mm512_add_epi32(_mm512_shuffle_i32x4(a0, a1, kLo), _mm512_shuffle_i32x4(a0, a1, kHi)),
-            bias);
-        mx = score_max(att, b, tiles, last,
-                       _mm512_mul_ps(_mm512_cvtepi32_ps(dot),
-                                     _mm512_mul_ps(qs, tile_scales(ks + b * kKvTile))),
-                       mx);
-    }
-    return mx;
-}
-
-// quantize_query() for a head of 8 or 16 in vector registers, bit for bit:
-// the same products, an exact max, and vcvtps2dq rounding half to even
-// (MXCSR's default) as nearbyint does.  The scalar one's libm calls cost a
-// tile pair's worth of time per head.
-template <int HS>
-HC1E_AVX512 inline float quantize_query_simd(const float* q, float scale, int8_t* qi) {
-    if constexpr (HS == 8) {
-        const __m256 x = _mm256_mul_ps(_mm256_loadu_ps(q), _mm256_set1_ps(scale));
-        __m256 m = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
-        m = _mm256_max_ps(m, _mm256_permute2f128_ps(m, m, 0x01));
-        m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0x4e));
-        m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0xb1));
-        const float xmax = _mm256_cvtss_f32(m);
-        const __m256 inv = _mm256_set1_ps(xmax > 0.0f ? 127.0f / xmax : 0.0f);
-        _mm_storel_epi64(reinterpret_cast<__m128i*>(qi),
-                         _mm256_cvtepi32_epi8(_mm256_cvtps_epi32(_mm256_mul_ps(x, inv))));
-        return xmax / 127.0f;
-    } else {
-        const __m512 x = _mm512_mul_ps(_mm512_loadu_ps(q), _mm512_set1_ps(scale));
-        const float xmax = _mm512_reduce_max_ps(_mm512_abs_ps(x));
-        const __m512 inv = _mm512_set1_ps(xmax > 0.0f ? 127.0f / xmax : 0.0f);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(qi),
-                         _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x, inv))));
-        return xmax / 127.0f;
-    }
-}
-
-// @ks and @vs: an int8 cache's per-position scales, and @qi scratch for
-// its quantized query heads (T = int8_t, K = uint8_t only).
-template <int HS, typename T, typename K = T>
-HC1E_AVX512 void attend_pair_rows(const float* q0, const float* q1, const K* k, const T* v,
-                                  size_t n_pos, float scale, float* att, float* out0, float* out1,
-                                  const float* ks = nullptr, const float* vs = nullptr,
-                                  int8_t* qi = nullptr) {
-    constexpr bool kScaled = std::is_same_v<T, int8_t>;
+HC1E_AVX512 void attend_pair_f16(const float* q0, const float* q1, const uint16_t* k,
+                                 const uint16_t* v, size_t n_pos, float scale, float* att,
+                                 float* out0, float* out1) {
     constexpr int R = HS / 2; // row pairs per tile
     constexpr size_t kTile = HS * kKvTile;
     constexpr int kLo = _MM_SHUFFLE(1, 0, 1, 0), kHi = _MM_SHUFFLE(3, 2, 3, 2);
     const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
     const __mmask16 last = last_tile_mask(n_pos, tiles);
     __m512 mx = _mm512_set1_ps(-__builtin_inff());
-    if constexpr (kScaled) {
-        const float qs0 = quantize_query_simd<HS>(q0, scale, qi);
-        const float qs1 = quantize_query_simd<HS>(q1, scale, qi + HS);
-        mx = score_tiles_i8<HS>(k, ks, qi, qi + HS, qs0, qs1, tiles, last, att, v, vs);
-    } else {
-        __m512 qa[R], qb[R];
+    __m512 qa[R], qb[R];
 #pragma GCC unroll 8
-        for (int i = 0; i < R; i++) {
-            qa[i] = _mm512_insertf32x8(_mm512_set1_ps(q0[2 * i] * scale),
-                                       _mm256_set1_ps(q0[2 * i + 1] * scale), 1);
-            qb[i] = _mm512_insertf32x8(_mm512_set1_ps(q1[2 * i] * scale),
-                                       _mm256_set1_ps(q1[2 * i + 1] * scale), 1);
+    for (int i = 0; i < R; i++) {
+        qa[i] = _mm512_insertf32x8(_mm512_set1_ps(q0[2 * i] * scale),
+                                   _mm256_set1_ps(q0[2 * i + 1] * scale), 1);
+        qb[i] = _mm512_insertf32x8(_mm512_set1_ps(q1[2 * i] * scale),
+                                   _mm256_set1_ps(q1[2 * i + 1] * scale), 1);
+    }
+    // Two tiles at a time: four independent chains.
+    for (size_t b = 0; b < tiles; b += 2) {
+        const int n = b + 1 < tiles ? 2 : 1;
+        prefetch_values(v + b * kTile, n * kTile * sizeof(uint16_t));
+        __m512 a[2][2];
+        for (int j = 0; j < n; j++) {
+            const __m512 z = row_pair(k + (b + j) * kTile);
+            a[j][0] = _mm512_mul_ps(qa[0], z);
+            a[j][1] = _mm512_mul_ps(qb[0], z);
         }
-        // Two tiles at a time: four independent chains.
-        for (size_t b = 0; b < tiles; b += 2) {
-            const int n = b + 1 < tiles ? 2 : 1;
-            prefetch_values(v + b * kTile, n * kTile * sizeof(T));
-            __m512 a[2][2];
+#pragma GCC unroll 8
+        for (int i = 1; i < R; i++)
             for (int j = 0; j < n; j++) {
-                const __m512 z = row_pair(k + (b + j) * kTile);
-                a[j][0] = _mm512_mul_ps(qa[0], z);
-                a[j][1] = _mm512_mul_ps(qb[0], z);
+                const __m512 z = row_pair(k + (b + j) * kTile + i * 16);
+                a[j][0] = _mm512_fmadd_ps(qa[i], z, a[j][0]);
+                a[j][1] = _mm512_fmadd_ps(qb[i], z, a[j][1]);
             }
-#pragma GCC unroll 8
-            for (int i = 1; i < R; i++)
-                for (int j = 0; j < n; j++) {
-                    const __m512 z = row_pair(k + (b + j) * kTile + i * 16);
-                    a[j][0] = _mm512_fmadd_ps(qa[i], z, a[j][0]);
-                    a[j][1] = _mm512_fmadd_ps(qb[i], z, a[j][1]);
-                }
-            for (int j = 0; j < n; j++)
-                mx = score_max(att, b + j, tiles, last,
-                               _mm512_add_ps(_mm512_shuffle_f32x4(a[j][0], a[j][1], kLo),
-                                             _mm512_shuffle_f32x4(a[j][0], a[j][1], kHi)),
-                               mx);
-        }
+        for (int j = 0; j < n; j++)
+            mx = score_max(att, b + j, tiles, last,
+                           _mm512_add_ps(_mm512_shuffle_f32x4(a[j][0], a[j][1], kLo),
+                                         _mm512_shuffle_f32x4(a[j][0], a[j][1], kHi)),
+                           mx);
     }
     mx = half_max(mx);
 
@@ -696,10 +584,8 @@ HC1E_AVX512 void attend_pair_rows(const float* q0, const float* q1, const K* k, 
     // loop over the others is unrolled without a test per tile.
     auto tile = [&](size_t b, __mmask16 valid) HC1E_AVX512 {
         const __m512 e0w = exp512_fast(_mm512_sub_ps(_mm512_loadu_ps(att + b * 2 * kKvTile), mx));
-        __m512 e = _mm512_maskz_mov_ps(valid, e0w);
+        const __m512 e = _mm512_maskz_mov_ps(valid, e0w);
         sum = _mm512_add_ps(sum, e);
-        if constexpr (kScaled)
-            e = _mm512_mul_ps(e, tile_scales(vs + b * kKvTile));
         const __m512 e0 = _mm512_shuffle_f32x4(e, e, kLo), e1 = _mm512_shuffle_f32x4(e, e, kHi);
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++) {
@@ -730,11 +616,231 @@ HC1E_AVX512 void attend_pair_rows(const float* q0, const float* q1, const K* k, 
     }
 }
 
+// The same over an int8 cache, in integers wherever it can be.
+//
+// Scores: per 8 head dimensions a tile holds one zmm of keys (KvI8Keys:
+// lanes 0-7 dimensions 0-3 of positions 0-7, lanes 8-15 dimensions 4-7,
+// biased by 128).  Each 32-byte half is loaded broadcast to both halves of
+// a zmm, and vpdpbusd multiplies it by head 0's four dimensions in lanes
+// 0-7 and head 1's in lanes 8-15: two vpdpbusd per 8 dimensions give both
+// heads' exact integer dot products side by side, with no shuffle, the
+// keys' bias taken off by starting from -128 * sum(q).  The scores kept
+// are float(dot) * key scale; the query scales (positive, or 0 for a zero
+// query, which makes every score 0 anyway) go into exp's argument, where
+// they cost nothing.
+//
+// Weighted values: with int8 values the weights need not be floats.  Each
+// weight, exp(s - max) * value scale, is rounded to a 16-bit integer, 2^k
+// times its value, with k chosen from the largest value scale so that the
+// largest weight possible lies in [2^13, 2^14): rounding costs at most
+// 2^-14 of the largest weight, 60 times finer than the values' own 8
+// bits.  2^k enters exp2's argument for free and cancels against the sum
+// of the weights.  vpmovsxbw widens 4 dimensions x 8 positions of values to
+// words, vpdpwssd multiplies them by the tile's 8 weights, repeated per
+// dimension, adding pairs of positions in 32-bit lanes: 3 instructions per
+// 4 dimensions for both heads (one widening, one vpdpwssd per head)
+// instead of 8 with float weights.  The 32-bit sums are exact; they go to float every 256
+// tiles, before they could overflow (a tile adds at most 2 * 2^14 * 127).
+
+// 2^t for the integer weights in 6 operations: vreduceps gives the
+// fraction f = t - floor(t) directly, a degree-4 minimax polynomial 2^f on
+// [0, 1) (relative error 2.7e-6, 23 times below the weights' 2^-14), and
+// vscalefps multiplies by 2^floor(t) taking t itself.
+HC1E_AVX512 inline __m512 exp2_weight(__m512 t) {
+    const __m512 f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m512 p = _mm512_set1_ps(1.353416791169457e-2f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.201146061905540e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.414427568861899e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.930038344710640e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.000002593370665f));
+    return _mm512_scalef_ps(p, t);
+}
+
+// One tile's scores for both heads (attend_pair_i8()), without the query
+// scales: @kt its keys, @ks their scales.
+template <int C>
+HC1E_AVX512 inline __m512 score_tile_i8(const uint8_t* kt, const float* ks, const __m512i (&qlo)[C],
+                                        const __m512i (&qhi)[C], __m512i bias) {
+    __m512i dot = bias;
+#pragma GCC unroll 2
+    for (int c = 0; c < C; c++) {
+        const auto* p = reinterpret_cast<const __m256i*>(kt + c * 64);
+        dot = _mm512_dpbusd_epi32(dot, _mm512_broadcast_i64x4(_mm256_loadu_si256(p)), qlo[c]);
+        dot = _mm512_dpbusd_epi32(dot, _mm512_broadcast_i64x4(_mm256_loadu_si256(p + 1)), qhi[c]);
+    }
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(dot), tile_scales(ks));
+}
+
+// The largest of a ymm's lanes, in every lane.
+HC1E_AVX512 inline __m128 max8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_max_ps(m, _mm_shuffle_ps(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
+template <int HS>
+HC1E_AVX512 void attend_pair_i8(const float* q0, const float* q1, const uint8_t* k, const float* ks,
+                                const int8_t* v, const float* vs, size_t n_pos, float scale,
+                                float* att, float* out0, float* out1) {
+    constexpr int C = HS / 8; // 8-dimension key blocks per tile
+    constexpr int G = HS / 4; // 4-dimension value groups per tile
+    constexpr size_t kTile = HS * kKvTile, kBlock = 256;
+    const size_t tiles = (n_pos + kKvTile - 1) / kKvTile;
+    const __mmask16 last = last_tile_mask(n_pos, tiles);
+    // Both heads' queries, quantized as quantize_query() does, bit for
+    // bit: the same products, an exact max, the same divisions, and
+    // vcvtps2dq rounding half to even (MXCSR's default) as nearbyint does.
+    // Per 8 dimensions x[c] = [head 0's | head 1's].
+    const __m512 vscale = _mm512_set1_ps(scale), k127 = _mm512_set1_ps(127.0f);
+    __m512 x[C], xmax = _mm512_setzero_ps();
+#pragma GCC unroll 2
+    for (int c = 0; c < C; c++) {
+        x[c] = _mm512_mul_ps(_mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(q0 + 8 * c)),
+                                                _mm256_loadu_ps(q1 + 8 * c), 1),
+                             vscale);
+        xmax = _mm512_max_ps(xmax, _mm512_abs_ps(x[c]));
+    }
+    xmax = half_max(xmax);
+    const __m512 qinv =
+        _mm512_maskz_div_ps(_mm512_cmp_ps_mask(xmax, _mm512_setzero_ps(), _CMP_GT_OQ), k127, xmax);
+    const __m512 qs = _mm512_div_ps(xmax, k127);
+    // vpdpbusd's signed operands: lanes 0-7 head 0's dimensions 8c..8c+3
+    // (qlo) or 8c+4..8c+7 (qhi), lanes 8-15 head 1's.
+    const __m512i lo_dims = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+    const __m512i hi_dims = _mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3);
+    __m512i qlo[C], qhi[C], qsum = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int c = 0; c < C; c++) {
+        const __m512i qc = _mm512_cvtps_epi32(_mm512_mul_ps(x[c], qinv));
+        qsum = _mm512_add_epi32(qsum, qc);
+        const __m512i bytes = _mm512_castsi128_si512(_mm512_cvtepi32_epi8(qc));
+        qlo[c] = _mm512_permutexvar_epi32(lo_dims, bytes);
+        qhi[c] = _mm512_permutexvar_epi32(hi_dims, bytes);
+    }
+    // -128 * each head's sum of q, over its half.
+    qsum = _mm512_add_epi32(qsum, _mm512_shuffle_i32x4(qsum, qsum, _MM_SHUFFLE(2, 3, 0, 1)));
+    qsum = _mm512_add_epi32(qsum, _mm512_shuffle_epi32(qsum, _MM_PERM_BADC));
+    qsum = _mm512_add_epi32(qsum, _mm512_shuffle_epi32(qsum, _MM_PERM_CDAB));
+    const __m512i bias = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(qsum, 7));
+
+    // Scores, their max, and the largest value scale (the last tile's
+    // positions past n_pos, stale entries, left out of both).
+    __m512 mx = _mm512_set1_ps(-__builtin_inff());
+    __m256 vmax = _mm256_setzero_ps();
+#pragma GCC unroll 2
+    for (size_t b = 0; b + 1 < tiles; b++) {
+        prefetch_values(v + b * kTile, kTile);
+        vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(vs + b * kKvTile));
+        const __m512 sc = score_tile_i8<C>(k + b * kTile, ks + b * kKvTile, qlo, qhi, bias);
+        _mm512_storeu_ps(att + b * 2 * kKvTile, sc);
+        mx = _mm512_max_ps(mx, sc);
+    }
+    {
+        const size_t b = tiles - 1;
+        vmax = _mm256_max_ps(vmax, _mm256_maskz_loadu_ps(__mmask8(last), vs + b * kKvTile));
+        const __m512 sc =
+            _mm512_mask_blend_ps(last, _mm512_set1_ps(-__builtin_inff()),
+                                 score_tile_i8<C>(k + b * kTile, ks + b * kKvTile, qlo, qhi, bias));
+        _mm512_storeu_ps(att + b * 2 * kKvTile, sc);
+        mx = half_max(_mm512_max_ps(mx, sc));
+    }
+
+    // 2^k * the largest value scale in [2^13, 2^14) (values all zero need
+    // no k).  Up to k = 100 it goes into exp2's argument; beyond, with
+    // scales below 2^-87, the weights would no longer sum to a finite
+    // float, and the rest multiplies each tile's scales instead.
+    const __m128 vm = max8(vmax);
+    const float kw = _mm_cvtss_f32(vm) > 0.0f ? 13.0f - _mm_cvtss_f32(_mm_getexp_ss(vm, vm)) : 0.0f;
+    const float kexp = std::min(kw, 100.0f);
+    const __m512 kscale = _mm512_set1_ps(kw - kexp);
+    // t = (s - max) * query scale * log2(e) + k, one FMA per tile.
+    const __m512 mul = _mm512_mul_ps(qs, _mm512_set1_ps(1.44269504088896341f));
+    const __m512 off = _mm512_fnmadd_ps(mx, mul, _mm512_set1_ps(kexp));
+
+    // Words 2j (the low half of 32-bit lane j) of the weights, j = 0-7 for
+    // head 0 and 8-15 for head 1, in every 128-bit lane.
+    alignas(64) static constexpr uint16_t kPick[2][32] = {
+        {0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14,
+         0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14},
+        {16, 18, 20, 22, 24, 26, 28, 30, 16, 18, 20, 22, 24, 26, 28, 30,
+         16, 18, 20, 22, 24, 26, 28, 30, 16, 18, 20, 22, 24, 26, 28, 30}};
+    const __m512i pick0 = _mm512_load_si512(kPick[0]), pick1 = _mm512_load_si512(kPick[1]);
+    __m512i acc[2][G];
+    __m512 accf[2][G];
+#pragma GCC unroll 8
+    for (int g = 0; g < G; g++)
+        accf[0][g] = accf[1][g] = _mm512_setzero_ps();
+    __m512 sum = _mm512_setzero_ps();
+    // @tiny: whether part of 2^k multiplies the scales (a constant, so
+    // that the common case's loop has no test for it).
+    auto tile = [&](size_t b, __mmask16 valid, auto tiny) HC1E_AVX512 {
+        const __m512 t = _mm512_fmadd_ps(_mm512_loadu_ps(att + b * 2 * kKvTile), mul, off);
+        const __m512 e = _mm512_maskz_mov_ps(valid, exp2_weight(t));
+        sum = _mm512_add_ps(sum, e);
+        __m512 ws = tile_scales(vs + b * kKvTile);
+        if constexpr (decltype(tiny)::value)
+            ws = _mm512_scalef_ps(ws, kscale);
+        const __m512i w = _mm512_cvtps_epi32(_mm512_mul_ps(e, ws));
+        const __m512i w0 = _mm512_permutexvar_epi16(pick0, w);
+        const __m512i w1 = _mm512_permutexvar_epi16(pick1, w);
+#pragma GCC unroll 8
+        for (int g = 0; g < G; g++) {
+            const __m512i z = _mm512_cvtepi8_epi16(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + b * kTile + g * 32)));
+            acc[0][g] = _mm512_dpwssd_epi32(acc[0][g], z, w0);
+            acc[1][g] = _mm512_dpwssd_epi32(acc[1][g], z, w1);
+        }
+    };
+    auto weigh = [&](auto tiny) HC1E_AVX512 {
+        for (size_t b0 = 0; b0 < tiles; b0 += kBlock) {
+            const size_t end = std::min(b0 + kBlock, tiles);
+#pragma GCC unroll 8
+            for (int g = 0; g < G; g++)
+                acc[0][g] = acc[1][g] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+            for (size_t b = b0; b + 1 < end; b++)
+                tile(b, __mmask16(0xffff), tiny);
+            tile(end - 1, end == tiles ? last : __mmask16(0xffff), tiny);
+#pragma GCC unroll 8
+            for (int g = 0; g < G; g++) {
+                accf[0][g] = _mm512_add_ps(accf[0][g], _mm512_cvtepi32_ps(acc[0][g]));
+                accf[1][g] = _mm512_add_ps(accf[1][g], _mm512_cvtepi32_ps(acc[1][g]));
+            }
+        }
+    };
+    if (kw > kexp)
+        weigh(std::true_type{});
+    else
+        weigh(std::false_type{});
+
+    // accf[h][g]'s 128-bit lane j holds 4 partial sums of dimension
+    // 4g + j.  Per 8 dimensions: lane j of r is [head 0 dimension j,
+    // head 0 dimension 4 + j, head 1 dimension j, head 1 dimension 4 + j],
+    // which the permutation puts in order, head 0 in the low half.
+    const __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), half_sum(sum));
+    // The weights carry 2^k, the sum only the part of it in exp2's argument.
+    const __m512 unscale = _mm512_sub_ps(_mm512_setzero_ps(), kscale);
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+#pragma GCC unroll 2
+    for (int c = 0; c < C; c++) {
+        const __m512 a0 = accf[0][2 * c], a1 = accf[0][2 * c + 1];
+        const __m512 b0 = accf[1][2 * c], b1 = accf[1][2 * c + 1];
+        const __m512 u = _mm512_add_ps(_mm512_unpacklo_ps(a0, a1), _mm512_unpackhi_ps(a0, a1));
+        const __m512 w = _mm512_add_ps(_mm512_unpacklo_ps(b0, b1), _mm512_unpackhi_ps(b0, b1));
+        const __m512 r = _mm512_add_ps(
+            _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(u), _mm512_castps_pd(w))),
+            _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(u), _mm512_castps_pd(w))));
+        const __m512 o =
+            _mm512_scalef_ps(_mm512_mul_ps(_mm512_permutexvar_ps(order, r), inv), unscale);
+        _mm256_storeu_ps(out0 + 8 * c, _mm512_castps512_ps256(o));
+        _mm256_storeu_ps(out1 + 8 * c, _mm512_extractf32x8_ps(o, 1));
+    }
+}
+
 template <typename T, typename K = T>
 HC1E_AVX512 void attend_any(const float* q, size_t n_heads, const K* k, const T* v, size_t n_pos,
                             size_t head_size, float scale, float* att, float* out,
                             const float* ks = nullptr, const float* vs = nullptr) {
-    int8_t* qi = attend_query_scratch(att, n_heads, n_pos);
     size_t h = 0;
     if (head_size == 8 || head_size == 16)
         for (; h + 2 <= n_heads; h += 2) {
@@ -745,13 +851,16 @@ HC1E_AVX512 void attend_any(const float* q, size_t n_heads, const K* k, const T*
                     attend_pair<8>(q0, q0 + 8, k, v, n_pos, scale, att, o0, o0 + 8);
                 else
                     attend_pair<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16);
+            } else if constexpr (std::is_same_v<T, uint16_t>) {
+                if (head_size == 8)
+                    attend_pair_f16<8>(q0, q0 + 8, k, v, n_pos, scale, att, o0, o0 + 8);
+                else
+                    attend_pair_f16<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16);
             } else {
                 if (head_size == 8)
-                    attend_pair_rows<8>(q0, q0 + 8, k, v, n_pos, scale, att, o0, o0 + 8, ks, vs,
-                                        qi);
+                    attend_pair_i8<8>(q0, q0 + 8, k, ks, v, vs, n_pos, scale, att, o0, o0 + 8);
                 else
-                    attend_pair_rows<16>(q0, q0 + 16, k, v, n_pos, scale, att, o0, o0 + 16, ks, vs,
-                                         qi);
+                    attend_pair_i8<16>(q0, q0 + 16, k, ks, v, vs, n_pos, scale, att, o0, o0 + 16);
             }
         }
     if (h == n_heads)

@@ -95,32 +95,47 @@ void KvCache::store_i8(uint32_t layer, uint32_t pos, const float* k, const float
     // Everything the loops read in locals: their byte stores may alias any
     // object, so members read through `this` would be reloaded after each.
     const size_t hs = head_size_;
-    auto quantize = [hs](const float* x, float* scale, auto put) {
+    // Stores the scale, returns what x is multiplied by.
+    auto scales = [hs](const float* x, float* scale) {
         float xmax = 0.0f;
         for (size_t i = 0; i < hs; i++)
             xmax = std::max(xmax, std::fabs(x[i]));
-        const float inv = xmax > 0.0f ? 127.0f / xmax : 0.0f;
         *scale = xmax / 127.0f;
-        for (size_t i = 0; i < hs; i++)
-            put(i, static_cast<int>(round_half_even(x[i] * inv)));
+        return xmax > 0.0f ? 127.0f / xmax : 0.0f;
+    };
+    // A plain loop into a local array, which the compiler vectorizes;
+    // the stores scatter the results afterwards.
+    constexpr size_t kChunk = 32;
+    auto quantize = [](const float* x, size_t n, float inv, int32_t* q) {
+        for (size_t i = 0; i < n; i++)
+            q[i] = static_cast<int32_t>(round_half_even(x[i] * inv));
     };
     const size_t tile = size_t(pos / kKvTile) * hs * kKvTile + pos % kKvTile;
     const size_t key_tile = size_t(pos / kKvTile) * kv_i8_key_tile(hs) + pos % kKvTile * 4;
     for (uint32_t h = 0; h < n_kv_heads_; h++) {
-        // A key's 4 dimensions of a group share a 32-bit lane: one store
-        // each (padding dimensions stay 0, as the cache was made).
         uint8_t* kd = k8_.data() + (size_t(layer) * n_kv_heads_ + h) * key_stride_ + key_tile;
-        uint8_t lane[4] = {};
-        quantize(k + h * hs, ks_.data() + scale_base(layer, h) + pos, [&](size_t i, int q) {
-            lane[i % 4] = static_cast<uint8_t>(q + 128);
-            if (i % 4 == 3 || i + 1 == hs) {
-                std::memcpy(kd + i / 4 * 4 * kKvTile, lane, 4);
-                std::memset(lane, 0, 4);
-            }
-        });
         int8_t* vd = v8_.data() + base(layer, h) + tile;
-        quantize(v + h * hs, vs_.data() + scale_base(layer, h) + pos,
-                 [vd](size_t i, int q) { vd[i * kKvTile] = static_cast<int8_t>(q); });
+        const float kinv = scales(k + h * hs, ks_.data() + scale_base(layer, h) + pos);
+        const float vinv = scales(v + h * hs, vs_.data() + scale_base(layer, h) + pos);
+        for (size_t i0 = 0; i0 < hs; i0 += kChunk) {
+            const size_t n = std::min(kChunk, hs - i0);
+            int32_t qk[kChunk], qv[kChunk];
+            quantize(k + h * hs + i0, n, kinv, qk);
+            quantize(v + h * hs + i0, n, vinv, qv);
+            // A key's 4 dimensions of a group share a 32-bit lane: one
+            // store each (padding dimensions stay 0, as the cache was
+            // made), the lane put together in a register.
+            for (size_t g = 0; g < n; g += 4) {
+                uint32_t lane = 0;
+                for (size_t j = 0; j < 4 && g + j < n; j++)
+                    lane |= uint32_t(qk[g + j] + 128) << (8 * j);
+                const uint8_t bytes[4] = {uint8_t(lane), uint8_t(lane >> 8), uint8_t(lane >> 16),
+                                          uint8_t(lane >> 24)};
+                std::memcpy(kd + (i0 + g) / 4 * 4 * kKvTile, bytes, 4);
+            }
+            for (size_t i = 0; i < n; i++)
+                vd[(i0 + i) * kKvTile] = static_cast<int8_t>(qv[i]);
+        }
     }
 }
 
