@@ -371,22 +371,25 @@ void Engine::worker(WorkerState& st) {
 
         // The group's steps; its caches stay warm between them.
         finished.clear();
+        const auto interrupted = [&] {
+            return stall_ || stopping_ ||
+                   std::any_of(batch.begin(), batch.end(),
+                               [](const Context* c) { return c->cancel; });
+        };
         for (uint32_t s = 1;; s++) {
             const auto t0 = std::chrono::steady_clock::now();
             step(st);
+            const bool last = !finished.empty() || s >= opts_.group_steps;
+            if (last && step_time.count() == 0)
+                break; // the common case: no lock between steps
             lk.lock();
-            const auto interrupted = [&] {
-                return stall_ || stopping_ ||
-                       std::any_of(batch.begin(), batch.end(),
-                                   [](const Context* c) { return c->cancel; });
-            };
             // A paced step (set_step_time) waits out its time, but cancel,
             // stall and shutdown notify work_cv_ and end the wait at once.
             if (step_time.count() > 0)
                 work_cv_.wait_until(lk, t0 + step_time, interrupted);
             const bool go_on = !interrupted();
             lk.unlock();
-            if (!finished.empty() || s >= opts_.group_steps || !go_on)
+            if (last || !go_on)
                 break;
         }
 
